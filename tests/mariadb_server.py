@@ -11,6 +11,7 @@ No pytest dependency: usable from a shell as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -292,7 +293,5 @@ if __name__ == "__main__":
     with MariaDBServer() as server:
         print(f"MariaDB up in {server.start_seconds:.2f}s: port {server.port}, socket {server.socket}")
         print("Press Ctrl-C to stop and remove it.")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass

@@ -7,6 +7,7 @@ and never repeats a password.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -183,7 +184,7 @@ def read_password(env: Mapping[str, str]) -> str:
                 value = handle.read()
         except FileNotFoundError:
             raise ConfigError(
-                f"MYSQL_PASSWORD_FILE={path!r} does not exist; allowed: the path of a readable file holding the password"
+                f"MYSQL_PASSWORD_FILE={path!r} does not exist; allowed: a readable file holding the password"
             ) from None
         except OSError as error:
             raise ConfigError(
@@ -240,7 +241,5 @@ def check_backup_dir(path: Path) -> None:
         raise ConfigError(
             f"BACKUP_DIR={str(path)!r} is not writable ({error.strerror}); allowed: a writable directory"
         ) from None
-    try:
+    with contextlib.suppress(OSError):  # a mount point we do not own; the files themselves stay 0600
         os.chmod(path, 0o700)
-    except OSError:
-        pass  # a mount point we do not own; the files themselves stay 0600

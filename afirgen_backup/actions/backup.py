@@ -1,0 +1,273 @@
+"""backup: one run backs up every enabled kind, publishes each with its manifest, then prunes.
+
+A part that fails does not stop the other; the run's outcome is recorded in BACKUP_DIR/last_run.json
+for `status`, and every step is logged with the run's id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from afirgen_backup import TOOL_NAME, __version__, catalog, process
+from afirgen_backup.actions.prune import prune_backups
+from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, fsync_directory
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import BackupError, CommandFailed, Interrupted
+from afirgen_backup.lock import backup_dir_lock
+from afirgen_backup.logs import get_logger
+from afirgen_backup.sources import mysql, sqlite
+
+SESSIONS_COPY_PREFIX = ".sessions-copy-"
+MB = 1_000_000
+
+
+@dataclass
+class PartResult:
+    kind: str
+    ok: bool
+    file: str | None = None
+    error: str | None = None
+    size: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    started_at: datetime
+    parts: dict[str, PartResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(part.ok for part in self.parts.values())
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def remove_leftovers(backup_dir: Path) -> list[str]:
+    """Remove what an interrupted or killed run left: `.partial` files and temporary sessions copies."""
+    removed = []
+    for path in backup_dir.iterdir():
+        name = path.name
+        stale_partial = name.endswith(PARTIAL_SUFFIX) and catalog.parse_backup_name(name[: -len(PARTIAL_SUFFIX)])
+        if stale_partial or name.startswith(SESSIONS_COPY_PREFIX):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            removed.append(name)
+    return removed
+
+
+def unused_stamp(backup_dir: Path) -> datetime:
+    """The current UTC second, or a later one if a backup already carries it (two runs in one second)."""
+    while True:
+        stamp = datetime.now(UTC).replace(microsecond=0)
+        if not any((backup_dir / catalog.backup_name(kind, stamp)).exists() for kind in catalog.KINDS):
+            return stamp
+        time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
+
+
+def tool_info() -> dict[str, str]:
+    return {"name": TOOL_NAME, "version": __version__}
+
+
+def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult:
+    log = get_logger(part="mysql")
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    client = mysql.detect_client(settings.mysqldump_bin)
+    with mysql.connect(settings) as connection:
+        server = mysql.server_flavor(connection)
+        inventory = mysql.take_inventory(connection, settings.mysql_db)
+    mysql.check_pair(client, server, inventory)
+    final = settings.backup_dir / catalog.backup_name("mysql", stamp)
+    with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
+        argv = mysql.build_dump_argv(settings, client, server, inventory, defaults_arg)
+        log.info(
+            "mysql_dump_started",
+            database=settings.mysql_db,
+            server=server.describe(),
+            client=client.describe(),
+            argv=mysql.redact_argv(argv),
+        )
+        with GzipPublisher(final, level=settings.compress_level, threads=settings.compress_threads) as publisher:
+            result = mysql.stream_dump(argv, (fd,), publisher)
+    finished = datetime.now(UTC)
+    duration = time.monotonic() - clock
+    manifest: dict[str, Any] = {
+        "format": catalog.MANIFEST_FORMAT,
+        "file": final.name,
+        "kind": "mysql",
+        "sha256": result.written.sha256,
+        "size": result.written.size,
+        "uncompressed_size": result.uncompressed_size,
+        "source": {"host": settings.mysql_host, "port": settings.mysql_port, "database": settings.mysql_db},
+        "server": {"flavor": server.name, "version": server.text},
+        "client": {"flavor": client.name, "version": ".".join(map(str, client.version)), "program": argv[0]},
+        "dump_options": mysql.redact_argv(argv)[1:-1],
+        "objects": inventory.counts(),
+        "names": inventory.names(),
+        "row_counts": inventory.row_counts,
+        "row_counts_note": "counted in a consistent snapshot taken just before mysqldump's own",
+        "trailer": result.trailer,
+        "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "duration_s": round(duration, 3),
+        "run_id": run_id,
+        "tool": tool_info(),
+    }
+    catalog.write_manifest(final, manifest)
+    log.info(
+        "mysql_backup_published",
+        file=final.name,
+        size=result.written.size,
+        uncompressed_size=result.uncompressed_size,
+        tables=len(inventory.tables),
+        duration_s=round(duration, 3),
+        throughput_mb_s=round(result.uncompressed_size / MB / duration, 1) if duration > 0 else None,
+    )
+    return PartResult("mysql", True, final.name, size=result.written.size, duration_s=duration)
+
+
+def backup_sessions(settings: Settings, stamp: datetime, run_id: str) -> PartResult:
+    log = get_logger(part="sessions")
+    assert settings.sessions_db_path is not None
+    source = settings.sessions_db_path
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    final = settings.backup_dir / catalog.backup_name("sessions", stamp)
+    log.info("sessions_copy_started", source=str(source))
+    fd, temp_name = tempfile.mkstemp(prefix=SESSIONS_COPY_PREFIX, suffix=".db", dir=settings.backup_dir)
+    os.close(fd)
+    temp = Path(temp_name)
+    temp.unlink()  # sqlite creates it; mkstemp only reserved a unique name
+    try:
+        copy = sqlite.snapshot_sessions(source, temp)
+        copied = time.monotonic() - clock
+        with GzipPublisher(final, level=settings.compress_level, threads=settings.compress_threads) as publisher:
+            with open(temp, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    publisher.write(chunk)
+            written = publisher.publish()
+        uncompressed = publisher.uncompressed_size
+    finally:
+        for leftover in (temp, Path(f"{temp}-journal"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+    finished = datetime.now(UTC)
+    duration = time.monotonic() - clock
+    manifest: dict[str, Any] = {
+        "format": catalog.MANIFEST_FORMAT,
+        "file": final.name,
+        "kind": "sessions",
+        "sha256": written.sha256,
+        "size": written.size,
+        "uncompressed_size": uncompressed,
+        "source": {"path": str(source), "journal_mode": copy.source_journal_mode, "read_mode": copy.read_mode},
+        "server": {"flavor": "sqlite", "version": sqlite.sqlite3.sqlite_version},
+        "sqlite": {"page_count": copy.page_count, "page_size": copy.page_size, "integrity_check": copy.integrity},
+        "objects": {"tables": len(copy.tables)},
+        "names": {"tables": sorted(copy.tables)},
+        "row_counts": copy.tables,
+        "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "duration_s": round(duration, 3),
+        "run_id": run_id,
+        "tool": tool_info(),
+    }
+    catalog.write_manifest(final, manifest)
+    log.info(
+        "sessions_backup_published",
+        file=final.name,
+        size=written.size,
+        uncompressed_size=uncompressed,
+        pages=copy.page_count,
+        read_mode=copy.read_mode,
+        copy_s=round(copied, 3),
+        duration_s=round(duration, 3),
+        throughput_mb_s=round(uncompressed / MB / duration, 1) if duration > 0 else None,
+    )
+    return PartResult("sessions", True, final.name, size=written.size, duration_s=duration)
+
+
+PARTS = {"mysql": backup_mysql, "sessions": backup_sessions}
+
+
+def describe_failure(kind: str, error: Exception) -> str:
+    if isinstance(error, BackupError):
+        message = str(error)
+    elif isinstance(error, OSError):
+        message = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+    else:
+        message = f"unexpected {type(error).__name__}: {error}"
+    return f"{kind} backup failed: {message}"
+
+
+def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) -> RunResult:
+    """Back up every enabled kind under the lock, prune what may be pruned, record the outcome."""
+    log = get_logger()
+    with backup_dir_lock(settings.backup_dir):
+        stamp = now or unused_stamp(settings.backup_dir)
+        run = RunResult(run_id, stamp)
+        log.info("backup_started", kinds=list(settings.enabled_kinds), backup_dir=str(settings.backup_dir))
+        removed = remove_leftovers(settings.backup_dir)
+        if removed:
+            fsync_directory(settings.backup_dir)
+            log.warning("removed_leftovers", files=removed)
+        try:
+            for kind in settings.enabled_kinds:
+                clock = time.monotonic()
+                try:
+                    run.parts[kind] = PARTS[kind](settings, stamp, run_id)
+                except Interrupted:
+                    raise
+                except Exception as error:  # noqa: BLE001 - one part's failure must not stop the other
+                    message = describe_failure(kind, error)
+                    run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock)
+                    details = {"stderr_tail": error.stderr_tail} if isinstance(error, CommandFailed) else {}
+                    log.error("part_failed", part=kind, error=message, **details)
+            failed = [kind for kind, part in run.parts.items() if not part.ok]
+            prune_backups(settings, skip_kinds=failed)
+        except Interrupted as interruption:
+            record_run(settings, run, outcome="interrupted", error=str(interruption))
+            log.error("backup_interrupted", reason=str(interruption))
+            raise
+        outcome = "success" if run.ok else "failed"
+        errors = "; ".join(part.error for part in run.parts.values() if part.error)
+        record_run(settings, run, outcome=outcome, error=errors or None)
+        log.info(
+            "backup_finished",
+            outcome=outcome,
+            files=[part.file for part in run.parts.values() if part.file],
+            total_size=sum(part.size for part in run.parts.values()),
+            duration_s=round((datetime.now(UTC) - run.started_at).total_seconds(), 3),
+        )
+        return run
+
+
+def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str | None) -> None:
+    record = {
+        "run_id": run.run_id,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(datetime.now(UTC)),
+        "outcome": outcome,
+        "error": error,
+        "parts": {
+            kind: {"ok": part.ok, "file": part.file, "error": part.error, "size": part.size}
+            for kind, part in run.parts.items()
+        },
+    }
+    try:
+        catalog.write_last_run(settings.backup_dir, record)
+    except OSError as failure:
+        get_logger().warning("cannot_record_run", error=str(failure))

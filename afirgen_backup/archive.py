@@ -1,0 +1,152 @@
+"""Publishing files safely: write to `<name>.partial`, fsync, rename into place, fsync the directory.
+
+The gzip writer is python-isal's threaded writer (standard gzip that gunzip reads); the sha256 and size of the
+compressed bytes are computed while they are written, so no second pass over the file is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from isal import igzip_threaded
+
+PARTIAL_SUFFIX = ".partial"
+FILE_MODE = 0o600
+READ_CHUNK = 1 << 20
+
+
+class HashingWriter(io.RawIOBase):
+    """A raw file writer that hashes and counts every byte that goes through it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(data)
+        written = 0
+        while written < len(view):
+            written += os.write(self.fd, view[written:])
+        self.sha256.update(view)
+        self.size += written
+        return written
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: Path
+    sha256: str
+    size: int
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(final.name + PARTIAL_SUFFIX)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class GzipPublisher:
+    """Write a gzip stream into `<final>.partial`; `publish()` makes it `<final>`, durably.
+
+    Used as a context manager: leaving it without publish() (an error, a signal) removes the partial file.
+    """
+
+    def __init__(self, final: Path, *, level: int, threads: int) -> None:
+        self.final = final
+        self.partial = partial_path(final)
+        self.level = level
+        self.threads = threads
+        self.published: WrittenFile | None = None
+        self._fd = -1
+        self._raw: HashingWriter | None = None
+        self._gzip: IO[bytes] | None = None
+        self.uncompressed_size = 0
+
+    def __enter__(self) -> GzipPublisher:
+        self._fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+        self._raw = HashingWriter(self._fd)
+        self._gzip = igzip_threaded.open(self._raw, "wb", compresslevel=self.level, threads=self.threads)
+        return self
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert self._gzip is not None
+        self._gzip.write(data)
+        self.uncompressed_size += len(data)
+
+    def publish(self) -> WrittenFile:
+        """Finish the gzip stream, fsync, rename `.partial` to the final name and fsync the directory."""
+        assert self._gzip is not None and self._raw is not None
+        self._gzip.close()
+        self._gzip = None
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        os.replace(self.partial, self.final)
+        fsync_directory(self.final.parent)
+        self.published = WrittenFile(self.final, self._raw.sha256.hexdigest(), self._raw.size)
+        return self.published
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._gzip is not None:
+            with contextlib.suppress(Exception):
+                self._gzip.close()
+            self._gzip = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self.published is None:
+            with contextlib.suppress(FileNotFoundError):
+                self.partial.unlink()
+
+
+def write_file_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Small files (manifests, state): temp file in the same directory, fsync, rename, fsync the directory."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    os.close(fd)
+    os.replace(temp, path)
+    fsync_directory(path.parent)
+
+
+def sha256_of_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def iter_gzip(path: Path) -> Iterator[bytes]:
+    """Decompressed chunks of a .gz file; raises EOFError or isal's error on a truncated or corrupt stream."""
+    with igzip_threaded.open(path, "rb", threads=1) as stream:
+        while chunk := stream.read(READ_CHUNK):
+            yield chunk

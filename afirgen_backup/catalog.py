@@ -1,0 +1,159 @@
+"""What is in BACKUP_DIR: backup names, their manifests, leftovers, and the record of the last run.
+
+A backup is `mysql_backup_YYYYMMDD_HHMMSS.sql.gz` or `sessions_backup_YYYYMMDD_HHMMSS.db.gz` (UTC) with a JSON
+manifest `<name>.json` beside it. Only a file with a readable manifest counts as a good backup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from afirgen_backup.archive import PARTIAL_SUFFIX, write_file_atomically
+
+KINDS = ("mysql", "sessions")
+NAME_PATTERNS = {
+    "mysql": re.compile(r"^mysql_backup_(\d{8}_\d{6})\.sql\.gz$"),
+    "sessions": re.compile(r"^sessions_backup_(\d{8}_\d{6})\.db\.gz$"),
+}
+NAME_FORMATS = {"mysql": "mysql_backup_{stamp}.sql.gz", "sessions": "sessions_backup_{stamp}.db.gz"}
+STAMP_FORMAT = "%Y%m%d_%H%M%S"
+MANIFEST_SUFFIX = ".json"
+MANIFEST_FORMAT = 1
+LAST_RUN_NAME = "last_run.json"
+
+
+def format_stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def backup_name(kind: str, moment: datetime) -> str:
+    return NAME_FORMATS[kind].format(stamp=format_stamp(moment))
+
+
+def parse_backup_name(name: str) -> tuple[str, datetime] | None:
+    """(kind, UTC time) of a backup file name, or None for anything else."""
+    for kind, pattern in NAME_PATTERNS.items():
+        match = pattern.match(name)
+        if match:
+            try:
+                return kind, datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=UTC)
+            except ValueError:
+                return None
+    return None
+
+
+def manifest_path(backup: Path) -> Path:
+    return backup.with_name(backup.name + MANIFEST_SUFFIX)
+
+
+def read_manifest(backup: Path) -> dict[str, Any] | None:
+    """The manifest of a backup, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(manifest_path(backup).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("file") != backup.name:
+        return None
+    return data
+
+
+def write_manifest(backup: Path, manifest: dict[str, Any]) -> Path:
+    path = manifest_path(backup)
+    write_file_atomically(path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return path
+
+
+def record_verification(backup: Path, result: dict[str, Any]) -> None:
+    """Store the latest verification result in the backup's manifest (rewritten atomically)."""
+    manifest = read_manifest(backup)
+    if manifest is None:
+        return
+    manifest["verification"] = result
+    write_manifest(backup, manifest)
+
+
+@dataclass
+class BackupEntry:
+    kind: str
+    name: str
+    path: Path
+    time: datetime
+    size: int
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def good(self) -> bool:
+        return self.manifest is not None
+
+    @property
+    def verification(self) -> dict[str, Any] | None:
+        if self.manifest is None:
+            return None
+        value = self.manifest.get("verification")
+        return value if isinstance(value, dict) else None
+
+
+@dataclass
+class Catalog:
+    backups: list[BackupEntry]
+    partials: list[Path]
+    orphan_manifests: list[Path]
+
+    def of_kind(self, kind: str) -> list[BackupEntry]:
+        """Backups of one kind, newest first."""
+        return sorted((b for b in self.backups if b.kind == kind), key=lambda b: b.time, reverse=True)
+
+    def newest_good(self, kind: str) -> BackupEntry | None:
+        return next((b for b in self.of_kind(kind) if b.good), None)
+
+    def find(self, name: str) -> BackupEntry | None:
+        return next((b for b in self.backups if b.name == name), None)
+
+
+def scan(backup_dir: Path) -> Catalog:
+    backups: list[BackupEntry] = []
+    partials: list[Path] = []
+    manifests: list[Path] = []
+    try:
+        entries = sorted(backup_dir.iterdir())
+    except FileNotFoundError:
+        entries = []
+    for path in entries:
+        name = path.name
+        if name.endswith(PARTIAL_SUFFIX) and parse_backup_name(name[: -len(PARTIAL_SUFFIX)]):
+            partials.append(path)
+            continue
+        if name.endswith(MANIFEST_SUFFIX) and parse_backup_name(name[: -len(MANIFEST_SUFFIX)]):
+            manifests.append(path)
+            continue
+        parsed = parse_backup_name(name)
+        if parsed is None or not path.is_file():
+            continue
+        kind, moment = parsed
+        with contextlib.suppress(FileNotFoundError):
+            backups.append(BackupEntry(kind, name, path, moment, path.stat().st_size, read_manifest(path)))
+    names = {b.name for b in backups}
+    orphans = [m for m in manifests if m.name[: -len(MANIFEST_SUFFIX)] not in names]
+    return Catalog(backups, partials, orphans)
+
+
+def last_run_path(backup_dir: Path) -> Path:
+    return backup_dir / LAST_RUN_NAME
+
+
+def write_last_run(backup_dir: Path, record: dict[str, Any]) -> None:
+    write_file_atomically(last_run_path(backup_dir), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_last_run(backup_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(last_run_path(backup_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

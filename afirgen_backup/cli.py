@@ -1,0 +1,146 @@
+"""Command line: subcommands map to actions; errors map to exit codes here, and only here.
+
+Exit codes: 0 success; 1 a part or check failed; 2 usage or configuration error; 75 another run holds the
+lock; 128+N when ended by signal N (130 for SIGINT, 143 for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from afirgen_backup import __version__, process
+from afirgen_backup.config import Settings, load_settings
+from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted
+from afirgen_backup.logs import bind_run, configure_logging, get_logger, new_run_id
+
+Handler = Callable[[Settings, argparse.Namespace, str], int]
+
+
+def command_backup(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    if args.check:
+        return command_check_config(settings, args, run_id)
+    from afirgen_backup.actions.backup import run_backup
+
+    result = run_backup(settings, run_id)
+    if result.ok:
+        return EXIT_OK
+    for part in result.parts.values():
+        if part.error:
+            sys.stderr.write(f"error: {part.error}\n")
+    return EXIT_FAILED
+
+
+def command_check_config(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    kinds = ", ".join(settings.enabled_kinds)
+    target = f"{settings.mysql_user}@{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_db}"
+    lines = [
+        f"configuration ok: backing up {kinds}",
+        f"  mysql: {target if settings.mysql_enabled else 'disabled'} with {settings.mysqldump_bin}",
+        f"  sessions: {settings.sessions_db_path if settings.sessions_enabled else 'disabled'}",
+        f"  backups: {settings.backup_dir} (keep {settings.retention_days} days, at least the newest "
+        f"{settings.keep_last} good of each kind), log {settings.log_file}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def command_prune(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    from afirgen_backup.actions.prune import prune_backups
+    from afirgen_backup.lock import backup_dir_lock
+
+    with backup_dir_lock(settings.backup_dir):
+        decisions = prune_backups(settings, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    doomed = [d for d in decisions if d.delete]
+    for decision in doomed:
+        sys.stdout.write(f"{verb} {decision.backup.name} ({decision.reason})\n")
+    sys.stdout.write(f"{len(doomed)} {verb}, {len(decisions) - len(doomed)} kept\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backup_database.py",
+        description="Verified backups of AFIRGen's FIR database (MySQL) and sessions.db (SQLite). "
+        "Without a command, runs one backup.",
+        epilog="Exit codes: 0 ok, 1 a part or check failed, 2 usage or configuration error, "
+        "75 another run holds the lock, 130/143 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    backup = commands.add_parser("backup", help="back up MySQL and sessions.db, then prune (the default)")
+    backup.add_argument("--check", action="store_true", help="only validate the configuration, like check-config")
+    backup.set_defaults(handler=command_backup)
+
+    check = commands.add_parser("check-config", help="validate the configuration and exit (0 ok, 2 bad)")
+    check.set_defaults(handler=command_check_config)
+
+    prune = commands.add_parser("prune", help="delete backups that the retention policy no longer keeps")
+    prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    prune.set_defaults(handler=command_prune)
+
+    for register in extra_commands():
+        register(commands)
+    return parser
+
+
+def extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Subcommands that live in their own action modules (list, verify, restore, status)."""
+    registrars = []
+    try:
+        from afirgen_backup.actions import commands as more
+    except ImportError:
+        return []
+    registrars.extend(more.REGISTRARS)
+    return registrars
+
+
+def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # backups, manifests and the log are private to this user
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["backup", *(argv or sys.argv[1:])])
+    run_id = new_run_id()
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            settings = load_settings()
+        except BackupError as error:
+            sys.stderr.write(f"error: {error}\n")
+            return error.exit_code
+        configure_logging(settings.log_file, console_format=settings.log_format)
+        bind_run(run_id, command=args.command)
+        try:
+            return int(args.handler(settings, args, run_id))
+        except Interrupted as error:
+            process.stop_all_children()
+            get_logger().error("interrupted", signal=error.signum, exit_code=error.exit_code)
+            return error.exit_code
+        except BackupError as error:
+            get_logger().error("command_failed", error=str(error), exit_code=error.exit_code)
+            sys.stderr.write(f"error: {error}\n")
+            return error.exit_code
+    except Interrupted as error:
+        process.stop_all_children()
+        return error.exit_code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["main", "build_parser", "EXIT_USAGE"]

@@ -1,0 +1,115 @@
+"""Logging: structlog events carrying a run_id, as JSON lines in BACKUP_LOG_FILE and readable lines on the console.
+
+Each event is written to the log file exactly once, by this process. The console goes to stdout (or stderr
+from warning up), which is what `docker logs` shows. A log file that cannot be written (full disk, read-only
+volume) never ends a run: the handler reports the problem once on stderr and goes on without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+LOGGER_NAME = "afirgen_backup"
+
+shared_processors: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+class QuietFileHandler(logging.handlers.WatchedFileHandler):
+    """A WatchedFileHandler (logrotate-safe) that survives a full disk or an unwritable file."""
+
+    def __init__(self, filename: Path) -> None:
+        self.failed = False
+        super().__init__(filename, encoding="utf-8", delay=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        try:
+            super().emit(record)
+            if self.stream is not None:
+                self.stream.flush()
+        except Exception as error:  # noqa: BLE001 - a log file must never end a backup
+            self.failed = True
+            sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}: {error}; console only\n")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's API
+        self.failed = True
+        sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}; logging to console only\n")
+
+
+class ConsoleHandler(logging.Handler):
+    """Info to stdout, warnings and errors to stderr, looked up at emit time (tests swap the streams)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            self.handleError(record)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def configure_logging(log_file: Path | None, *, console_format: str = "console", level: int = logging.INFO) -> None:
+    """Route structlog through the standard library to the log file (JSON) and the console."""
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.setLevel(level)
+    logger.propagate = False
+
+    json_formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        foreign_pre_chain=shared_processors,
+    )
+    if console_format == "json":
+        console_formatter = json_formatter
+    else:
+        console_formatter = structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.dev.ConsoleRenderer(colors=False, sort_keys=False),
+            ],
+            foreign_pre_chain=shared_processors,
+        )
+    console = ConsoleHandler()
+    console.setFormatter(console_formatter)
+    logger.addHandler(console)
+
+    if log_file is not None:
+        with contextlib.suppress(OSError):  # QuietFileHandler reports it at the first event
+            log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        file_handler = QuietFileHandler(log_file)
+        file_handler.setFormatter(json_formatter)
+        logger.addHandler(file_handler)
+
+
+def bind_run(run_id: str, **context: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(run_id=run_id, **context)
+
+
+def get_logger(**context: Any) -> Any:
+    return structlog.get_logger(LOGGER_NAME, **context)

@@ -1,0 +1,197 @@
+"""The one seam through which child processes are started.
+
+Every child gets an argv tuple (never a shell string) and a scrubbed environment. MySQL clients get their
+credentials from a `--defaults-extra-file=/dev/fd/N` that is the read end of a pipe the child inherits, so the
+password is in no command line, no environment and no file on disk. Children are tracked so that a signal
+handler can stop them; their stderr is kept (the last lines) for error messages.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from afirgen_backup.errors import CommandFailed
+
+# What a child may inherit from our environment. Nothing else passes, in particular no MYSQL_PWD or password.
+INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR")
+STDERR_TAIL_LINES = 20
+
+_children: set[subprocess.Popen[bytes]] = set()
+_children_lock = threading.Lock()
+
+
+def scrubbed_environment() -> dict[str, str]:
+    env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def option_file_value(value: str) -> str:
+    """Quote a value for a MySQL/MariaDB option file: double quotes, with backslash and quote escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def client_option_text(user: str, password: str) -> bytes:
+    lines = ["[client]", f"user={option_file_value(user)}", f"password={option_file_value(password)}", ""]
+    return "\n".join(lines).encode("utf-8")
+
+
+@contextlib.contextmanager
+def credentials_pipe(user: str, password: str) -> Iterator[tuple[str, int]]:
+    """Yield (`--defaults-extra-file=/dev/fd/N`, N): a pipe holding a [client] section, for pass_fds.
+
+    The whole text is written before the child starts (it is far below the pipe's capacity) and the write
+    end is closed, so the client reads it to its end like a file.
+    """
+    text = client_option_text(user, password)
+    read_fd, write_fd = os.pipe()
+    try:
+        if len(text) > 60000:
+            raise ValueError("credentials too long for the option pipe")
+        os.write(write_fd, text)
+        os.close(write_fd)
+        write_fd = -1
+        yield f"--defaults-extra-file=/dev/fd/{read_fd}", read_fd
+    finally:
+        if write_fd >= 0:
+            os.close(write_fd)
+        os.close(read_fd)
+
+
+class StderrCollector:
+    """Drains a child's stderr in a thread and keeps its last lines."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        with stream:
+            for raw in stream:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    self.lines.append(line)
+
+    def tail(self) -> str:
+        self._thread.join(timeout=5)
+        return "\n".join(self.lines)
+
+
+@dataclass
+class Child:
+    process: subprocess.Popen[bytes]
+    stderr: StderrCollector
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.process.stdout is not None
+        return self.process.stdout
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.process.stdin is not None
+        return self.process.stdin
+
+    def wait(self) -> int:
+        try:
+            return self.process.wait()
+        finally:
+            forget_child(self.process)
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        forget_child(self.process)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+    stdout: int | IO[bytes] | None = subprocess.PIPE,
+    pass_fds: Sequence[int] = (),
+) -> Child:
+    """Start argv with a scrubbed environment, stderr captured; the child is tracked for signal handling."""
+    try:
+        process = subprocess.Popen(
+            tuple(argv),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=scrubbed_environment(),
+            pass_fds=tuple(pass_fds),
+            close_fds=True,
+            start_new_session=True,  # a Ctrl-C reaches us, and we stop the child ourselves
+        )
+    except OSError as error:
+        raise CommandFailed(f"cannot start {argv[0]}: {error.strerror}") from None
+    with _children_lock:
+        _children.add(process)
+    assert process.stderr is not None
+    return Child(process, StderrCollector(process.stderr))
+
+
+def run(argv: Sequence[str], *, pass_fds: Sequence[int] = (), what: str | None = None) -> str:
+    """Run argv to its end and return its stdout; raise CommandFailed with the tail of stderr on failure."""
+    child = spawn(argv, pass_fds=pass_fds)
+    output = child.stdout.read()
+    returncode = child.wait()
+    if returncode != 0:
+        tail = child.stderr.tail()
+        raise CommandFailed(
+            f"{what or os.path.basename(argv[0])} exited with {describe_returncode(returncode)}: {last_line(tail)}",
+            returncode=returncode,
+            stderr_tail=tail,
+        )
+    return output.decode("utf-8", "replace")
+
+
+def describe_returncode(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"status {returncode}"
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "(no error output)"
+
+
+def forget_child(process: subprocess.Popen[bytes]) -> None:
+    with _children_lock:
+        _children.discard(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+
+
+def stop_all_children() -> None:
+    """Terminate every tracked child (used by the signal handler)."""
+    with _children_lock:
+        children = list(_children)
+    for process in children:
+        stop_process(process)
+        forget_child(process)

@@ -1,0 +1,82 @@
+"""The retention policy, a pure function of (backups, policy, now).
+
+Per kind, a backup is deleted only when both hold:
+- it is older than BACKUP_RETENTION_DAYS (age taken from the UTC time in its name), and
+- at least BACKUP_KEEP_LAST good backups (published with a manifest) of the same kind are newer than it.
+So the newest BACKUP_KEEP_LAST good backups are never deleted, whatever their age, and a file without a
+manifest is never deleted while it might be among the last usable copies. A kind whose backup failed in this
+run is not pruned at all: when backups keep failing, the old ones are all that is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+
+class Backup(Protocol):
+    kind: str
+    name: str
+    time: datetime
+
+    @property
+    def good(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    retention_days: int
+    keep_last: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    backup: Backup
+    delete: bool
+    reason: str
+
+
+def plan_retention(
+    backups: Iterable[Backup],
+    policy: RetentionPolicy,
+    now: datetime,
+    *,
+    skip_kinds: Collection[str] = (),
+) -> list[Decision]:
+    """Decide, for every backup, whether retention deletes it and why; newest first within each kind."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if policy.keep_last < 1:
+        raise ValueError("keep_last must be at least 1")
+    cutoff = now - timedelta(days=policy.retention_days)
+    by_kind: dict[str, list[Backup]] = {}
+    for backup in backups:
+        by_kind.setdefault(backup.kind, []).append(backup)
+
+    decisions: list[Decision] = []
+    for kind in sorted(by_kind):
+        newest_first: Sequence[Backup] = sorted(by_kind[kind], key=lambda b: (b.time, b.name), reverse=True)
+        good_newer = 0
+        for backup in newest_first:
+            if kind in skip_kinds:
+                decision = Decision(backup, False, "kept: this kind's backup failed in this run")
+            elif backup.time >= cutoff:
+                decision = Decision(backup, False, f"kept: younger than {policy.retention_days} days")
+            elif good_newer < policy.keep_last:
+                decision = Decision(backup, False, f"kept: one of the newest {policy.keep_last} good backups")
+                if not backup.good:
+                    decision = Decision(
+                        backup, False, f"kept: fewer than {policy.keep_last} good backups are newer than it"
+                    )
+            else:
+                decision = Decision(backup, True, f"older than {policy.retention_days} days")
+            decisions.append(decision)
+            if backup.good:
+                good_newer += 1
+    return decisions
+
+
+def backups_to_delete(decisions: Iterable[Decision]) -> list[Backup]:
+    return [d.backup for d in decisions if d.delete]

@@ -1,0 +1,169 @@
+"""The SQLite side: a consistent copy of sessions.db with the online backup API, checked and made standalone.
+
+The source is opened read-only and copied in one backup step, so the copy is one snapshot: in WAL mode
+the application's writers go on meanwhile; in rollback-journal mode they wait for the copy (a moment).
+
+Read-only mounts: a reader of a WAL database needs the `-wal` and `-shm` files beside it. When the
+application has the database open they exist and SQLite reads them read-only. When it has none open,
+SQLite removed them at its last close, and on a read-only directory it can neither create them nor open
+the database ("unable to open database file"). Then, and only then, the file alone holds every committed
+transaction; it is read with `immutable=1`, and the copy is kept only if the file was left unchanged and no
+`-wal` appeared meanwhile (else the copy is taken again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from afirgen_backup.errors import SourceUnavailable
+
+BUSY_TIMEOUT_S = 10.0
+IMMUTABLE_ATTEMPTS = 5
+WAL_HEADER_VERSION = 2  # bytes 18-19 of the database header are 2 in WAL mode
+
+
+@dataclass(frozen=True)
+class SqliteCopy:
+    path: Path
+    page_count: int
+    page_size: int
+    integrity: str
+    source_journal_mode: str
+    read_mode: str
+    tables: dict[str, int]
+
+
+def source_uri(path: Path, *, immutable: bool = False) -> str:
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return f"file:{urllib.parse.quote(str(path))}?{query}"
+
+
+def header_says_wal(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[18] == WAL_HEADER_VERSION and header[19] == WAL_HEADER_VERSION
+
+
+def file_state(path: Path) -> tuple[int, int, int, int]:
+    info = os.stat(path)
+    return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def copy_once(source: Path, destination: Path, *, immutable: bool) -> None:
+    src = sqlite3.connect(source_uri(source, immutable=immutable), uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        dst = sqlite3.connect(destination)
+        try:
+            src.backup(dst)  # pages=-1: the whole database in one step, one read transaction
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def copy_database(source: Path, destination: Path) -> str:
+    """Copy `source` into `destination` (a new file); return how it was read ('shared' or 'immutable')."""
+    if not source.exists():
+        raise SourceUnavailable(f"SESSIONS_DB_PATH {str(source)!r} does not exist")
+    if not source.is_file():
+        raise SourceUnavailable(f"SESSIONS_DB_PATH {str(source)!r} is not a file")
+    try:
+        copy_once(source, destination, immutable=False)
+        return "shared"
+    except sqlite3.OperationalError as error:
+        if not cannot_open_wal_read_only(source, error):
+            raise SourceUnavailable(f"cannot read {source}: {error}") from None
+    except sqlite3.DatabaseError as error:
+        raise SourceUnavailable(f"cannot read {source}: {error}") from None
+    return copy_immutable(source, destination)
+
+
+def cannot_open_wal_read_only(source: Path, error: sqlite3.OperationalError) -> bool:
+    """The one failure the immutable read answers: a WAL database without -wal in a read-only directory."""
+    return (
+        "unable to open" in str(error)
+        and not os.access(source.parent, os.W_OK)
+        and header_says_wal(source)
+        and not Path(f"{source}-wal").exists()
+    )
+
+
+def copy_immutable(source: Path, destination: Path) -> str:
+    wal = Path(f"{source}-wal")
+    for attempt in range(IMMUTABLE_ATTEMPTS):
+        with contextlib.suppress(FileNotFoundError):
+            destination.unlink()
+        if wal.exists():
+            try:  # the application opened the database meanwhile: the shared way works again
+                copy_once(source, destination, immutable=False)
+                return "shared"
+            except sqlite3.OperationalError:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+        before = file_state(source)
+        try:
+            copy_once(source, destination, immutable=True)
+        except sqlite3.DatabaseError as error:
+            raise SourceUnavailable(f"cannot read {source}: {error}") from None
+        if file_state(source) == before and not wal.exists():
+            return "immutable"
+        time.sleep(0.05 * (attempt + 1))
+    raise SourceUnavailable(
+        f"cannot take a consistent copy of {source} on a read-only mount: it kept changing during "
+        f"{IMMUTABLE_ATTEMPTS} attempts; mount its directory read-write for the backup service"
+    )
+
+
+def check_and_finish_copy(copy: Path) -> tuple[int, int, str, dict[str, int]]:
+    """integrity_check the copy and switch it to journal_mode=DELETE, so the restored file stands alone."""
+    connection = sqlite3.connect(copy)
+    try:
+        rows = connection.execute("PRAGMA integrity_check").fetchall()
+        integrity = "ok" if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:10])
+        if integrity != "ok":
+            return 0, 0, integrity, {}
+        connection.execute("PRAGMA journal_mode=DELETE").fetchone()
+        page_count = connection.execute("PRAGMA page_count").fetchone()[0]
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        tables = table_row_counts(connection)
+    finally:
+        connection.close()
+    return int(page_count), int(page_size), integrity, tables
+
+
+def table_row_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    names = [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    return {
+        name: connection.execute(f'SELECT COUNT(*) FROM "{name.replace(chr(34), chr(34) * 2)}"').fetchone()[0]
+        for name in names
+    }
+
+
+def source_journal_mode(source: Path) -> str:
+    try:
+        return "wal" if header_says_wal(source) else "rollback"
+    except OSError:
+        return "unknown"
+
+
+def snapshot_sessions(source: Path, destination: Path) -> SqliteCopy:
+    """A checked, standalone copy of `source` at `destination`; raise SourceUnavailable when it is not sound."""
+    mode = copy_database(source, destination)
+    try:
+        page_count, page_size, integrity, tables = check_and_finish_copy(destination)
+    except sqlite3.DatabaseError as error:
+        raise SourceUnavailable(f"the copy of {source} is not a usable database: {error}") from None
+    if integrity != "ok":
+        raise SourceUnavailable(f"{source} fails PRAGMA integrity_check: {integrity}")
+    return SqliteCopy(destination, page_count, page_size, integrity, source_journal_mode(source), mode, tables)

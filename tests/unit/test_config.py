@@ -1,0 +1,137 @@
+"""Settings: defaults, the .env file, and one clear error per bad value (never the password)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from afirgen_backup.config import load_settings
+from afirgen_backup.errors import ConfigError
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    return {
+        "BACKUP_ENV_FILE": str(empty),
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "SESSIONS_DB_PATH": str(tmp_path / "sessions.db"),
+        "MYSQLDUMP_BIN": "/bin/true",
+        "MYSQL_PASSWORD": "pw",
+        "PATH": "/usr/bin:/bin",
+    }
+
+
+def test_defaults_follow_the_documented_values(env):
+    settings = load_settings(env)
+    assert (settings.mysql_host, settings.mysql_port, settings.mysql_db) == ("mysql", 3306, "fir_db")
+    assert (settings.retention_days, settings.keep_last, settings.max_age_hours) == (7, 4, 7)
+    assert settings.enabled_kinds == ("mysql", "sessions")
+    assert settings.log_file == Path(env["BACKUP_DIR"]) / "backup.log"
+
+
+def test_the_backup_dir_is_created_private(env):
+    load_settings(env)
+    assert Path(env["BACKUP_DIR"]).stat().st_mode & 0o777 == 0o700
+
+
+def test_real_environment_variables_win_over_the_env_file(env, tmp_path):
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("MYSQL_DB=from_file\nMYSQL_HOST=file-host\n")
+    env["BACKUP_ENV_FILE"] = str(env_file)
+    env["MYSQL_HOST"] = "env-host"
+    settings = load_settings(env)
+    assert (settings.mysql_db, settings.mysql_host) == ("from_file", "env-host")
+
+
+def test_a_dollar_and_quotes_in_the_env_file_survive(env, tmp_path):
+    env_file = tmp_path / "settings.env"
+    env_file.write_text('MYSQL_PASSWORD="p a\\"s\'s$HOME`x\\\\y#z"\n')
+    env["BACKUP_ENV_FILE"] = str(env_file)
+    del env["MYSQL_PASSWORD"]
+    assert load_settings(env).mysql_password == "p a\"s's$HOME`x\\y#z"
+
+
+def test_the_password_file_wins_and_loses_one_trailing_newline(env, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("from-secret \n")
+    env["MYSQL_PASSWORD_FILE"] = str(secret)
+    assert load_settings(env).mysql_password == "from-secret "
+
+
+def test_the_password_is_not_in_the_settings_repr(env):
+    env["MYSQL_PASSWORD"] = "very-secret-value"
+    assert "very-secret-value" not in repr(load_settings(env))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "BACKUP_RETENTION_DAYS",
+            "abc",
+            "BACKUP_RETENTION_DAYS='abc' is not a whole number; allowed: a number of days",
+        ),
+        ("BACKUP_RETENTION_DAYS", "-1", "BACKUP_RETENTION_DAYS='-1' is out of range; allowed: a number of days from 0"),
+        ("BACKUP_KEEP_LAST", "0", "BACKUP_KEEP_LAST='0' is out of range; allowed: a number of backups from 1"),
+        ("MYSQL_PORT", "notaport", "MYSQL_PORT='notaport' is not a whole number; allowed: a TCP port from 1 to 65535"),
+        ("MYSQL_PORT", "70000", "MYSQL_PORT='70000' is out of range; allowed: a TCP port from 1 to 65535"),
+        ("BACKUP_MYSQL_ENABLED", "maybe", "BACKUP_MYSQL_ENABLED='maybe' is not a boolean; allowed: true/false"),
+        ("BACKUP_COMPRESS_LEVEL", "9", "BACKUP_COMPRESS_LEVEL='9' is out of range; allowed: an ISA-L gzip level"),
+        ("MYSQL_DB", "fir`db", "MYSQL_DB='fir`db' is not a usable database name"),
+        ("MYSQLDUMP_BIN", "/nonexistent/mysqldump", "MYSQLDUMP_BIN='/nonexistent/mysqldump' is not an executable"),
+        ("MYSQL_PASSWORD_FILE", "/nonexistent/secret", "MYSQL_PASSWORD_FILE='/nonexistent/secret' does not exist"),
+        ("BACKUP_LOG_FORMAT", "xml", "BACKUP_LOG_FORMAT='xml' is not allowed; allowed: console, json"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_what_is_allowed(env, name, value, expected):
+    env[name] = value
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_an_unwritable_backup_dir_is_refused(env, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env["BACKUP_DIR"] = str(blocker / "backups")
+    with pytest.raises(
+        ConfigError, match=r"^BACKUP_DIR='.*' cannot be created \(Not a directory\); allowed: a writable"
+    ):
+        load_settings(env)
+
+
+def test_sessions_path_is_required_only_when_sessions_are_backed_up(env):
+    del env["SESSIONS_DB_PATH"]
+    with pytest.raises(ConfigError, match="^SESSIONS_DB_PATH is not set"):
+        load_settings(env)
+    env["BACKUP_SESSIONS_ENABLED"] = "false"
+    assert load_settings(env).enabled_kinds == ("mysql",)
+
+
+def test_disabling_both_kinds_is_an_error(env):
+    env["BACKUP_SESSIONS_ENABLED"] = "no"
+    env["BACKUP_MYSQL_ENABLED"] = "0"
+    with pytest.raises(ConfigError, match="nothing to back up"):
+        load_settings(env)
+
+
+def test_a_missing_env_file_named_explicitly_is_an_error(env, tmp_path):
+    env["BACKUP_ENV_FILE"] = str(tmp_path / "nope.env")
+    with pytest.raises(ConfigError, match="^BACKUP_ENV_FILE: .* is not a readable file"):
+        load_settings(env)
+
+
+def test_no_error_message_repeats_the_password(env, tmp_path):
+    env["MYSQL_PASSWORD"] = "hunter2-secret"
+    for name, value in [("MYSQL_PORT", "x"), ("BACKUP_DIR", str(tmp_path / "f" / "x")), ("BACKUP_KEEP_LAST", "-3")]:
+        if name == "BACKUP_DIR":
+            (tmp_path / "f").write_text("")
+        bad = dict(env, **{name: value})
+        with pytest.raises(ConfigError) as caught:
+            load_settings(bad)
+        assert "hunter2-secret" not in str(caught.value)

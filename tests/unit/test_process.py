@@ -1,0 +1,59 @@
+"""The subprocess seam: credentials on an inherited pipe, a scrubbed environment, stderr in errors."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from afirgen_backup import process
+from afirgen_backup.errors import CommandFailed
+
+NASTY = "p a\"s's$w`\\o#rd!"
+
+
+def test_option_file_values_escape_backslash_and_double_quote():
+    assert process.option_file_value(NASTY) == '"p a\\"s\'s$w`\\\\o#rd!"'
+
+
+def test_the_child_reads_the_credentials_from_the_inherited_pipe():
+    with process.credentials_pipe("backup", NASTY) as (arg, fd):
+        assert arg == f"--defaults-extra-file=/dev/fd/{fd}"
+        path = arg.split("=", 1)[1]
+        out = process.run([sys.executable, "-c", f"print(open({path!r}).read(), end='')"], pass_fds=(fd,))
+    assert out == process.client_option_text("backup", NASTY).decode()
+    assert f"password={process.option_file_value(NASTY)}" in out
+
+
+def test_children_get_a_scrubbed_environment(monkeypatch):
+    monkeypatch.setenv("MYSQL_PASSWORD", "leak-me")
+    monkeypatch.setenv("MYSQL_PWD", "leak-me")
+    monkeypatch.setenv("SOMETHING_ELSE", "x")
+    out = process.run([sys.executable, "-c", "import os; print(sorted(os.environ))"])
+    assert "leak-me" not in out and "MYSQL" not in out and "SOMETHING_ELSE" not in out
+    assert "PATH" in out
+
+
+def test_a_failing_child_raises_with_the_tail_of_its_stderr():
+    script = "import sys; [print(f'line {i}', file=sys.stderr) for i in range(50)]; sys.exit(3)"
+    with pytest.raises(CommandFailed) as caught:
+        process.run([sys.executable, "-c", script], what="tool")
+    assert str(caught.value) == "tool exited with status 3: line 49"
+    assert caught.value.returncode == 3
+    assert caught.value.stderr_tail.splitlines() == [f"line {i}" for i in range(30, 50)]
+
+
+def test_a_missing_program_raises_a_clear_error():
+    with pytest.raises(CommandFailed, match="cannot start /nonexistent/program"):
+        process.run(["/nonexistent/program"])
+
+
+def test_a_child_killed_by_a_signal_is_described_by_its_signal_name():
+    with pytest.raises(CommandFailed, match="exited with signal SIGKILL"):
+        process.run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+
+
+def test_stop_all_children_ends_every_tracked_child():
+    child = process.spawn([sys.executable, "-c", "import time; time.sleep(60)"])
+    process.stop_all_children()
+    assert child.process.poll() is not None

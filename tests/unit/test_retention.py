@@ -1,0 +1,86 @@
+"""The retention policy, table-driven: what is deleted, what is kept, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from afirgen_backup.retention import RetentionPolicy, backups_to_delete, plan_retention
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class B:
+    kind: str
+    name: str
+    time: datetime
+    good: bool = True
+
+
+def backups(kind: str, ages_days: list[float], bad: frozenset[int] = frozenset()) -> list[B]:
+    return [B(kind, f"{kind}-{i}", NOW - timedelta(days=age), good=i not in bad) for i, age in enumerate(ages_days)]
+
+
+def deleted_names(items: list[B], days: int, keep: int, skip: tuple[str, ...] = ()) -> list[str]:
+    decisions = plan_retention(items, RetentionPolicy(days, keep), NOW, skip_kinds=skip)
+    return sorted(b.name for b in backups_to_delete(decisions))
+
+
+CASES = [
+    # (description, ages in days, bad indexes, retention days, keep last, expected deleted indexes)
+    ("nothing old: nothing deleted", [0.1, 1, 2, 3], set(), 7, 4, []),
+    ("old ones beyond keep_last are deleted", [0.1, 1, 2, 3, 8, 9, 30], set(), 7, 4, [4, 5, 6]),
+    ("all old: the newest keep_last survive", [10, 11, 12, 13, 14, 15], set(), 7, 4, [4, 5]),
+    ("all old, fewer than keep_last: none deleted", [10, 11, 12], set(), 7, 4, []),
+    ("exactly at the cutoff is kept", [7, 8], set(), 7, 1, [1]),
+    ("retention 0 keeps only keep_last", [0.5, 1, 2], set(), 0, 1, [1, 2]),
+    ("bad backups do not count toward keep_last", [8, 9, 10, 11, 12], {0, 1}, 7, 2, [4]),
+    ("a bad backup older than enough good ones is deleted", [1, 2, 20], {2}, 7, 2, [2]),
+    ("a bad old backup without enough good newer ones is kept", [1, 20], {1}, 7, 2, []),
+    ("only bad backups: none deleted", [10, 20, 30], {0, 1, 2}, 7, 1, []),
+    ("a backup from the future is kept and counts as good", [-1, 10, 11], set(), 7, 1, [1, 2]),
+]
+
+
+@pytest.mark.parametrize(("ages", "bad", "days", "keep", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_retention_table(ages, bad, days, keep, expected):
+    items = backups("mysql", ages, frozenset(bad))
+    assert deleted_names(items, days, keep) == sorted(f"mysql-{i}" for i in expected)
+
+
+def test_a_kind_that_failed_in_this_run_is_not_pruned_while_other_kinds_are():
+    items = backups("mysql", [10, 20, 30, 40, 50]) + backups("sessions", [0.1, 10, 20, 30, 40, 50])
+    assert deleted_names(items, 7, 1, skip=("mysql",)) == [
+        "sessions-1",
+        "sessions-2",
+        "sessions-3",
+        "sessions-4",
+        "sessions-5",
+    ]
+
+
+def test_kinds_are_counted_separately():
+    items = backups("mysql", [1, 2, 3, 10]) + backups("sessions", [10, 11])
+    assert deleted_names(items, 7, 2) == ["mysql-3"]
+
+
+def test_every_decision_gives_a_reason():
+    decisions = plan_retention(backups("mysql", [1, 10, 11]), RetentionPolicy(7, 1), NOW)
+    assert [d.reason for d in decisions] == [
+        "kept: younger than 7 days",
+        "older than 7 days",
+        "older than 7 days",
+    ]
+
+
+def test_naive_now_is_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        plan_retention([], RetentionPolicy(7, 1), datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_keep_last_below_one_is_refused():
+    with pytest.raises(ValueError, match="keep_last"):
+        plan_retention([], RetentionPolicy(7, 0), NOW)

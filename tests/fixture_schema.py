@@ -9,15 +9,20 @@ OPTION), BEFORE/AFTER triggers, a procedure, a function, a disabled event, and
 the MariaDB-only features: a SEQUENCE used as a column default, a
 system-versioned table with history, INET6 and UUID columns, CHECK constraints,
 an INVISIBLE column, an Aria table and a MyISAM table.
+
+`build_sessions_db(path, journal_mode)` builds the SQLite side: a realistic
+sessions.db with unicode text, JSON results, BLOBs, an index and a view.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 SEED = 20240601
@@ -27,6 +32,12 @@ FIR_COUNT = 240
 ASSIGNMENT_COUNT = 90
 LEGACY_LOG_COUNT = 60
 EVIDENCE_COUNT = 70
+
+SESSION_COUNT = 600
+VALIDATION_COUNT = 3000
+SESSION_BLOB_COUNT = 120
+#: Rows written last to the WAL fixture and left only in sessions.db-wal while the test runs.
+WAL_ONLY_VALIDATIONS = 100
 
 #: Strings that break naive quoting, escaping or INSERT splitting.
 AWKWARD_STRINGS: tuple[str, ...] = (
@@ -168,7 +179,7 @@ SCHEMA: tuple[str, ...] = (
         changed_at DATETIME(6) NOT NULL,
         PRIMARY KEY (id),
         KEY ix_status_log_fir (fir_id)
-    ) ENGINE=Aria TRANSACTIONAL=1 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+    ) ENGINE=Aria TRANSACTIONAL=1 PAGE_CHECKSUM=1 DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
     """,
     """
     CREATE TABLE legacy_import_log (
@@ -469,3 +480,98 @@ def create_fixture(conn: Any, dbname: str) -> None:
         cur.execute("UPDATE firs SET status = 'rejected' WHERE id % 17 = 0 AND status = 'draft'")
         # Cascade: delete one station with its FIRs, attachments and evidence, leaving AUTO_INCREMENT gaps.
         cur.execute("DELETE FROM police_stations WHERE id = %s", (station_ids[-1],))
+
+
+def build_sessions_db(path: Path, journal_mode: str, seed: int = 7) -> sqlite3.Connection:
+    """Create a realistic sessions.db at `path` and return the still-open connection that wrote it.
+
+    Tables `sessions`, `validation_history` (JSON text results) and `session_files`
+    (BLOBs, one with all 256 byte values), an index, a view, unicode text.
+    """
+    rng = random.Random(seed)
+    conn = sqlite3.connect(path, isolation_level=None)
+    mode = conn.execute(f"PRAGMA journal_mode={journal_mode}").fetchone()[0]
+    if mode.lower() != journal_mode.lower():
+        raise RuntimeError(f"sqlite refused journal_mode={journal_mode} (got {mode})")
+    conn.executescript(
+        """
+        PRAGMA foreign_keys = ON;
+        CREATE TABLE sessions (
+            session_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            language TEXT,
+            transcript TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE validation_history (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            result TEXT CHECK (result IS NULL OR json_valid(result)),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE session_files (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            data BLOB
+        );
+        CREATE INDEX ix_validation_session_step ON validation_history(session_id, step);
+        CREATE VIEW v_latest_validation AS
+            SELECT session_id, MAX(created_at) AS last_validated, COUNT(*) AS steps
+            FROM validation_history GROUP BY session_id;
+        """
+    )
+    states = ("new", "collecting", "validating", "awaiting_approval", "completed", "abandoned")
+    steps = ("transcribe", "extract_entities", "legal_sections", "review", "final")
+    session_ids = [f"sess-{rng.getrandbits(64):016x}" for _ in range(SESSION_COUNT)]
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                sid,
+                states[i % len(states)],
+                ("hi", "ta", "bn", "en")[i % 4],
+                None if i % 10 == 0 else UNICODE_STRINGS[i % len(UNICODE_STRINGS)] + ("\n" + "'\"\\" if i % 7 else ""),
+                f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00.{i:06d}Z",
+                f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:30.{i:06d}Z",
+            )
+            for i, sid in enumerate(session_ids)
+        ],
+    )
+
+    def validation(i: int) -> tuple[object, ...]:
+        result = {"ok": i % 5 != 0, "score": round(rng.random(), 4), "note": UNICODE_STRINGS[i % len(UNICODE_STRINGS)]}
+        return (
+            session_ids[i % len(session_ids)],
+            steps[i % len(steps)],
+            None if i % 50 == 0 else json.dumps(result, ensure_ascii=i % 2 == 0),
+            f"2024-06-{1 + i % 28:02d}T10:{i % 60:02d}:{i % 60:02d}Z",
+        )
+
+    batch = VALIDATION_COUNT - WAL_ONLY_VALIDATIONS
+    conn.executemany(
+        "INSERT INTO validation_history (session_id, step, result, created_at) VALUES (?, ?, ?, ?)",
+        [validation(i) for i in range(batch)],
+    )
+    files: list[tuple[str, str, bytes | None]] = [
+        (session_ids[0], "all-bytes.bin", bytes(range(256))),
+        (session_ids[1], "empty.bin", b""),
+        (session_ids[2], "missing.bin", None),
+    ]
+    files += [
+        (session_ids[i % len(session_ids)], f"audio-{i:03d}.ogg", rng.randbytes(rng.randrange(1, 8192)))
+        for i in range(3, SESSION_BLOB_COUNT)
+    ]
+    conn.executemany("INSERT INTO session_files (session_id, name, data) VALUES (?, ?, ?)", files)
+    conn.execute("COMMIT")
+    if journal_mode.lower() == "wal":
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the last batch stays in sessions.db-wal only
+    conn.executemany(
+        "INSERT INTO validation_history (session_id, step, result, created_at) VALUES (?, ?, ?, ?)",
+        [validation(i) for i in range(batch, VALIDATION_COUNT)],
+    )
+    return conn

@@ -5,6 +5,8 @@ to about 107 bytes), listens on 127.0.0.1 on a free port, and lets `root` log in
 without a password over TCP and over its socket. It can be killed (SIGKILL) and
 started again on the same data directory to exercise crash recovery.
 
+Also defines the least-privileged backup account the tests create on it.
+
 No pytest dependency: usable from a shell as
 `python -m tests.mariadb_server` to poke at a fixture server by hand.
 """
@@ -30,6 +32,45 @@ INSTALL_DB_NAMES = ("mariadb-install-db", "mysql_install_db")
 CLIENT_NAMES = ("mariadb", "mysql")
 DUMP_NAMES = ("mariadb-dump", "mysqldump")
 SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes on Linux; keep a margin
+
+
+BACKUP_USER = "afirgen_backup"
+#: Space, both quotes, $, backtick, backslash and # : breaks any careless quoting in shells, .env and option files.
+BACKUP_PASSWORD = "p a\"s'$w`\\o#rd!"
+#: Everything mariadb-dump needs for --single-transaction --routines --triggers --events; nothing more.
+BACKUP_PRIVILEGES = ("SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "PROCESS")
+#: Hosts the backup user is created for: '%' for TCP, 'localhost' for the unix socket.
+BACKUP_USER_HOSTS = ("%", "localhost")
+
+
+def option_file_value(value: str) -> str:
+    """Quote a value for a MariaDB option file ([client] password=...), keeping #, quotes and backslashes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class BackupUser:
+    """Login details of the least-privileged backup account on the test server."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    socket: Path
+
+    def write_option_file(self, path: Path) -> Path:
+        """Write a 0600 `[client]` option file for --defaults-extra-file and return its path."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(
+                "[client]\n"
+                f"user={option_file_value(self.user)}\n"
+                f"password={option_file_value(self.password)}\n"
+                f"host={self.host}\n"
+                f"port={self.port}\n"
+                "protocol=TCP\n"
+            )
+        return path
 
 
 class MariaDBServerError(RuntimeError):

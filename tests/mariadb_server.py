@@ -14,6 +14,7 @@ No pytest dependency: usable from a shell as
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -32,6 +33,7 @@ INSTALL_DB_NAMES = ("mariadb-install-db", "mysql_install_db")
 CLIENT_NAMES = ("mariadb", "mysql")
 DUMP_NAMES = ("mariadb-dump", "mysqldump")
 SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes on Linux; keep a margin
+PR_SET_PDEATHSIG = 1
 
 
 BACKUP_USER = "afirgen_backup"
@@ -89,6 +91,15 @@ def find_program(names: tuple[str, ...], extra_paths: tuple[str, ...] = ()) -> s
     return None
 
 
+def die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM us when the test process dies (no orphan servers)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: cleanup() is then the only way the server goes away
+
+
 def free_port() -> int:
     """Ask the kernel for a currently unused TCP port on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -122,11 +133,18 @@ class MariaDBServer:
         mariadbd = find_program(("mariadbd", "mysqld"), MARIADBD_CANDIDATES)
         install_db = find_program(INSTALL_DB_NAMES)
         if mariadbd is None or install_db is None:
+            self.discard_empty_basedir()
             raise MariaDBServerError("MariaDB server binaries not found (need mariadbd and mariadb-install-db)")
+        if len(str(self.socket)) > SOCKET_PATH_LIMIT:
+            self.discard_empty_basedir()
+            raise MariaDBServerError(f"socket path too long for a unix socket: {self.socket}")
         self.mariadbd = mariadbd
         self.install_db = install_db
-        if len(str(self.socket)) > SOCKET_PATH_LIMIT:
-            raise MariaDBServerError(f"socket path too long for a unix socket: {self.socket}")
+
+    def discard_empty_basedir(self) -> None:
+        """Remove the temp dir if nothing was put in it yet (never deletes files)."""
+        with contextlib.suppress(OSError):
+            self.basedir.rmdir()
 
     @property
     def datadir(self) -> Path:
@@ -222,7 +240,11 @@ class MariaDBServer:
         started = time.monotonic()
         with open(self.basedir / "stdout.log", "ab") as out:
             self.process = subprocess.Popen(
-                self.server_command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                self.server_command(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         try:
             self.wait_until_ready(started)

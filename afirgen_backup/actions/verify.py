@@ -1,0 +1,284 @@
+"""verify: is a backup file what its manifest says, complete, and (optionally) loadable?
+
+Checks, each named in the result: `manifest` (a readable manifest exists), `checksum` (sha256 and size),
+`stream` (the gzip stream decodes to its end: a truncated or corrupt file fails here), `trailer` (MySQL: the
+dump ends with `-- Dump completed`), `integrity` (sessions: PRAGMA integrity_check of the decompressed copy),
+`tables` (sessions: the tables and row counts the manifest recorded) and, with --restore-test, `restore-test`
+(MySQL: the dump loads into a scratch database whose objects and row counts match the manifest).
+
+verify takes no lock: it only reads backup files, which never change once published, and a restore test
+works on a scratch database of its own. So a scheduled backup is never turned away (exit 75) because a long
+verify runs. The result is stored in the backup's manifest for `list` and `status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from isal import isal_zlib
+
+from afirgen_backup import catalog
+from afirgen_backup.actions.progress import ProgressReporter
+from afirgen_backup.archive import iter_gzip, sha256_of_file
+from afirgen_backup.catalog import BackupEntry
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import BackupError, Interrupted
+from afirgen_backup.logs import get_logger
+from afirgen_backup.sources import mysql, mysql_restore, sqlite_restore
+
+STREAM_ERRORS = (EOFError, OSError, ValueError, isal_zlib.error)
+TAIL_KEEP = 512
+SCRATCH_SUFFIX = "_verify_{stamp}"
+MAX_DB_NAME = 64
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Verification:
+    entry: BackupEntry
+    checks: list[Check] = field(default_factory=list)
+    restore_test: bool = False
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{check.name}: {check.detail}" for check in self.checks if not check.ok]
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(timespec="seconds"),
+            "ok": self.ok,
+            "restore_test": self.restore_test,
+            "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "failures": self.failures,
+        }
+
+
+def check_checksum(path: Path, manifest: dict[str, Any]) -> Check:
+    digest, size = sha256_of_file(path)
+    if size != manifest.get("size"):
+        return Check("checksum", False, f"size {size} bytes, the manifest says {manifest.get('size')}")
+    if digest != manifest.get("sha256"):
+        return Check("checksum", False, "sha256 differs from the manifest's: the file was changed or damaged")
+    return Check("checksum", True, f"sha256 {digest[:16]}..., {size} bytes")
+
+
+def describe_stream_error(error: BaseException) -> str:
+    if isinstance(error, EOFError):
+        return "truncated: the gzip stream ends before its end marker"
+    return f"corrupt gzip stream: {error}"
+
+
+def decode_stream(path: Path, sink: Any = None) -> tuple[Check, bytes]:
+    """Decode the whole gzip stream (writing it to `sink` if given); the check and the last bytes."""
+    tail = b""
+    size = 0
+    try:
+        for chunk in iter_gzip(path):
+            size += len(chunk)
+            tail = (tail + chunk[-TAIL_KEEP:])[-TAIL_KEEP:]
+            if sink is not None:
+                sink.write(chunk)
+    except STREAM_ERRORS as error:
+        return Check("stream", False, f"{describe_stream_error(error)} (after {size} bytes)"), tail
+    return Check("stream", True, f"{size} bytes decoded"), tail
+
+
+def check_trailer(tail: bytes) -> Check:
+    trailer = mysql.ends_with_trailer(tail)
+    if trailer is None:
+        return Check("trailer", False, "missing trailer: the dump does not end with '-- Dump completed'")
+    return Check("trailer", True, trailer)
+
+
+def check_mysql_file(path: Path, manifest: dict[str, Any] | None) -> list[Check]:
+    checks = [check_checksum(path, manifest)] if manifest else []
+    stream, tail = decode_stream(path)
+    checks.append(stream)
+    if stream.ok:
+        checks.append(check_trailer(tail))
+    return checks
+
+
+def check_tables(copy: sqlite_restore.CheckedCopy, manifest: dict[str, Any]) -> Check:
+    expected = manifest.get("row_counts") or {}
+    if copy.row_counts != expected:
+        differing = sorted(set(expected) ^ set(copy.row_counts)) + sorted(
+            t for t in set(expected) & set(copy.row_counts) if expected[t] != copy.row_counts[t]
+        )
+        details = ", ".join(
+            f"{t} ({expected.get(t, 'absent')} expected, {copy.row_counts.get(t, 'absent')} found)" for t in differing
+        )
+        return Check("tables", False, f"tables or row counts differ from the manifest: {details}")
+    return Check("tables", True, f"{len(expected)} tables, {sum(expected.values())} rows as in the manifest")
+
+
+def check_sessions_file(path: Path, manifest: dict[str, Any] | None, copy: Path) -> list[Check]:
+    """Checks of a sessions backup; the decompressed database is left at `copy`."""
+    checks = [check_checksum(path, manifest)] if manifest else []
+    with open(copy, "wb") as sink:
+        stream, _ = decode_stream(path, sink)
+    checks.append(stream)
+    if not stream.ok:
+        return checks
+    try:
+        checked = sqlite_restore.check_copy(copy)
+    except sqlite3.DatabaseError as error:
+        checks.append(Check("integrity", False, f"not a usable SQLite database: {error}"))
+        return checks
+    if checked.integrity != "ok":
+        checks.append(Check("integrity", False, f"PRAGMA integrity_check: {checked.integrity}"))
+        return checks
+    checks.append(Check("integrity", True, "PRAGMA integrity_check: ok"))
+    if manifest:
+        checks.append(check_tables(checked, manifest))
+    return checks
+
+
+def check_file(entry: BackupEntry, copy_to: Path | None = None) -> list[Check]:
+    """Every check that needs no server; for sessions the decompressed copy goes to `copy_to` (or a temp file)."""
+    checks = [] if entry.manifest else [Check("manifest", False, f"no readable manifest {entry.name}.json")]
+    if entry.kind == "mysql":
+        return checks + check_mysql_file(entry.path, entry.manifest)
+    if copy_to is not None:
+        return checks + check_sessions_file(entry.path, entry.manifest, copy_to)
+    with tempfile.TemporaryDirectory(prefix="afirgen-verify-") as temp:
+        return checks + check_sessions_file(entry.path, entry.manifest, Path(temp) / "sessions.db")
+
+
+def scratch_name(database: str, now: datetime) -> str:
+    suffix = SCRATCH_SUFFIX.format(stamp=now.astimezone(UTC).strftime("%Y%m%d%H%M%S"))
+    return database[: MAX_DB_NAME - len(suffix)] + suffix
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT until the block is done (a cleanup that must not be cut short)."""
+    signals = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def drop_scratch(settings: Settings, scratch: str) -> str | None:
+    """Drop the scratch database; the reason when that failed."""
+    with signals_deferred():
+        try:
+            with mysql.connect(settings) as connection:
+                mysql_restore.drop_database(connection, scratch)
+        except BackupError as error:
+            return str(error)
+    return None
+
+
+def run_restore_test(settings: Settings, entry: BackupEntry) -> Check:
+    """Load the dump into a scratch database, compare it with the manifest, and always drop it."""
+    log = get_logger()
+    scratch = scratch_name(settings.mysql_db, datetime.now(UTC))
+    log.info("restore_test_started", file=entry.name, scratch_db=scratch)
+    created = False
+    result: Check | None = None
+    try:
+        with mysql.connect(settings) as connection:
+            if mysql_restore.database_exists(connection, scratch):
+                return Check("restore-test", False, f"scratch database {scratch} exists already; try again")
+            created = True  # from here on the finally drops it, also when CREATE itself is cut short
+            mysql_restore.create_database(connection, scratch)
+        progress = ProgressReporter(
+            f"loading {entry.name} into {scratch}", (entry.manifest or {}).get("uncompressed_size")
+        )
+        mysql_restore.load_dump(settings, entry.path, scratch, progress)
+        loaded = progress.finish()
+        with mysql.connect(settings) as connection:
+            inventory = mysql.take_inventory(connection, scratch)
+        differences = mysql_restore.differences_from_manifest(inventory, entry.manifest or {})
+        log.info("restore_test_loaded", scratch_db=scratch, differences=differences, **loaded)
+        if differences:
+            result = Check("restore-test", False, "loaded, but differs from the manifest: " + "; ".join(differences))
+        else:
+            objects = sum(len(names) for names in inventory.names().values())
+            rows = sum(inventory.row_counts.values())
+            result = Check(
+                "restore-test", True, f"loaded into {scratch}: {objects} objects, {rows} rows as in the manifest"
+            )
+    except Interrupted:
+        raise
+    except BackupError as error:
+        result = Check("restore-test", False, f"cannot load into scratch database {scratch}: {error}")
+    finally:
+        if created:
+            problem = drop_scratch(settings, scratch)
+            if problem:
+                log.error("scratch_db_not_dropped", scratch_db=scratch, error=problem)
+                result = Check(
+                    "restore-test", False, f"scratch database {scratch} was not dropped, drop it by hand: {problem}"
+                )
+            else:
+                log.info("scratch_db_dropped", scratch_db=scratch)
+    assert result is not None
+    return result
+
+
+def record_result(verification: Verification) -> None:
+    """Store the result in the manifest; undo that if the backup was pruned meanwhile (no orphan manifest)."""
+    path = verification.entry.path
+    try:
+        catalog.record_verification(path, verification.as_record())
+    except OSError as error:
+        get_logger().warning("cannot_record_verification", file=verification.entry.name, error=str(error))
+        return
+    if not path.exists():
+        with contextlib.suppress(FileNotFoundError):
+            catalog.manifest_path(path).unlink()
+
+
+def verify_backup(settings: Settings, entry: BackupEntry, *, restore_test: bool = False) -> Verification:
+    log = get_logger()
+    log.info("verify_started", file=entry.name, kind=entry.kind, restore_test=restore_test)
+    verification = Verification(entry, restore_test=restore_test and entry.kind == "mysql")
+    verification.checks = check_file(entry)
+    if verification.restore_test and verification.ok:
+        verification.checks.append(run_restore_test(settings, entry))
+    record_result(verification)
+    event = log.info if verification.ok else log.error
+    event("verify_finished", file=entry.name, ok=verification.ok, failures=verification.failures)
+    return verification
+
+
+def select_backups(settings: Settings, names: list[str], every: bool) -> tuple[list[BackupEntry], list[str]]:
+    """The backups to verify, and the problems found while choosing (a kind without any good backup)."""
+    from afirgen_backup.actions.listing import locate_backup
+
+    if names:
+        return [locate_backup(settings, name) for name in names], []
+    found = catalog.scan(settings.backup_dir)
+    if every:
+        return sorted(found.backups, key=lambda e: (e.kind, e.time), reverse=True), []
+    chosen, problems = [], []
+    for kind in settings.enabled_kinds:
+        newest = found.newest_good(kind)
+        if newest is None:
+            problems.append(f"no {kind} backup with a manifest in {settings.backup_dir}")
+        else:
+            chosen.append(newest)
+    return chosen, problems

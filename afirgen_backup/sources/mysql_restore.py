@@ -1,0 +1,178 @@
+"""Loading a dump back into MySQL/MariaDB: the client's argv, the target database, the streaming load, and
+the comparison of what was loaded with what the manifest recorded.
+
+The dump was made without --databases, so it holds no CREATE DATABASE or USE: the database named on the
+client's command line receives it, whatever its name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from afirgen_backup import process
+from afirgen_backup.archive import iter_gzip
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import BackupError, CommandFailed
+from afirgen_backup.sources.mysql import Inventory, quote_identifier
+
+# What loading a dump takes on the target database (mysqldump writes LOCK TABLES around each table's rows).
+LOAD_PRIVILEGES = (
+    "SELECT",
+    "INSERT",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "INDEX",
+    "REFERENCES",
+    "LOCK TABLES",
+    "CREATE VIEW",
+    "SHOW VIEW",
+    "CREATE ROUTINE",
+    "ALTER ROUTINE",
+    "TRIGGER",
+    "EVENT",
+)
+DEFINER_NOTE = (
+    "objects whose DEFINER is another account also need SET USER (MariaDB 10.5+) or SUPER/SET_USER_ID (MySQL)"
+)
+ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
+NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")
+
+Progress = Callable[[int], None]
+
+
+def describe_privileges(database: str) -> str:
+    return f"it needs {', '.join(LOAD_PRIVILEGES)} on {quote_identifier(database)}.*; {DEFINER_NOTE}"
+
+
+def build_load_argv(settings: Settings, defaults_file_arg: str, database: str) -> list[str]:
+    """The client command line; the credentials are in the defaults file, which must come first."""
+    return [
+        settings.mysql_bin,
+        defaults_file_arg,
+        f"--host={settings.mysql_host}",
+        f"--port={settings.mysql_port}",
+        "--protocol=TCP",
+        "--default-character-set=utf8mb4",
+        "--max-allowed-packet=1G",
+        database,
+    ]
+
+
+def is_access_denied(error: pymysql.MySQLError) -> bool:
+    return bool(error.args) and error.args[0] in ACCESS_DENIED_CODES
+
+
+def database_exists(connection: pymysql.Connection, database: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
+        return int(cursor.fetchone()[0]) > 0
+
+
+def count_objects(connection: pymysql.Connection, database: str) -> int:
+    """Tables, views, sequences, routines and events in `database` (0 for an empty or missing one)."""
+    total = 0
+    with connection.cursor() as cursor:
+        for sql in (
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+            "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s",
+            "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+        ):
+            cursor.execute(sql, (database,))
+            total += int(cursor.fetchone()[0])
+    return total
+
+
+def execute_ddl(connection: pymysql.Connection, sql: str, database: str, privilege: str) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    except pymysql.MySQLError as error:
+        code, message = (error.args + (None, ""))[:2]
+        if is_access_denied(error):
+            raise BackupError(
+                f"the MySQL user lacks the {privilege} privilege on {quote_identifier(database)}: ({code}) {message}; "
+                f"{describe_privileges(database)}"
+            ) from None
+        raise BackupError(f"{sql.split(' ', 2)[0]} {quote_identifier(database)} failed: ({code}) {message}") from None
+
+
+def create_database(connection: pymysql.Connection, database: str, charset: str = "utf8mb4") -> None:
+    execute_ddl(connection, f"CREATE DATABASE {quote_identifier(database)} CHARACTER SET {charset}", database, "CREATE")
+
+
+def drop_database(connection: pymysql.Connection, database: str) -> None:
+    execute_ddl(connection, f"DROP DATABASE IF EXISTS {quote_identifier(database)}", database, "DROP")
+
+
+def empty_database(connection: pymysql.Connection, database: str) -> None:
+    """Drop and create `database` again with its default character set and collation."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = %s",
+            (database,),
+        )
+        row = cursor.fetchone()
+    drop_database(connection, database)
+    charset = "utf8mb4" if row is None else f"{row[0]} COLLATE {row[1]}"
+    create_database(connection, database, charset)
+
+
+def load_dump(settings: Settings, dump: Path, database: str, progress: Progress | None = None) -> int:
+    """Stream the gunzipped dump into the client's stdin; return the bytes fed. Raise CommandFailed on failure."""
+    fed = 0
+    with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
+        argv = build_load_argv(settings, defaults_arg, database)
+        child = process.spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(fd,))
+        try:
+            try:
+                for chunk in iter_gzip(dump):
+                    child.stdin.write(chunk)
+                    fed += len(chunk)
+                    if progress is not None:
+                        progress(fed)
+                child.stdin.close()
+            except BrokenPipeError:
+                pass  # the client stopped reading; its exit status and stderr say why
+            with contextlib.suppress(BrokenPipeError):
+                child.stdin.close()
+            returncode = child.wait()
+        except BaseException:
+            child.stop()
+            raise
+    if returncode != 0:
+        tail = child.stderr.tail()
+        hint = f"; {describe_privileges(database)}" if "Access denied" in tail else ""
+        raise CommandFailed(
+            f"{Path(argv[0]).name} exited with {process.describe_returncode(returncode)} while loading "
+            f"{dump.name} into {quote_identifier(database)}: {process.last_line(tail)}{hint}",
+            returncode=returncode,
+            stderr_tail=tail,
+        )
+    return fed
+
+
+def differences_from_manifest(inventory: Inventory, manifest: dict[str, Any]) -> list[str]:
+    """What the loaded database lacks or has beyond the manifest: object names and per-table row counts."""
+    found = inventory.names()
+    expected_names = manifest.get("names") or {}
+    differences = []
+    for kind in NAME_KINDS:
+        expected = set(expected_names.get(kind) or [])
+        actual = set(found.get(kind) or [])
+        if expected - actual:
+            differences.append(f"{kind} missing: {', '.join(sorted(expected - actual))}")
+        if actual - expected:
+            differences.append(f"{kind} not in the backup: {', '.join(sorted(actual - expected))}")
+    for table, count in sorted((manifest.get("row_counts") or {}).items()):
+        loaded = inventory.row_counts.get(table)
+        if loaded is not None and loaded != count:
+            differences.append(f"table {table}: {count} rows in the manifest, {loaded} loaded")
+    return differences

@@ -20,8 +20,9 @@ from typing import IO
 
 from afirgen_backup.errors import CommandFailed
 
-# What a child may inherit from our environment. Nothing else passes, in particular no MYSQL_PWD or password.
-INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR")
+# What a child may inherit from our environment. Nothing else passes: no MYSQL_PWD or password, and no HOME,
+# so that a ~/.my.cnf (read after --defaults-extra-file) cannot replace the credentials we hand over.
+INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 STDERR_TAIL_LINES = 20
 
 _children: set[subprocess.Popen[bytes]] = set()

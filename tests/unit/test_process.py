@@ -57,3 +57,9 @@ def test_stop_all_children_ends_every_tracked_child():
     child = process.spawn([sys.executable, "-c", "import time; time.sleep(60)"])
     process.stop_all_children()
     assert child.process.poll() is not None
+
+
+def test_children_do_not_inherit_home_so_no_personal_option_file_overrides_the_credentials(monkeypatch, tmp_path):
+    (tmp_path / ".my.cnf").write_text("[client]\npassword=wrong\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert "HOME" not in process.scrubbed_environment()

@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
-            settings = load_settings()
+            # Read-only commands (status is the HEALTHCHECK) must not create or probe BACKUP_DIR.
+            settings = load_settings(check_dirs=getattr(args, "writes_backup_dir", True))
         except BackupError as error:
             sys.stderr.write(f"error: {error}\n")
             return error.exit_code

@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# backup_scheduler.sh: the entrypoint of the AFIRGen backup image (Dockerfile.backup).
+#
+#   backup_scheduler.sh                 run the service: validate, back up once at start, then cron in the foreground
+#   backup_scheduler.sh ARGS...         one-off: python3 /app/backup_database.py ARGS... as the job's user
+#                                       (e.g. `docker run --rm ... afirgen-backup status`); a program name
+#                                       (sh, bash, ...) is run as given instead
+#
+# The service, step by step:
+#  1. BACKUP_SCHEDULE (default "0 */6 * * *"), BACKUP_ON_START (default true) and BACKUP_STOP_TIMEOUT are
+#     validated here, every other setting by `backup_database.py check-config`; a bad value ends the container
+#     with exit 2 and one line naming the variable in `docker logs`.
+#  2. The configuration the container was given (its environment laid over BACKUP_ENV_FILE or /app/.env) is
+#     written to /run/afirgen/backup.env, mode 0600, owner afirgen, in python-dotenv syntax (double-quoted, `\` and
+#     `"` escaped, read back and compared before use), because cron starts jobs with an almost empty environment.
+#     The cron job gets only BACKUP_ENV_FILE pointing at it. `check-config` is then run a second time exactly as
+#     the job will run (user afirgen, empty environment), so that what cron would fail on fails now instead.
+#  3. The job's stdout/stderr go to two FIFOs that this script copies to its own stdout/stderr, i.e. to
+#     `docker logs`: a job started by cron (as afirgen) cannot open /proc/1/fd/1. backup.log is written by the
+#     engine alone, so each event is in it exactly once.
+#  4. One backup at start when BACKUP_ON_START is true; then `cron -f` with /etc/cron.d/afirgen-backup
+#     ("<schedule> afirgen <command>"). cron reads the schedule in the container's time zone: TZ (default UTC).
+#  5. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
+#     (scheduled, start-up or `docker exec`) gets the same signal so that the engine stops mysqldump and removes
+#     its .partial files, and this script waits for them (at most BACKUP_STOP_TIMEOUT seconds, default 25; give
+#     the container a longer stop timeout than that, e.g. compose `stop_grace_period: 30s`), then exits 0.
+set -uo pipefail
+
+readonly APP=/app/backup_database.py
+readonly PYTHON=/opt/venv/bin/python3
+readonly JOB_USER=afirgen
+readonly RUN_DIR=/run/afirgen
+readonly JOB_ENV=$RUN_DIR/backup.env
+readonly OUT_FIFO=$RUN_DIR/stdout.fifo
+readonly ERR_FIFO=$RUN_DIR/stderr.fifo
+readonly CRON_FILE=/etc/cron.d/afirgen-backup
+readonly DEFAULT_SCHEDULE='0 */6 * * *'
+readonly JOB_PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin
+
+log() { printf '%s backup_scheduler: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+err() { log "$*" >&2; }
+die_config() {
+  err "configuration error: $*"
+  exit 2
+}
+
+# --- validation of the scheduler's own settings -----------------------------------------------------------------
+
+# check_cron_field VALUE MIN MAX NAME [NAMES]: one field of a five-field cron schedule (lists, ranges, steps, *).
+check_cron_field() {
+  local value=$1 min=$2 max=$3 names=${5:-} item base step lo hi
+  local lower=${value,,}
+  if [[ -n $names && " $names " == *" $lower "* ]]; then
+    return 0
+  fi
+  local -a items
+  IFS=, read -ra items <<<"$value"
+  [[ $value != *, && $value != ,* && $value != *,,* && ${#items[@]} -gt 0 ]] || return 1
+  for item in "${items[@]}"; do
+    [[ $item =~ ^(\*|[0-9]+(-[0-9]+)?)(/([0-9]+))?$ ]] || return 1
+    base=${BASH_REMATCH[1]}
+    step=${BASH_REMATCH[4]}
+    if [[ -n $step ]] && ((10#$step < 1 || 10#$step > max)); then
+      return 1
+    fi
+    [[ $base == '*' ]] && continue
+    lo=${base%-*}
+    hi=${base#*-}
+    ((10#$lo >= min && 10#$lo <= max && 10#$hi >= min && 10#$hi <= max && 10#$lo <= 10#$hi)) || return 1
+    [[ $base == *-* || -z $step ]] || return 1 # "5/10" is not cron syntax; "5-59/10" is
+  done
+  return 0
+}
+
+validate_schedule() {
+  local schedule=$1
+  local -a fields
+  case $schedule in
+    @yearly | @annually | @monthly | @weekly | @daily | @midnight | @hourly) return 0 ;;
+  esac
+  # Only characters of cron's syntax: no newline, no %, nothing that could add a line or a command to the crontab.
+  [[ $schedule != *[!0-9A-Za-z*/,\ -]* ]] || return 1
+  read -ra fields <<<"$schedule"
+  ((${#fields[@]} == 5)) || return 1
+  check_cron_field "${fields[0]}" 0 59 minute &&
+    check_cron_field "${fields[1]}" 0 23 hour &&
+    check_cron_field "${fields[2]}" 1 31 day-of-month &&
+    check_cron_field "${fields[3]}" 1 12 month "jan feb mar apr may jun jul aug sep oct nov dec" &&
+    check_cron_field "${fields[4]}" 0 7 day-of-week "sun mon tue wed thu fri sat"
+}
+
+parse_bool() { # NAME VALUE -> prints true/false, or fails
+  case ${2,,} in
+    1 | true | yes | on) echo true ;;
+    0 | false | no | off) echo false ;;
+    *) return 1 ;;
+  esac
+}
+
+# --- the configuration handed to the cron job ----------------------------------------------------------------
+
+# Writes $JOB_ENV: the engine's settings (MYSQL_*, MYSQLDUMP_*, BACKUP_*, SESSIONS_*) from the container's
+# environment laid over its .env file, in python-dotenv syntax, 0600, owned by the job's user. A Docker secret
+# named by MYSQL_PASSWORD_FILE is copied next to it (0400, the job's user) so that it need not be readable by
+# that user on the host. The file is read back with python-dotenv and compared before it is used.
+write_job_env() {
+  "$PYTHON" - "$JOB_ENV" "$JOB_USER" <<'PY'
+import os
+import pwd
+import sys
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+target, user = Path(sys.argv[1]), pwd.getpwnam(sys.argv[2])
+source = os.environ.get("BACKUP_ENV_FILE") or ".env"
+settings = {}
+if Path(source).is_file():
+    settings.update({k: v for k, v in dotenv_values(source, interpolate=False).items() if v is not None})
+settings.update(os.environ)
+prefixes = ("MYSQL_", "MYSQLDUMP_", "BACKUP_", "SESSIONS_")
+scheduler_only = {"BACKUP_ENV_FILE", "BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT"}
+settings = {k: v for k, v in settings.items() if k.startswith(prefixes) and k not in scheduler_only}
+
+
+def write_private(path: Path, data: str, mode: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        os.fchown(fd, user.pw_uid, user.pw_gid)
+        os.write(fd, data.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+secret = settings.get("MYSQL_PASSWORD_FILE", "").strip()
+if secret and os.path.isfile(secret):
+    copy = target.with_name("mysql-password")
+    with open(secret, "rb") as handle:
+        write_private(copy, handle.read().decode("utf-8", "surrogateescape"), 0o400)
+    settings["MYSQL_PASSWORD_FILE"] = str(copy)
+
+
+def quoted(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+text = "# written by backup_scheduler.sh at container start; read by the cron job through BACKUP_ENV_FILE\n"
+text += "".join(f"{key}={quoted(value)}\n" for key, value in sorted(settings.items()))
+write_private(target, text, 0o600)
+if dotenv_values(target, interpolate=False) != settings:
+    target.unlink()
+    sys.exit("the configuration file for the cron job did not read back identically")
+PY
+}
+
+# as_job_user CMD...: run CMD as the job's user with the environment cron gives the job (nothing but the file).
+as_job_user() {
+  env -i HOME=/app PATH="$JOB_PATH" LANG=C.UTF-8 BACKUP_ENV_FILE="$JOB_ENV" \
+    setpriv --reuid="$JOB_USER" --regid="$JOB_USER" --init-groups --inh-caps=-all "$@"
+}
+
+# --- processes ------------------------------------------------------------------------------------------------
+
+# PIDs of every backup_database.py process in the container (cron jobs, the start-up run, docker exec runs).
+engine_pids() {
+  local dir pid cmdline
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    [[ $pid == "$$" ]] && continue
+    cmdline=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
+    [[ $cmdline == *python*"$APP"* ]] && echo "$pid"
+  done
+}
+
+CRON_PID=
+START_PID=
+READER_PIDS=()
+STOPPING=
+
+shutdown() {
+  local signal=$1 pids deadline
+  [[ -n $STOPPING ]] && return
+  STOPPING=1
+  log "received SIG$signal: stopping cron and any running backup"
+  [[ -n $CRON_PID ]] && kill -TERM "$CRON_PID" 2>/dev/null && wait "$CRON_PID" 2>/dev/null
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  # Signal twice: a job that cron forked just before it stopped may not have been a python process yet.
+  for _ in 1 2; do
+    pids=$(engine_pids)
+    if [[ -n $pids ]]; then
+      log "sending SIG$signal to backup_database.py (pid ${pids//$'\n'/, })"
+      # shellcheck disable=SC2086
+      kill -"$signal" $pids 2>/dev/null
+    fi
+    sleep 0.3
+  done
+  while [[ -n $(engine_pids) ]] && ((SECONDS < deadline)); do
+    sleep 0.2
+  done
+  pids=$(engine_pids)
+  [[ -n $pids ]] && err "backup_database.py (pid ${pids//$'\n'/, }) still running after ${STOP_TIMEOUT}s"
+  [[ -n $START_PID ]] && wait "$START_PID" 2>/dev/null
+  sleep 0.2 # let the log readers copy what the last lines the jobs wrote
+  ((${#READER_PIDS[@]})) && kill "${READER_PIDS[@]}" 2>/dev/null
+  log "stopped"
+  [[ -z $pids ]] && exit 0
+  exit 1
+}
+
+# --- main -----------------------------------------------------------------------------------------------------
+
+if (($# > 0)) && [[ $1 != scheduler ]]; then
+  if [[ $1 != */* ]] && command -v -- "$1" >/dev/null 2>&1; then
+    exec "$@"
+  fi
+  exec setpriv --reuid="$JOB_USER" --regid="$JOB_USER" --init-groups --inh-caps=-all \
+    env HOME=/app "$PYTHON" "$APP" "$@"
+fi
+
+if [[ $(id -u) != 0 ]]; then
+  err "must start as root (cron needs it; the backups themselves run as $JOB_USER)"
+  exit 2
+fi
+cd /app || exit 2
+
+SCHEDULE=${BACKUP_SCHEDULE:-$DEFAULT_SCHEDULE}
+SCHEDULE=$(printf '%s' "$SCHEDULE" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+validate_schedule "$SCHEDULE" ||
+  die_config "BACKUP_SCHEDULE='$SCHEDULE' is not a cron schedule; allowed: five fields" \
+    "(minute hour day-of-month month day-of-week, e.g. '0 */6 * * *') or @hourly/@daily/@weekly/@monthly/@yearly"
+ON_START=$(parse_bool BACKUP_ON_START "${BACKUP_ON_START:-true}") ||
+  die_config "BACKUP_ON_START='${BACKUP_ON_START}' is not a boolean; allowed: true/false, yes/no, on/off, 1/0"
+STOP_TIMEOUT=${BACKUP_STOP_TIMEOUT:-25}
+[[ $STOP_TIMEOUT =~ ^[0-9]+$ ]] && ((10#$STOP_TIMEOUT <= 3600)) ||
+  die_config "BACKUP_STOP_TIMEOUT='$STOP_TIMEOUT' is not a whole number of seconds; allowed: 0 to 3600"
+STOP_TIMEOUT=$((10#$STOP_TIMEOUT))
+if [[ -n ${TZ:-} && $TZ != UTC && ! -e /usr/share/zoneinfo/${TZ#:} ]]; then
+  die_config "TZ='$TZ' is not a known time zone; allowed: a name under /usr/share/zoneinfo, e.g. UTC or Asia/Kolkata"
+fi
+
+trap 'shutdown TERM' TERM
+trap 'shutdown INT' INT
+
+# 1. The engine's own validation, with the container's environment (this is what `docker exec` runs with).
+"$PYTHON" "$APP" check-config || {
+  rc=$?
+  err "check-config failed (exit $rc); fix the setting named above and start the container again"
+  exit "$rc"
+}
+
+# 2. Private run directory, the job's configuration file, BACKUP_DIR owned by the job's user.
+install -d -m 0700 -o "$JOB_USER" -g "$JOB_USER" "$RUN_DIR" || exit 1
+rm -f "$RUN_DIR"/*.tmp
+write_job_env || {
+  err "could not write the configuration for the cron job ($JOB_ENV)"
+  exit 1
+}
+backup_dir=$(sed -n 's/^BACKUP_DIR="\(.*\)"$/\1/p' "$JOB_ENV")
+backup_dir=${backup_dir:-/app/backups}
+if [[ -d $backup_dir ]]; then
+  # A run started as root (an earlier `docker exec`, another image) may have left root-owned files here.
+  find "$backup_dir" -xdev \( ! -user "$JOB_USER" -o ! -group "$JOB_USER" \) \
+    -exec chown -h "$JOB_USER:$JOB_USER" {} + 2>/dev/null ||
+    err "warning: could not give everything in $backup_dir to $JOB_USER; the cron job may not be able to use it"
+fi
+as_job_user "$PYTHON" "$APP" check-config >/dev/null || {
+  rc=$?
+  err "check-config failed as the cron job would run it (user $JOB_USER, settings from $JOB_ENV; exit $rc)"
+  exit "$rc"
+}
+
+# 3. The jobs' output to docker logs.
+rm -f "$OUT_FIFO" "$ERR_FIFO"
+mkfifo -m 0600 "$OUT_FIFO" "$ERR_FIFO" && chown "$JOB_USER:$JOB_USER" "$OUT_FIFO" "$ERR_FIFO" || exit 1
+cat <>"$OUT_FIFO" &
+READER_PIDS+=($!)
+cat <>"$ERR_FIFO" >&2 &
+READER_PIDS+=($!)
+
+# 4. The cron entry (with its user field), then one backup at start, then cron.
+umask 022
+cat >"$CRON_FILE.tmp" <<EOF
+# Written by backup_scheduler.sh at container start. Time zone: the container's TZ (${TZ:-UTC}).
+SHELL=/bin/sh
+PATH=$JOB_PATH
+HOME=/app
+LANG=C.UTF-8
+BACKUP_ENV_FILE=$JOB_ENV
+$SCHEDULE $JOB_USER exec $PYTHON $APP backup >$OUT_FIFO 2>$ERR_FIFO
+EOF
+chmod 0644 "$CRON_FILE.tmp" && mv -f "$CRON_FILE.tmp" "$CRON_FILE" || exit 1
+log "configuration ok; schedule '$SCHEDULE' (time zone ${TZ:-UTC}), backups run as $JOB_USER"
+
+if [[ $ON_START == true ]]; then
+  log "BACKUP_ON_START=true: running a backup now"
+  as_job_user "$PYTHON" "$APP" backup >"$OUT_FIFO" 2>"$ERR_FIFO" &
+  START_PID=$!
+  wait "$START_PID"
+  rc=$?
+  START_PID=
+  log "start-up backup finished with exit code $rc"
+fi
+
+cron -f &
+CRON_PID=$!
+log "cron started (pid $CRON_PID)"
+while :; do
+  wait "$CRON_PID"
+  rc=$?
+  if ! kill -0 "$CRON_PID" 2>/dev/null; then
+    err "cron exited unexpectedly (exit $rc)"
+    exit 1
+  fi
+done

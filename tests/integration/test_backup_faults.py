@@ -1,0 +1,310 @@
+"""End to end: what backup_database.py does when things go wrong, with a real server wherever one can show it.
+
+Mid-dump faults use a bulky first table (`a_bulk`, far larger than the pipe and socket buffers) and freeze
+the CLI (SIGSTOP) as soon as it has started mysqldump: nobody drains the dump then, so mysqldump and the
+server are caught in the middle of that table, as the server's processlist confirms. The fault is injected
+there and the CLI is let go (SIGCONT).
+
+In every failure: the exit code and the error say which part failed and why, nothing that looks like a
+backup is published, no `.partial` file is left, and the other part is still backed up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import BACKUP_PASSWORD, BACKUP_PRIVILEGES, BACKUP_USER, BackupUser
+from fixture_schema import create_fixture
+from helpers import (
+    FAKES,
+    add_bulk_table,
+    backups_of,
+    bytes_of,
+    descendants,
+    describe,
+    finish,
+    leftovers_in,
+    log_events,
+    names_in,
+    plant_backup,
+    process_state,
+    read_manifest,
+    run_cli,
+    running_queries,
+    small_tmpfs,
+    stalled_mid_dump,
+    start_cli,
+    stderr_errors,
+    wait_for,
+)
+from mariadb_server import MariaDBServer
+
+pytestmark = pytest.mark.mariadb
+
+#: a_bulk for the mid-dump tests: 24 MB of text, several times the pipe (1 MB) plus both socket buffers.
+BULK_ROWS = 384
+#: a_bulk for the disk-full test: 6 MB of random bytes, over 6 MB gzipped as hex, on a 4 MB tmpfs.
+RANDOM_BULK_ROWS = 6
+RANDOM_ROW_BYTES = 1024 * 1024
+
+
+@pytest.fixture
+def bulky_env(mariadb: MariaDBServer, fir_db: str, backup_env: dict[str, str]) -> dict[str, str]:
+    """backup_env, with fir_db holding a bulky table that mysqldump dumps first."""
+    add_bulk_table(mariadb, fir_db, BULK_ROWS)
+    return backup_env
+
+
+def assert_mysql_failed_cleanly(backup_dir: Path, result: object) -> None:
+    """Nothing of the mysql kind was published and nothing partial is left; sessions.db was still backed up."""
+    assert backups_of(backup_dir, "mysql") == [], describe(result)  # type: ignore[arg-type]
+    assert not [n for n in names_in(backup_dir) if n.startswith("mysql_backup_")], names_in(backup_dir)
+    assert leftovers_in(backup_dir) == []
+    [sessions] = backups_of(backup_dir, "sessions")
+    assert read_manifest(sessions)["sqlite"]["integrity_check"] == "ok"
+
+
+def the_mysql_error(result: object) -> str:
+    """The single `error: mysql backup failed: ...` line of a run."""
+    errors = stderr_errors(result)  # type: ignore[arg-type]
+    mysql_errors = [line for line in errors if line.startswith("error: mysql backup failed")]
+    assert len(mysql_errors) == 1, describe(result)  # type: ignore[arg-type]
+    return mysql_errors[0]
+
+
+def test_a_wrong_password_fails_the_mysql_part_with_the_servers_words_and_still_backs_up_sessions(
+    backup_env: dict[str, str],
+) -> None:
+    backup_env["MYSQL_PASSWORD"] = "not the password"
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    error = the_mysql_error(result)
+    assert "Access denied for user" in error
+    assert BACKUP_USER in error
+    assert_mysql_failed_cleanly(Path(backup_env["BACKUP_DIR"]), result)
+
+
+def test_mysqldump_killed_mid_dump_publishes_nothing_and_says_so(
+    mariadb: MariaDBServer, backup_user: BackupUser, bulky_env: dict[str, str]
+) -> None:
+    cli = start_cli(bulky_env)
+    with stalled_mid_dump(cli, mariadb, backup_user.user) as dump_pid:
+        os.kill(dump_pid, signal.SIGKILL)
+    result = finish(cli)
+
+    assert result.returncode == 1, describe(result)
+    assert "mysqldump exited with signal SIGKILL" in the_mysql_error(result)
+    assert_mysql_failed_cleanly(Path(bulky_env["BACKUP_DIR"]), result)
+
+
+@pytest.fixture
+def private_server_env(
+    private_mariadb: MariaDBServer, backup_env: dict[str, str]
+) -> Iterator[tuple[MariaDBServer, dict[str, str]]]:
+    """A server of the test's own (it gets killed) with the backup user and a bulky fir_db."""
+    with private_mariadb.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (BACKUP_USER, BACKUP_PASSWORD))
+        cur.execute(f"GRANT {', '.join(BACKUP_PRIVILEGES)} ON *.* TO %s@'%%'", (BACKUP_USER,))
+    with private_mariadb.connect() as conn:
+        create_fixture(conn, "fir_db")
+    add_bulk_table(private_mariadb, "fir_db", BULK_ROWS)
+    yield private_mariadb, {**backup_env, "MYSQL_PORT": str(private_mariadb.port), "MYSQL_DB": "fir_db"}
+
+
+def test_the_server_killed_mid_dump_fails_the_mysql_part_and_publishes_nothing(
+    private_server_env: tuple[MariaDBServer, dict[str, str]],
+) -> None:
+    server, env = private_server_env
+    cli = start_cli(env)
+    with stalled_mid_dump(cli, server, BACKUP_USER):
+        server.kill()
+    result = finish(cli)
+
+    assert result.returncode == 1, describe(result)
+    error = the_mysql_error(result)
+    assert "mysqldump exited with status" in error
+    assert "Lost connection" in error or "server has gone away" in error, error
+    assert_mysql_failed_cleanly(Path(env["BACKUP_DIR"]), result)
+
+    server.start()  # the server recovers, and so does the next backup
+    again = run_cli(env)
+    assert again.returncode == 0, describe(again)
+    assert len(backups_of(Path(env["BACKUP_DIR"]), "mysql")) == 1
+
+
+def test_a_full_disk_during_the_write_fails_the_mysql_part_with_no_space_and_leaves_no_partial(
+    mariadb: MariaDBServer, fir_db: str, backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_bulk_table(mariadb, fir_db, RANDOM_BULK_ROWS, RANDOM_ROW_BYTES, random=True)
+    backup_dir = tmp_path / "small-disk"
+    listing = tmp_path / "left-on-the-small-disk.txt"
+    backup_env["BACKUP_DIR"] = str(backup_dir)
+
+    result = run_cli(backup_env, wrapper=small_tmpfs(backup_dir, "4m", listing=listing))
+
+    assert result.returncode == 1, describe(result)
+    error = the_mysql_error(result)
+    assert "No space left on device" in error
+    left = listing.read_text().split()
+    assert not [name for name in left if name.startswith("mysql_backup_") or name.endswith(".partial")], left
+    assert len([name for name in left if name.startswith("sessions_backup_")]) == 2, (
+        "the space freed by removing the partial dump let the sessions backup and its manifest through"
+    )
+
+
+def test_sigterm_mid_dump_stops_mysqldump_removes_the_partial_file_and_exits_143(
+    mariadb: MariaDBServer, backup_user: BackupUser, bulky_env: dict[str, str]
+) -> None:
+    backup_dir = Path(bulky_env["BACKUP_DIR"])
+    cli = start_cli(bulky_env)
+    with stalled_mid_dump(cli, mariadb, backup_user.user) as dump_pid:
+        assert [n for n in names_in(backup_dir) if n.endswith(".sql.gz.partial")], "the dump is being written"
+        os.kill(cli.pid, signal.SIGTERM)
+    result = finish(cli)
+
+    assert result.returncode == 143, describe(result)
+    assert process_state(dump_pid) is None, "mysqldump was stopped and reaped, not left behind"
+    assert leftovers_in(backup_dir) == []
+    assert backups_of(backup_dir, "mysql") == [] and backups_of(backup_dir, "sessions") == []
+    events = [event["event"] for event in log_events(backup_dir / "backup.log")]
+    assert "backup_interrupted" in events or "interrupted" in events, events
+    wait_for(lambda: not running_queries(mariadb, backup_user.user), 10, "the server to drop the dump query")
+
+
+def test_a_run_killed_with_sigkill_leaves_a_partial_file_that_the_next_run_removes(
+    mariadb: MariaDBServer, backup_user: BackupUser, bulky_env: dict[str, str]
+) -> None:
+    backup_dir = Path(bulky_env["BACKUP_DIR"])
+    cli = start_cli(bulky_env)
+    with stalled_mid_dump(cli, mariadb, backup_user.user):
+        cli.kill()
+    finish(cli)
+    [partial] = [n for n in names_in(backup_dir) if n.endswith(".partial")]
+
+    result = run_cli(bulky_env)
+
+    assert result.returncode == 0, describe(result)
+    assert partial not in names_in(backup_dir)
+    assert leftovers_in(backup_dir) == []
+    assert len(backups_of(backup_dir, "mysql")) == 1 and len(backups_of(backup_dir, "sessions")) == 1
+    removed = [event for event in log_events(backup_dir / "backup.log") if event["event"] == "removed_leftovers"]
+    assert [event["files"] for event in removed] == [[partial]]
+
+
+def test_the_password_is_in_no_childs_command_line_or_environment_and_in_no_output(
+    mariadb: MariaDBServer, backup_user: BackupUser, bulky_env: dict[str, str]
+) -> None:
+    password = backup_user.password.encode()
+    seen: dict[int, bytes] = {}
+    cli = start_cli(bulky_env)
+    with stalled_mid_dump(cli, mariadb, backup_user.user) as dump_pid:
+        children = descendants(cli.pid)
+        assert dump_pid in children
+        for pid in children:
+            seen[pid] = bytes_of(Path(f"/proc/{pid}/cmdline"))
+            for part in ("cmdline", "environ"):
+                text = bytes_of(Path(f"/proc/{pid}/{part}"))
+                assert password not in text, f"the password is in /proc/{pid}/{part}"
+            environment = bytes_of(Path(f"/proc/{pid}/environ")).split(b"\0")
+            assert not [v for v in environment if v.startswith((b"MYSQL_PWD=", b"MYSQL_PASSWORD"))], environment
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                assert password not in bytes_of(Path(f"/proc/{entry}/cmdline")), f"in /proc/{entry}/cmdline"
+    result = finish(cli)
+
+    assert result.returncode == 0, describe(result)
+    assert any(b"--defaults-extra-file=/dev/fd/" in cmdline for cmdline in seen.values()), seen
+    backup_dir = Path(bulky_env["BACKUP_DIR"])
+    assert backup_user.password not in result.stdout + result.stderr
+    for name in names_in(backup_dir):
+        if not name.endswith(".gz"):
+            assert backup_user.password not in (backup_dir / name).read_text(errors="replace"), name
+
+
+def test_a_mysqldump_that_exits_0_without_the_completed_trailer_publishes_nothing(
+    backup_env: dict[str, str],
+) -> None:
+    backup_env["MYSQLDUMP_BIN"] = str(FAKES / "mysqldump-without-trailer")
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    assert "Dump completed" in the_mysql_error(result)
+    assert_mysql_failed_cleanly(Path(backup_env["BACKUP_DIR"]), result)
+
+
+def test_a_mysqldump_that_exits_2_has_its_stderr_in_the_error(backup_env: dict[str, str]) -> None:
+    backup_env["MYSQLDUMP_BIN"] = str(FAKES / "mysqldump-failing")
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    error = the_mysql_error(result)
+    assert "exited with status 2" in error
+    assert "doesn't exist in engine (1932)" in error
+    log = log_events(Path(backup_env["BACKUP_DIR"]) / "backup.log")
+    [failure] = [event for event in log if event["event"] == "part_failed"]
+    assert "Deprecated program name" in failure["stderr_tail"], "every stderr line is kept in the log"
+    assert_mysql_failed_cleanly(Path(backup_env["BACKUP_DIR"]), result)
+
+
+def test_backups_failing_longer_than_the_retention_period_delete_no_backup_of_that_kind(
+    backup_env: dict[str, str],
+) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    old = {
+        kind: [plant_backup(backup_dir, kind, timedelta(days=days)) for days in (21, 28, 35)]
+        for kind in ("mysql", "sessions")
+    }
+    backup_env.update({"MYSQL_PASSWORD": "wrong", "BACKUP_RETENTION_DAYS": "7", "BACKUP_KEEP_LAST": "1"})
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    assert backups_of(backup_dir, "mysql") == sorted(old["mysql"]), "the last good mysql backups are all that is left"
+    for path in old["mysql"]:
+        assert path.with_name(path.name + ".json").exists()
+    [fresh] = backups_of(backup_dir, "sessions")
+    assert fresh not in old["sessions"], "sessions.db was backed up and its old backups pruned"
+    assert not [n for n in names_in(backup_dir) if any(n.startswith(p.name) for p in old["sessions"])]
+
+
+def test_a_corrupt_sessions_file_fails_that_part_clearly_and_mysql_is_still_backed_up(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "corrupt" / "sessions.db"
+    corrupt.parent.mkdir()
+    corrupt.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
+    backup_env["SESSIONS_DB_PATH"] = str(corrupt)
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    [error] = stderr_errors(result)
+    assert error.startswith("error: sessions backup failed:") and str(corrupt) in error, error
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    assert backups_of(backup_dir, "sessions") == [] and leftovers_in(backup_dir) == []
+    assert len(backups_of(backup_dir, "mysql")) == 1
+
+
+def test_a_missing_sessions_file_fails_that_part_and_the_run_records_it(backup_env: dict[str, str]) -> None:
+    backup_env["SESSIONS_DB_PATH"] = "/nonexistent/sessions.db"
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    [error] = stderr_errors(result)
+    assert "sessions backup failed" in error and "/nonexistent/sessions.db" in error and "does not exist" in error
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    assert len(backups_of(backup_dir, "mysql")) == 1
+    record = json.loads((backup_dir / "last_run.json").read_text())
+    assert record["outcome"] == "failed" and record["parts"]["mysql"]["ok"] and not record["parts"]["sessions"]["ok"]
+    assert not Path("/nonexistent").exists(), "reading the source never creates it"

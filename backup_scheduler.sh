@@ -119,8 +119,9 @@ if Path(source).is_file():
     settings.update({k: v for k, v in dotenv_values(source, interpolate=False).items() if v is not None})
 settings.update(os.environ)
 prefixes = ("MYSQL_", "MYSQLDUMP_", "BACKUP_", "SESSIONS_")
-scheduler_only = {"BACKUP_ENV_FILE", "BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT"}
-settings = {k: v for k, v in settings.items() if k.startswith(prefixes) and k not in scheduler_only}
+# The scheduler's own settings, and MySQL's root password should a .env shared with the mysql service hold it.
+not_for_job = {"BACKUP_ENV_FILE", "BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT", "MYSQL_ROOT_PASSWORD"}
+settings = {k: v for k, v in settings.items() if k.startswith(prefixes) and k not in not_for_job}
 
 
 def write_private(path: Path, data: str, mode: int) -> None:

@@ -37,9 +37,7 @@ class QuietFileHandler(logging.handlers.WatchedFileHandler):
         if self.failed:
             return
         try:
-            super().emit(record)
-            if self.stream is not None:
-                self.stream.flush()
+            super().emit(record)  # writes and flushes; a failed write or flush comes back through handleError
         except Exception as error:  # noqa: BLE001 - a log file must never end a backup
             self.failed = True
             sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}: {error}; console only\n")

@@ -1,0 +1,276 @@
+"""End to end: the command line's contract. Configuration errors (exit 2), the lock (exit 75), the JSON log,
+a log file that cannot be written, and `prune` with and without --dry-run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from helpers import (
+    FAKES,
+    backups_of,
+    command_name,
+    descendants,
+    describe,
+    finish,
+    hold_lock,
+    log_events,
+    names_in,
+    plant_backup,
+    read_manifest,
+    read_only_bind,
+    run_cli,
+    small_tmpfs,
+    start_cli,
+    wait_for,
+)
+
+pytestmark = pytest.mark.mariadb
+
+LOCK_NAME = ".afirgen-backup.lock"
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Name -> contents of every file in a directory, but the tool's own log and lock file."""
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(directory.iterdir())
+        if path.is_file() and path.name not in (LOCK_NAME, "backup.log")
+    }
+
+
+def plant_old_backups(directory: Path) -> dict[str, bytes]:
+    """Backups of both kinds, weeks old (retention would delete most of them); returns the directory's files."""
+    for kind in ("mysql", "sessions"):
+        for days in (20, 30, 40, 50, 60, 70):
+            plant_backup(directory, kind, timedelta(days=days))
+    return snapshot(directory)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("BACKUP_RETENTION_DAYS", "abc", "is not a whole number"),
+        ("BACKUP_RETENTION_DAYS", "-1", "is out of range"),
+        ("MYSQL_PORT", "notaport", "is not a whole number"),
+        ("MYSQL_PORT", "70000", "is out of range"),
+        ("BACKUP_KEEP_LAST", "0", "is out of range"),
+        ("MYSQL_PASSWORD_FILE", "/nonexistent/secret", "does not exist"),
+        ("BACKUP_MYSQL_ENABLED", "maybe", "is not a boolean"),
+    ],
+)
+def test_an_invalid_setting_exits_2_with_one_line_naming_it_and_deletes_nothing(
+    backup_env: dict[str, str], variable: str, value: str, problem: str
+) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    before = plant_old_backups(backup_dir)
+    backup_env.update({"BACKUP_RETENTION_DAYS": "1", "BACKUP_KEEP_LAST": "1", variable: value})
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 2, describe(result)
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {variable}=") and problem in line and "allowed:" in line, line
+    assert backup_env["MYSQL_PASSWORD"] not in result.stdout + result.stderr
+    assert snapshot(backup_dir) == before, "nothing was deleted, written or backed up"
+
+
+def test_a_backup_dir_below_a_file_exits_2_naming_backup_dir(backup_env: dict[str, str], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    backup_env["BACKUP_DIR"] = str(blocker / "backups")
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 2, describe(result)
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: BACKUP_DIR=") and "writable directory" in line, line
+    assert backup_env["MYSQL_PASSWORD"] not in result.stdout + result.stderr
+
+
+def test_a_read_only_backup_dir_exits_2_and_its_old_backups_stay(
+    backup_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    source = tmp_path_factory.mktemp("old-backups")
+    before = plant_old_backups(source)
+    mountpoint = tmp_path_factory.mktemp("ro-backups")
+    backup_env.update({"BACKUP_DIR": str(mountpoint), "BACKUP_RETENTION_DAYS": "1", "BACKUP_KEEP_LAST": "1"})
+
+    result = run_cli(backup_env, wrapper=read_only_bind(source, mountpoint))
+
+    assert result.returncode == 2, describe(result)
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: BACKUP_DIR=") and "not writable" in line, line
+    assert snapshot(source) == before
+
+
+def test_check_config_accepts_the_test_configuration_and_names_no_password(backup_env: dict[str, str]) -> None:
+    result = run_cli(backup_env, "check-config")
+
+    assert result.returncode == 0, describe(result)
+    assert result.stdout.startswith("configuration ok")
+    assert backup_env["MYSQL_PASSWORD"] not in result.stdout + result.stderr
+    assert backups_of(Path(backup_env["BACKUP_DIR"]), "mysql") == []
+
+
+def test_help_lists_the_subcommands() -> None:
+    result = run_cli({"PATH": os.environ["PATH"]}, "--help")
+
+    assert result.returncode == 0, describe(result)
+    for command in ("backup", "check-config", "prune"):
+        assert command in result.stdout
+
+
+def test_a_second_run_exits_75_at_once_while_the_lock_is_held(backup_env: dict[str, str]) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    before = plant_old_backups(backup_dir)
+    backup_env.update({"BACKUP_RETENTION_DAYS": "1", "BACKUP_KEEP_LAST": "1"})
+    fd = hold_lock(backup_dir / LOCK_NAME)
+    try:
+        for command in ("backup", "prune"):
+            began = time.monotonic()
+            result = run_cli(backup_env, command)
+            elapsed = time.monotonic() - began
+
+            assert result.returncode == 75, describe(result)
+            assert elapsed < 3, f"{command} waited {elapsed:.1f}s for the lock"
+            assert "another backup_database.py run holds the lock" in result.stderr, describe(result)
+    finally:
+        os.close(fd)
+    assert snapshot(backup_dir) == before, "nothing was backed up, pruned or left behind"
+
+
+def test_two_runs_at_once_the_second_exits_75_naming_the_first_and_a_later_run_works(
+    backup_env: dict[str, str],
+) -> None:
+    slow = {**backup_env, "MYSQLDUMP_BIN": str(FAKES / "mysqldump-sleeping")}
+    first = start_cli(slow)
+    try:
+        wait_for(
+            lambda: any(command_name(pid) == "sleep" for pid in descendants(first.pid)), 30, "the slow dump to run"
+        )
+        began = time.monotonic()
+        second = run_cli(backup_env)
+        elapsed = time.monotonic() - began
+
+        assert second.returncode == 75, describe(second)
+        assert elapsed < 3
+        assert f"(pid {first.pid})" in second.stderr, describe(second)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        ended = finish(first)
+    assert ended.returncode == 143, describe(ended)
+
+    third = run_cli(backup_env)
+    assert third.returncode == 0, describe(third)
+    assert len(backups_of(Path(backup_env["BACKUP_DIR"]), "mysql")) == 1
+
+
+def test_every_log_line_is_json_with_the_runs_id_and_each_event_is_written_once(
+    backup_env: dict[str, str],
+) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    first = run_cli(backup_env)
+    second = run_cli(backup_env)
+    assert first.returncode == 0 and second.returncode == 0, describe(first) + describe(second)
+
+    events = log_events(backup_dir / "backup.log")
+
+    run_ids = list(dict.fromkeys(event.get("run_id") for event in events))
+    assert len(run_ids) == 2 and None not in run_ids, run_ids
+    for run_id in run_ids:
+        names = Counter(event["event"] for event in events if event["run_id"] == run_id)
+        expected = [
+            "backup_started",
+            "mysql_dump_started",
+            "mysql_backup_published",
+            "sessions_copy_started",
+            "sessions_backup_published",
+            "prune_finished",
+            "backup_finished",
+        ]
+        assert {name: names[name] for name in expected} == dict.fromkeys(expected, 1), names
+        assert all(count == 1 for count in names.values()), names
+    for event in events:
+        assert event["level"] and event["timestamp"].endswith("Z"), event
+    published = [event for event in events if event["event"].endswith("_backup_published")]
+    for event in published:
+        assert event["size"] > 0 and event["duration_s"] >= 0 and "throughput_mb_s" in event, event
+    manifests = [
+        read_manifest(path)["run_id"] for kind in ("mysql", "sessions") for path in backups_of(backup_dir, kind)
+    ]
+    assert sorted(manifests) == sorted(run_ids * 2), "manifests carry the run_id of the run that made them"
+    assert not [line for line in first.stdout.splitlines() if line.startswith("{")], "the console is readable text"
+
+
+@pytest.mark.parametrize("how", ["full tmpfs", "read-only mount"])
+def test_a_log_file_that_cannot_be_written_does_not_stop_the_backup(
+    backup_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, how: str
+) -> None:
+    log_dir = tmp_path_factory.mktemp("log")
+    if how == "full tmpfs":
+        wrapper = small_tmpfs(log_dir, "256k", fill=True)
+    else:
+        wrapper = read_only_bind(tmp_path_factory.mktemp("log-source"), log_dir)
+    backup_env["BACKUP_LOG_FILE"] = str(log_dir / "backup.log")
+
+    result = run_cli(backup_env, wrapper=wrapper)
+
+    assert result.returncode == 0, describe(result)
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    assert len(backups_of(backup_dir, "mysql")) == 1 and len(backups_of(backup_dir, "sessions")) == 1
+    warnings = [line for line in result.stderr.splitlines() if "cannot write the log file" in line]
+    assert len(warnings) == 1, describe(result)
+    assert "backup_finished" in result.stdout, "the console still gets every event"
+
+
+def test_prune_dry_run_lists_what_prune_then_deletes_and_never_touches_other_files(
+    backup_env: dict[str, str],
+) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    backup_env.update({"BACKUP_RETENTION_DAYS": "7", "BACKUP_KEEP_LAST": "2"})
+    keep = [plant_backup(backup_dir, "mysql", timedelta(days=days)) for days in (1, 10)]
+    keep += [plant_backup(backup_dir, "sessions", timedelta(days=days)) for days in (2, 15)]
+    doomed = [plant_backup(backup_dir, "mysql", timedelta(days=days)) for days in (20, 30, 40)]
+    doomed += [plant_backup(backup_dir, "sessions", timedelta(days=25))]
+    doomed += [plant_backup(backup_dir, "mysql", timedelta(days=50), manifest=False)]
+    strangers = [
+        "notes.txt",
+        "backup.log.1",
+        "mysql_backup_latest.sql.gz",
+        "mysql_backup_20200101_000000.sql",
+        "sessions_backup_20200101_000000.db.gz.bak",
+        "mysql_backup_20200101_000000.sql.gz.partial",
+        "mysql_backup_20200102_000000.sql.gz.json",
+        "MYSQL_BACKUP_20200101_000000.SQL.GZ",
+    ]
+    for name in strangers:
+        (backup_dir / name).write_text(f"not a backup: {name}\n")
+    (backup_dir / "sessions_backup_20200101_000000.db.gz").mkdir()
+    before = snapshot(backup_dir)
+
+    dry = run_cli(backup_env, "prune", "--dry-run")
+
+    assert dry.returncode == 0, describe(dry)
+    assert snapshot(backup_dir) == before, "--dry-run deletes nothing"
+    listed = sorted(line.split()[2] for line in dry.stdout.splitlines() if line.startswith("would delete "))
+    assert listed == sorted(path.name for path in doomed), dry.stdout
+    assert f"{len(doomed)} would delete" in dry.stdout
+
+    real = run_cli(backup_env, "prune")
+
+    assert real.returncode == 0, describe(real)
+    deleted = sorted(line.split()[1] for line in real.stdout.splitlines() if line.startswith("deleted "))
+    assert deleted == listed
+    after = snapshot(backup_dir)
+    gone = {path.name for path in doomed} | {path.name + ".json" for path in doomed}
+    assert after == {name: data for name, data in before.items() if name not in gone}
+    assert (backup_dir / "sessions_backup_20200101_000000.db.gz").is_dir()
+    assert all(path.exists() for path in keep)
+    assert names_in(backup_dir) == sorted([*after, "sessions_backup_20200101_000000.db.gz", "backup.log", LOCK_NAME])

@@ -129,6 +129,44 @@ class Bench:
         argv = " ".join(self.server.client_argv("mysqldump") + DUMP_FLAGS + [MAIN_DB])
         return measure.shell(f"{argv} | gzip -6 > {self.out_dir / 'baseline.sql.gz'}")
 
+    def keep_for_restore(self, r: measure.Result) -> None:
+        """Record the output size; keep the backup (and its manifest) for the restore section."""
+        newest = self.newest("mysql_backup")
+        r.per_process_kb["_output_bytes"] = newest.stat().st_size if newest else 0
+        if newest and r.rc == 0:
+            keep = self.out_dir / "restore-source"
+            shutil.rmtree(keep, ignore_errors=True)
+            keep.mkdir()
+            for f in self.backup_dir.glob(newest.name + "*"):
+                shutil.move(f, keep / f.name)
+            self.tool_backup_file = keep / newest.name
+
+    def settle(self, limit: float = 180.0) -> None:
+        """Wait until InnoDB has flushed its dirty pages and purged old row versions (after a load, a restore or
+        the latency writers), so that background work of the server does not land in one timed run only."""
+        t0 = time.monotonic()
+        conn = self.server.connect(autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT @@innodb_max_dirty_pages_pct")
+                (old_pct,) = cur.fetchone()
+                cur.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+                while time.monotonic() - t0 < limit:
+                    cur.execute(
+                        "SHOW GLOBAL STATUS WHERE Variable_name IN "
+                        "('Innodb_buffer_pool_pages_dirty', 'Innodb_history_list_length')"
+                    )
+                    status = {k: int(v) for k, v in cur.fetchall()}
+                    if all(v < 200 for v in status.values()):
+                        break
+                    time.sleep(1)
+                cur.execute(f"SET GLOBAL innodb_max_dirty_pages_pct = {float(old_pct)}")
+        finally:
+            conn.close()
+        waited = time.monotonic() - t0
+        if waited > 2:
+            print(f"  (waited {waited:.0f} s for the server to flush and purge)", flush=True)
+
     def check(self, name: str, ok: bool | None, detail: str) -> None:
         self.checks.append((name, ok, detail))
 
@@ -150,23 +188,34 @@ class Bench:
     def backup(self, tool_ok: bool) -> None:
         a = self.args
         print(f"\n== backup of fir_db: {a.repeat} rounds, alternating", flush=True)
-        runs: dict[str, list[measure.Result]] = {"dump_null": [], "dump_gzip": [], "tool": []}
+        levels = [] if "levels" in a.skip or not tool_ok else [f"level {lvl}" for lvl in (0, 1, 2, 3)]
+        runs: dict[str, list[measure.Result]] = {k: [] for k in ["dump_null", "dump_gzip", "tool", *levels]}
+        base_order = ["dump_null", "tool", *levels[:2], "dump_gzip", *levels[2:]]
+        if levels:
+            print("  (each round also runs the tool at each ISA-L level 0-3, for the compression table)")
+        self.settle()
         for i in range(a.repeat):
-            order = ["dump_null", "dump_gzip", "tool"] if i % 2 == 0 else ["tool", "dump_gzip", "dump_null"]
+            order = base_order if i % 2 == 0 else base_order[::-1]
             for what in order:
                 if what == "dump_null":
                     r = self.dump_null()
                 elif what == "dump_gzip":
                     r = self.dump_gzip()
-                elif tool_ok:
+                elif what == "tool" and tool_ok:
                     r = self.run_tool("backup", mysql=True, sessions=False)
+                    self.keep_for_restore(r)
+                elif what.startswith("level "):
+                    r = self.run_tool(what, mysql=True, sessions=False, BACKUP_COMPRESS_LEVEL=what.split()[1])
                     f = self.newest("mysql_backup")
                     r.per_process_kb["_output_bytes"] = f.stat().st_size if f else 0
                 else:
                     continue
                 runs[what].append(r)
                 print(f"  round {i + 1}: {what:9s} {r.wall:7.2f} s  rc={r.rc}", flush=True)
-        med = {k: measure.median([r.wall for r in v]) for k, v in runs.items() if v}
+        med = {k: measure.median([r.wall if r.rc == 0 else float("inf") for r in v]) for k, v in runs.items() if v}
+        self.level_runs = {
+            int(k.split()[1]): (med[k], runs[k][-1].per_process_kb["_output_bytes"]) for k in levels if runs[k]
+        }
         gz = self.out_dir / "baseline.sql.gz"
         dump_bytes = self.results.get("dump_bytes")
         print(f"\n  {'command':42s} {'median s':>9s} {'MB/s':>7s} {'output MB':>10s}")
@@ -224,15 +273,6 @@ class Bench:
             big / 1024 <= MAX_RSS_MB,
             f"{big / 1024:.1f} MB at {self.args.size_mb} MB",
         )
-        # keep the last backup (and its manifest) for the restore section: later sections clear BACKUP_DIR
-        newest = self.newest("mysql_backup")
-        if newest:
-            keep = self.out_dir / "restore-source"
-            shutil.rmtree(keep, ignore_errors=True)
-            keep.mkdir()
-            for f in self.backup_dir.glob(newest.name + "*"):
-                shutil.move(f, keep / f.name)
-            self.tool_backup_file = keep / newest.name
 
     def small(self) -> None:
         a = self.args
@@ -298,11 +338,13 @@ class Bench:
             cur.execute(f"SELECT COUNT(*) FROM {MAIN_DB}.fir_records")
             expected = cur.fetchone()[0]
         runs: dict[str, list[float]] = {"baseline": [], "tool": []}
+        self.settle()
         mysql = " ".join(self.server.client_argv("mysql"))
         for i in range(a.repeat):
             order = ["baseline", "tool"] if i % 2 == 0 else ["tool", "baseline"]
             for what in order:
                 fresh_db()
+                self.settle()
                 if what == "baseline":
                     with conn.cursor() as cur:
                         cur.execute(f"CREATE DATABASE {RESTORE_DB}")
@@ -351,6 +393,7 @@ class Bench:
             flush=True,
         )
         conn_kw = {"host": "127.0.0.1", "port": self.server.port, "user": BENCH_USER, "password": BENCH_PASSWORD}
+        self.settle()
         writers = Writers(conn_kw, MAIN_DB, self.sessions_path, a.interval_ms / 1000)
         time.sleep(1.0)  # let both connect and settle
         idle0 = time.monotonic()
@@ -423,6 +466,7 @@ class Bench:
 
         a = self.args
         print("\n== compression levels on one captured dump of fir_db", flush=True)
+        self.settle()
         dump = self.out_dir / "dump.sql"
         with open(dump, "wb") as f:
             res = measure.run([*self.server.client_argv("mysqldump"), *DUMP_FLAGS, MAIN_DB], stdout=f, sample=False)
@@ -430,18 +474,12 @@ class Bench:
         print(f"  dump: {size / MB:.1f} MB in {res.wall:.2f} s (to a file)", flush=True)
         rows = table(dump, self.out_dir, threads=a.threads)
         dump.unlink()
-        e2e: dict[int, tuple[float, int]] = {}
-        if tool_ok:
-            print("  end to end: the tool's backup at each level", flush=True)
-            for lvl in (0, 1, 2, 3):
-                r = self.run_tool(f"level {lvl}", mysql=True, sessions=False, BACKUP_COMPRESS_LEVEL=str(lvl))
-                f = self.newest("mysql_backup")
-                e2e[lvl] = (r.wall if r.rc == 0 else float("inf"), f.stat().st_size if f else 0)
+        e2e: dict[int, tuple[float, int]] = getattr(self, "level_runs", {}) if tool_ok else {}
         base = self.results.get("backup_median", {}).get("dump_null")  # type: ignore[union-attr]
         print()
         print(
             "  | compressor | compress s | MB/s | output MB | ratio | decompress s (isal) "
-            "| tool backup s | vs mysqldump |"
+            "| tool backup s (median) | vs mysqldump > /dev/null |"
         )
         print("  |---|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows:

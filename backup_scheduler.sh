@@ -99,7 +99,7 @@ parse_bool() { # NAME VALUE -> prints true/false, or fails
 
 # --- the configuration handed to the cron job ----------------------------------------------------------------
 
-# Writes $JOB_ENV: the engine's settings (MYSQL_*, MYSQLDUMP_*, BACKUP_*, SESSIONS_*) from the container's
+# Writes $JOB_ENV (and prints BACKUP_DIR): the engine's settings (MYSQL_*, MYSQLDUMP_*, BACKUP_*, SESSIONS_*) from the container's
 # environment laid over its .env file, in python-dotenv syntax, 0600, owned by the job's user. A Docker secret
 # named by MYSQL_PASSWORD_FILE is copied next to it (0400, the job's user) so that it need not be readable by
 # that user on the host. The file is read back with python-dotenv and compared before it is used.
@@ -156,6 +156,23 @@ write_private(target, text, 0o600)
 if dotenv_values(target, interpolate=False) != settings:
     target.unlink()
     sys.exit("the configuration file for the cron job did not read back identically")
+
+# The lock and the log file are made now, owned by the job's user: were a first `docker exec` run (as root) to
+# create them, root would own them (0600) and every cron job after it would fail to open them.
+backup_dir = Path(settings.get("BACKUP_DIR", "").strip() or "/app/backups")
+try:
+    from afirgen_backup.lock import LOCK_NAME
+except ImportError:
+    LOCK_NAME = ".afirgen-backup.lock"
+for path in (backup_dir / LOCK_NAME, Path(settings.get("BACKUP_LOG_FILE", "").strip() or backup_dir / "backup.log")):
+    if backup_dir.is_dir() and not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            os.fchown(fd, user.pw_uid, user.pw_gid)
+            os.close(fd)
+        except OSError as error:
+            print(f"warning: could not create {path}: {error}", file=sys.stderr)
+print(backup_dir)
 PY
 }
 
@@ -257,12 +274,10 @@ trap 'shutdown INT' INT
 # 2. Private run directory, the job's configuration file, BACKUP_DIR owned by the job's user.
 install -d -m 0700 -o "$JOB_USER" -g "$JOB_USER" "$RUN_DIR" || exit 1
 rm -f "$RUN_DIR"/*.tmp
-write_job_env || {
+backup_dir=$(write_job_env) || {
   err "could not write the configuration for the cron job ($JOB_ENV)"
   exit 1
 }
-backup_dir=$(sed -n 's/^BACKUP_DIR="\(.*\)"$/\1/p' "$JOB_ENV")
-backup_dir=${backup_dir:-/app/backups}
 if [[ -d $backup_dir ]]; then
   # A run started as root (an earlier `docker exec`, another image) may have left root-owned files here.
   find "$backup_dir" -xdev \( ! -user "$JOB_USER" -o ! -group "$JOB_USER" \) \

@@ -1,0 +1,303 @@
+"""The image and its entrypoint in a real Docker engine (issue #4): what the README promises, done for real.
+
+One service container (module fixture) runs against the tests' MariaDB with the hostile password, a WAL
+sessions.db that a writer holds open on a read-only mount, and BACKUP_SCHEDULE "* * * * *"; the tests read
+its start-up backup, a `docker exec` backup, a backup that cron made, its logs and its health. Other tests
+start containers of their own: bad settings, `docker stop` during a backup, a root `docker exec` first.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docker_helpers import REPO, Container, Docker, unavailable
+from fixture_schema import build_sessions_db, create_fixture
+from mariadb_server import BACKUP_PASSWORD, BackupUser, MariaDBServer
+
+pytestmark = [pytest.mark.docker, pytest.mark.mariadb]
+
+BACKUP_NAME = re.compile(r"^(mysql_backup_\d{8}_\d{6}\.sql\.gz|sessions_backup_\d{8}_\d{6}\.db\.gz)$")
+CONSOLE_EVENT = re.compile(r"\[\s*\w+\s*\] (\S+)\s.*\brun_id=([0-9a-f]+)")
+STARTUP_DONE = "start-up backup finished with exit code"
+JOB_ENV = "/run/afirgen/backup.env"
+CRON_ENVIRONMENT = ("env", "-i", "HOME=/app", "PATH=/opt/venv/bin:/usr/bin:/bin", f"BACKUP_ENV_FILE={JOB_ENV}")
+
+
+def mysql_settings(user: BackupUser, database: str) -> dict[str, str]:
+    return {
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_PORT": str(user.port),
+        "MYSQL_USER": user.user,
+        "MYSQL_PASSWORD": user.password,
+        "MYSQL_DB": database,
+    }
+
+
+def listing(container: Container) -> dict[str, int]:
+    """{file name: owner uid} of /app/backups."""
+    result = container.exec("ls", "-ln", "/app/backups")
+    assert result.returncode == 0, result.stderr
+    files = {}
+    for line in result.stdout.splitlines()[1:]:
+        fields = line.split()
+        files[fields[-1]] = int(fields[2])
+    return files
+
+
+def log_events(container: Container) -> list[dict]:
+    result = container.exec("cat", "/app/backups/backup.log")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def console_events(text: str) -> list[tuple[str, str]]:
+    """(event, run_id) of each engine event printed on the console."""
+    return [(m.group(1), m.group(2)) for m in map(CONSOLE_EVENT.search, text.splitlines()) if m]
+
+
+def finished_runs(container: Container) -> list[str]:
+    return [e["run_id"] for e in log_events(container) if e["event"] == "backup_finished"]
+
+
+@pytest.fixture(scope="module")
+def module_database(mariadb: MariaDBServer) -> Iterator[str]:
+    name = f"fir_db_ct_{os.getpid()}"
+    with mariadb.connect() as conn:
+        create_fixture(conn, name)
+    yield name
+    mariadb.start()  # a no-op unless some test killed the shared server
+    mariadb.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture(scope="module")
+def live_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A WAL sessions.db whose writer keeps it open (so -wal and -shm exist), readable by the job's user."""
+    directory = tmp_path_factory.mktemp("sessions")
+    path = directory / "sessions.db"
+    conn = build_sessions_db(path, "wal")
+    directory.chmod(0o755)
+    for item in directory.iterdir():
+        item.chmod(0o644)
+    yield directory
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def service(
+    docker: Docker, backup_image: str, backup_user: BackupUser, module_database: str, live_sessions: Path
+) -> Iterator[Container]:
+    """The service as compose runs it: sessions mounted read-only, backups on a volume, cron every minute."""
+    own = Docker(docker.env)
+    volume = own.volume()
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SCHEDULE": "* * * * *",
+        "SESSIONS_DB_PATH": "/data/sessions/sessions.db",
+    }
+    health = ["--health-interval=2s", "--health-start-period=120s", "--health-retries=2"]
+    container = own.start(
+        settings=settings, mounts=[f"{volume}:/app/backups", f"{live_sessions}:/data/sessions:ro"], extra=health
+    )
+    try:
+        container.wait_for_log(STARTUP_DONE, timeout=90)
+        yield container
+    finally:
+        own.cleanup()
+
+
+def test_image_holds_no_secret_and_runs_jobs_as_a_user(docker: Docker, backup_image: str) -> None:
+    config = json.loads(docker.run("image", "inspect", backup_image).stdout)[0]["Config"]
+    assert not [v for v in config["Env"] if v.split("=", 1)[0] in ("MYSQL_PASSWORD", "MYSQL_PASSWORD_FILE")]
+    assert config["Env"][0].startswith("PATH=/opt/venv/bin:")
+    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "/app/backup_database.py", "status"]
+    probe = docker.run(
+        "run", "--rm", "--network", "host", "--entrypoint", "sh", backup_image, "-c",
+        "command -v python3; id -u afirgen; python3 -c 'import pymysql, dotenv, structlog, isal'; "
+        "command -v gcc cc pip || true; ls /root/.cache 2>/dev/null | wc -l",
+    )  # fmt: skip
+    assert probe.stdout.split() == ["/opt/venv/bin/python3", "10001", "0"]
+
+
+def test_startup_backup_with_a_hostile_password(service: Container, live_sessions: Path) -> None:
+    logs = service.logs()
+    assert f"{STARTUP_DONE} 0" in logs, logs
+    files = listing(service)
+    made = sorted(name for name in files if BACKUP_NAME.match(name))
+    assert [n.split("_backup_")[0] for n in made] == ["mysql", "sessions"], files
+    assert all(files[name] == 10001 for name in made), "the start-up backup runs as afirgen, not root"
+    assert BACKUP_PASSWORD not in logs
+    # The sessions.db on the read-only mount was read while its writer held it open (-wal present).
+    assert (live_sessions / "sessions.db-wal").exists()
+
+
+def test_job_configuration_is_private_and_exact(service: Container) -> None:
+    """The cron job gets the password byte for byte through the 0600 file, and the crontab has a user field."""
+    stat = service.exec("stat", "-c", "%a %U", JOB_ENV)
+    assert stat.stdout.split() == ["600", "afirgen"]
+    read_back = service.exec(
+        "python3",
+        "-c",
+        f"from dotenv import dotenv_values; print(dotenv_values({JOB_ENV!r})['MYSQL_PASSWORD'], end='')",
+    )
+    assert read_back.stdout == BACKUP_PASSWORD
+    crontab = service.exec("cat", "/etc/cron.d/afirgen-backup").stdout
+    job = [line for line in crontab.splitlines() if line.startswith("* * * * * ")]
+    assert len(job) == 1 and job[0].split()[5] == "afirgen", crontab
+    assert BACKUP_PASSWORD not in crontab
+
+
+def test_manual_trigger_with_docker_exec(service: Container) -> None:
+    before = set(listing(service))
+    result = service.exec("python3", "/app/backup_database.py")  # exactly as the README documents it
+    assert result.returncode == 0, result.stdout + result.stderr
+    new = {name for name in set(listing(service)) - before if BACKUP_NAME.match(name)}
+    assert {n.split("_backup_")[0] for n in new} == {"mysql", "sessions"}, new
+    run_ids = {run_id for _event, run_id in console_events(result.stdout)}
+    assert len(run_ids) == 1 and run_ids <= set(finished_runs(service))
+
+
+def test_healthcheck_turns_healthy(service: Container) -> None:
+    deadline = time.monotonic() + 60
+    while (health := service.state()["Health"])["Status"] != "healthy":
+        assert time.monotonic() < deadline, health
+        time.sleep(1)
+    assert health["Log"][-1]["ExitCode"] == 0
+
+
+def scheduled_runs(container: Container) -> list[str]:
+    """run_ids whose events reached docker logs (the start-up run first, then cron's), in order."""
+    return list(dict.fromkeys(run_id for _event, run_id in console_events(container.logs())))
+
+
+def test_cron_makes_a_backup_as_the_job_user(service: Container) -> None:
+    """A backup started by cron itself (BACKUP_SCHEDULE every minute): the configuration reached the job."""
+    deadline = time.monotonic() + 75
+    while not (cron_runs := [r for r in scheduled_runs(service)[1:] if r in finished_runs(service)]):
+        assert time.monotonic() < deadline, service.logs()[-4000:]
+        time.sleep(1)
+    events = [e for e in log_events(service) if e["run_id"] == cron_runs[0]]
+    finished = [e for e in events if e["event"] == "backup_finished"][0]
+    assert finished["outcome"] == "success", events
+    files = listing(service)
+    assert all(files[name] == 10001 for name in finished["files"]), files
+
+
+def test_events_in_docker_logs_and_once_in_backup_log(service: Container) -> None:
+    """docker logs shows each event of the scheduled runs once; backup.log holds every event exactly once."""
+    events = log_events(service)
+    counts = collections.Counter((e["run_id"], e["event"], e.get("part")) for e in events)
+    assert counts and max(counts.values()) == 1, [key for key, n in counts.items() if n > 1]
+    printed = collections.Counter(console_events(service.logs()))
+    scheduled = {run_id for _event, run_id in printed}
+    assert len(scheduled) >= 2, printed  # the start-up run and at least one cron run
+    for run_id in scheduled:
+        logged = collections.Counter(e["event"] for e in events if e["run_id"] == run_id)
+        shown = collections.Counter({event: n for (event, rid), n in printed.items() if rid == run_id})
+        assert shown == logged, run_id
+
+
+def test_a_root_docker_exec_first_leaves_the_cron_job_working(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str
+) -> None:
+    """With BACKUP_ON_START=false the first run may be a `docker exec` (root); the job after it must still run."""
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "BACKUP_ON_START": "false",
+        "BACKUP_SCHEDULE": "0 0 1 1 *",
+    }
+    container = containers.start(settings=settings, mounts=[f"{containers.volume()}:/app/backups"])
+    container.wait_for_log("cron started", timeout=60)
+    manual = container.exec("python3", "/app/backup_database.py")
+    assert manual.returncode == 0, manual.stdout + manual.stderr
+    # What cron runs: the job's user, an empty environment but for BACKUP_ENV_FILE.
+    job = container.exec(*CRON_ENVIRONMENT, "python3", "/app/backup_database.py", "backup", user="afirgen")
+    assert job.returncode == 0, job.stdout + job.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("BACKUP_RETENTION_DAYS", "abc"), ("BACKUP_SCHEDULE", "61 * * * *"), ("BACKUP_ON_START", "maybe")],
+)
+def test_a_bad_setting_stops_the_container_with_the_reason(
+    containers: Docker, backup_image: str, backup_user: BackupUser, variable: str, value: str
+) -> None:
+    settings = {**mysql_settings(backup_user, "fir_db"), "BACKUP_SESSIONS_ENABLED": "false", variable: value}
+    container = containers.start(settings=settings)
+    assert container.wait_exit(timeout=60) == 2
+    logs = container.logs()
+    assert variable in logs and value in logs, logs
+    assert "cron started" not in logs
+
+
+def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow-mysqldump"
+    slow.write_text(
+        "#!/bin/sh\n"
+        "# the real dump, then the process hangs on with stdout open: the backup stays in progress\n"
+        'case " $* " in *" --version "*) exec /usr/bin/mysqldump "$@" ;; esac\n'
+        '/usr/bin/mysqldump "$@"\n'
+        "exec sleep 300\n"
+    )
+    slow.chmod(0o755)
+    volume = containers.volume()
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "MYSQLDUMP_BIN": "/usr/local/bin/slow-mysqldump",
+    }
+    container = containers.start(
+        settings=settings, mounts=[f"{volume}:/app/backups", f"{slow}:/usr/local/bin/slow-mysqldump:ro"]
+    )
+    deadline = time.monotonic() + 60
+    while not any(name.endswith(".partial") for name in listing(container)):
+        assert time.monotonic() < deadline, container.logs()
+        time.sleep(0.3)
+
+    started = time.monotonic()
+    containers.run("stop", "-t", "30", container.name, timeout=60)
+    assert time.monotonic() - started < 15, "docker stop should not wait for the kill timeout"
+    assert container.state()["ExitCode"] == 0
+    logs = container.logs()
+    assert "sending SIGTERM to backup_database.py" in logs and "interrupted" in logs, logs
+
+    left = containers.run(
+        "run", "--rm", "--network", "host", "--entrypoint", "ls", "-v", f"{volume}:/b", backup_image, "-a", "/b"
+    ).stdout.split()
+    assert not [name for name in left if BACKUP_NAME.match(name) or name.endswith(".partial")], left
+
+
+def test_compose_file_validates(tmp_path: Path) -> None:
+    """docker-compose.yaml with a .env made from .env.example, as the README's quick start does it."""
+    shutil.copy(REPO / "docker-compose.yaml", tmp_path / "docker-compose.yaml")
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    tools = [cmd for cmd in (["docker-compose"], ["docker", "compose"]) if compose_available(cmd)]
+    if not tools:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    for tool in tools:
+        result = subprocess.run(
+            [*tool, "--profile", "app", "config"], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{' '.join(tool)} config: {result.stderr}"
+        config = result.stdout
+        for expected in ("afirgen-mysql", "afirgen-backup", "service_healthy", "/data/sessions", "/app/backups"):
+            assert expected in config, (tool, expected)
+        pipeline = config[config.index("fir_pipeline:") :]
+        assert re.search(r"profiles:\s*\n\s*- app", pipeline), "the stand-in must stay behind the `app` profile"
+
+
+def compose_available(command: list[str]) -> bool:
+    if shutil.which(command[0]) is None:
+        return False
+    return subprocess.run([*command, "version"], capture_output=True, check=False).returncode == 0

@@ -21,10 +21,11 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from afirgen_backup.errors import SourceUnavailable
+from afirgen_backup.errors import BackupError, SourceUnavailable
 
 BUSY_TIMEOUT_S = 10.0
 IMMUTABLE_ATTEMPTS = 5
+SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)  # "database or disk is full": the copy's disk, here
 WAL_HEADER_VERSION = 2  # bytes 18-19 of the database header are 2 in WAL mode
 
 
@@ -78,10 +79,17 @@ def copy_database(source: Path, destination: Path) -> str:
         return "shared"
     except sqlite3.OperationalError as error:
         if not cannot_open_wal_read_only(source, error):
-            raise SourceUnavailable(f"cannot read {source}: {error}") from None
+            raise copy_failure(source, destination, error) from None
     except sqlite3.DatabaseError as error:
-        raise SourceUnavailable(f"cannot read {source}: {error}") from None
+        raise copy_failure(source, destination, error) from None
     return copy_immutable(source, destination)
+
+
+def copy_failure(source: Path, destination: Path, error: sqlite3.DatabaseError) -> BackupError:
+    """The error for a failed copy, blaming the side that failed: a full disk is BACKUP_DIR's, not the source's."""
+    if getattr(error, "sqlite_errorcode", None) == SQLITE_FULL:
+        return BackupError(f"cannot write the copy of {source} into {destination.parent}: {error}")
+    return SourceUnavailable(f"cannot read {source}: {error}")
 
 
 def cannot_open_wal_read_only(source: Path, error: sqlite3.OperationalError) -> bool:

@@ -233,7 +233,13 @@ def find_dump_child(cli_pid: int, timeout: float = 30) -> int:
     """The pid of the mysqldump/mariadb-dump process the CLI started (waits until it exists)."""
 
     def dump_child() -> int | None:
-        return next((pid for pid in descendants(cli_pid) if command_name(pid) in DUMP_PROGRAMS), None)
+        for pid in descendants(cli_pid):
+            # not the `mysqldump --version` the tool runs first: the dump itself reads the credentials pipe
+            if command_name(pid) in DUMP_PROGRAMS and b"--defaults-extra-file=" in bytes_of(
+                Path(f"/proc/{pid}/cmdline")
+            ):
+                return pid
+        return None
 
     return int(wait_for(dump_child, timeout, "the CLI to start mysqldump", interval=0.002))
 

@@ -274,3 +274,37 @@ def test_prune_dry_run_lists_what_prune_then_deletes_and_never_touches_other_fil
     assert (backup_dir / "sessions_backup_20200101_000000.db.gz").is_dir()
     assert all(path.exists() for path in keep)
     assert names_in(backup_dir) == sorted([*after, "sessions_backup_20200101_000000.db.gz", "backup.log", LOCK_NAME])
+
+
+def test_settings_come_from_the_env_file_with_the_password_intact_and_real_variables_win(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    password = backup_env.pop("MYSQL_PASSWORD")
+    quoted = '"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    env_file = tmp_path / "backup.env"
+    env_file.write_text(
+        "# the service's settings\n"
+        f"MYSQL_PASSWORD={quoted}\n"
+        f"MYSQL_USER={backup_env.pop('MYSQL_USER')}\n"
+        "MYSQL_DB=a_database_that_does_not_exist\n"
+        "BACKUP_RETENTION_DAYS=not-used-because-the-environment-wins\n"
+    )
+    backup_env.update({"BACKUP_ENV_FILE": str(env_file), "BACKUP_RETENTION_DAYS": "7"})
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 0, describe(result)
+    [dump] = backups_of(Path(backup_env["BACKUP_DIR"]), "mysql")
+    assert read_manifest(dump)["source"]["database"] == backup_env["MYSQL_DB"]
+    assert password not in result.stdout + result.stderr
+
+
+def test_the_password_can_come_from_a_docker_secret_file(backup_env: dict[str, str], tmp_path: Path) -> None:
+    secret = tmp_path / "mysql_password"
+    secret.write_text(backup_env.pop("MYSQL_PASSWORD") + "\n")
+    backup_env["MYSQL_PASSWORD_FILE"] = str(secret)
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 0, describe(result)
+    assert len(backups_of(Path(backup_env["BACKUP_DIR"]), "mysql")) == 1

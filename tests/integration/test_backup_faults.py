@@ -26,6 +26,7 @@ from helpers import (
     add_bulk_table,
     backups_of,
     bytes_of,
+    command_name,
     descendants,
     describe,
     finish,
@@ -308,3 +309,40 @@ def test_a_missing_sessions_file_fails_that_part_and_the_run_records_it(backup_e
     record = json.loads((backup_dir / "last_run.json").read_text())
     assert record["outcome"] == "failed" and record["parts"]["mysql"]["ok"] and not record["parts"]["sessions"]["ok"]
     assert not Path("/nonexistent").exists(), "reading the source never creates it"
+
+
+def test_sigint_while_mysqldump_hangs_stops_it_and_exits_130(backup_env: dict[str, str]) -> None:
+    backup_env["MYSQLDUMP_BIN"] = str(FAKES / "mysqldump-sleeping")
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    cli = start_cli(backup_env)
+    hanging = wait_for(
+        lambda: next((pid for pid in descendants(cli.pid) if command_name(pid) == "sleep"), None),
+        30,
+        "the hanging dump",
+    )
+    os.kill(cli.pid, signal.SIGINT)
+    result = finish(cli)
+
+    assert result.returncode == 130, describe(result)
+    assert process_state(hanging) is None, "the hanging mysqldump was stopped and reaped"
+    assert leftovers_in(backup_dir) == [] and backups_of(backup_dir, "mysql") == []
+    record = json.loads((backup_dir / "last_run.json").read_text())
+    assert record["outcome"] == "interrupted" and "SIGINT" in record["error"]
+
+
+def test_a_full_disk_while_copying_sessions_fails_that_part_and_leaves_no_temporary_copy(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    backup_dir = tmp_path / "tiny-disk"
+    listing = tmp_path / "left-on-the-tiny-disk.txt"
+    backup_env.update({"BACKUP_DIR": str(backup_dir), "BACKUP_MYSQL_ENABLED": "false"})
+    assert Path(backup_env["SESSIONS_DB_PATH"]).stat().st_size > 1024 * 1024
+
+    result = run_cli(backup_env, wrapper=small_tmpfs(backup_dir, "512k", listing=listing))
+
+    assert result.returncode == 1, describe(result)
+    [error] = stderr_errors(result)
+    assert error.startswith("error: sessions backup failed: cannot write the copy"), error
+    assert str(backup_dir) in error and "database or disk is full" in error, error
+    left = listing.read_text().split()
+    assert not [name for name in left if name.startswith(("sessions_backup_", ".sessions-copy-"))], left

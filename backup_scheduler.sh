@@ -232,104 +232,108 @@ shutdown() {
 
 # --- main -----------------------------------------------------------------------------------------------------
 
-if (($# > 0)) && [[ $1 != scheduler ]]; then
-  if [[ $1 != */* ]] && command -v -- "$1" >/dev/null 2>&1; then
-    exec "$@"
+main() {
+  if (($# > 0)) && [[ $1 != scheduler ]]; then
+    if [[ $1 != */* ]] && command -v -- "$1" >/dev/null 2>&1; then
+      exec "$@"
+    fi
+    exec setpriv --reuid="$JOB_USER" --regid="$JOB_USER" --init-groups --inh-caps=-all \
+      env HOME=/app "$PYTHON" "$APP" "$@"
   fi
-  exec setpriv --reuid="$JOB_USER" --regid="$JOB_USER" --init-groups --inh-caps=-all \
-    env HOME=/app "$PYTHON" "$APP" "$@"
-fi
 
-if [[ $(id -u) != 0 ]]; then
-  err "must start as root (cron needs it; the backups themselves run as $JOB_USER)"
-  exit 2
-fi
-cd /app || exit 2
+  if [[ $(id -u) != 0 ]]; then
+    err "must start as root (cron needs it; the backups themselves run as $JOB_USER)"
+    exit 2
+  fi
+  cd /app || exit 2
 
-SCHEDULE=${BACKUP_SCHEDULE:-$DEFAULT_SCHEDULE}
-SCHEDULE=$(printf '%s' "$SCHEDULE" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
-validate_schedule "$SCHEDULE" ||
-  die_config "BACKUP_SCHEDULE='$SCHEDULE' is not a cron schedule; allowed: five fields" \
-    "(minute hour day-of-month month day-of-week, e.g. '0 */6 * * *') or @hourly/@daily/@weekly/@monthly/@yearly"
-ON_START=$(parse_bool BACKUP_ON_START "${BACKUP_ON_START:-true}") ||
-  die_config "BACKUP_ON_START='${BACKUP_ON_START}' is not a boolean; allowed: true/false, yes/no, on/off, 1/0"
-STOP_TIMEOUT=${BACKUP_STOP_TIMEOUT:-25}
-[[ $STOP_TIMEOUT =~ ^[0-9]+$ ]] && ((10#$STOP_TIMEOUT <= 3600)) ||
-  die_config "BACKUP_STOP_TIMEOUT='$STOP_TIMEOUT' is not a whole number of seconds; allowed: 0 to 3600"
-STOP_TIMEOUT=$((10#$STOP_TIMEOUT))
-if [[ -n ${TZ:-} && $TZ != UTC && ! -e /usr/share/zoneinfo/${TZ#:} ]]; then
-  die_config "TZ='$TZ' is not a known time zone; allowed: a name under /usr/share/zoneinfo, e.g. UTC or Asia/Kolkata"
-fi
+  SCHEDULE=${BACKUP_SCHEDULE:-$DEFAULT_SCHEDULE}
+  SCHEDULE=$(printf '%s' "$SCHEDULE" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+  validate_schedule "$SCHEDULE" ||
+    die_config "BACKUP_SCHEDULE='$SCHEDULE' is not a cron schedule; allowed: five fields" \
+      "(minute hour day-of-month month day-of-week, e.g. '0 */6 * * *') or @hourly/@daily/@weekly/@monthly/@yearly"
+  ON_START=$(parse_bool BACKUP_ON_START "${BACKUP_ON_START:-true}") ||
+    die_config "BACKUP_ON_START='${BACKUP_ON_START}' is not a boolean; allowed: true/false, yes/no, on/off, 1/0"
+  STOP_TIMEOUT=${BACKUP_STOP_TIMEOUT:-25}
+  if [[ ! $STOP_TIMEOUT =~ ^[0-9]+$ ]] || ((10#$STOP_TIMEOUT > 3600)); then
+    die_config "BACKUP_STOP_TIMEOUT='$STOP_TIMEOUT' is not a whole number of seconds; allowed: 0 to 3600"
+  fi
+  STOP_TIMEOUT=$((10#$STOP_TIMEOUT))
+  if [[ -n ${TZ:-} && $TZ != UTC && ! -e /usr/share/zoneinfo/${TZ#:} ]]; then
+    die_config "TZ='$TZ' is not a known time zone; allowed: a name under /usr/share/zoneinfo, e.g. UTC or Asia/Kolkata"
+  fi
 
-trap 'shutdown TERM' TERM
-trap 'shutdown INT' INT
+  trap 'shutdown TERM' TERM
+  trap 'shutdown INT' INT
 
-# 1. The engine's own validation, with the container's environment (this is what `docker exec` runs with).
-"$PYTHON" "$APP" check-config || {
-  rc=$?
-  err "check-config failed (exit $rc); fix the setting named above and start the container again"
-  exit "$rc"
-}
+  # 1. The engine's own validation, with the container's environment (this is what `docker exec` runs with).
+  "$PYTHON" "$APP" check-config || {
+    rc=$?
+    err "check-config failed (exit $rc); fix the setting named above and start the container again"
+    exit "$rc"
+  }
 
-# 2. Private run directory, the job's configuration file, BACKUP_DIR owned by the job's user.
-install -d -m 0700 -o "$JOB_USER" -g "$JOB_USER" "$RUN_DIR" || exit 1
-rm -f "$RUN_DIR"/*.tmp
-backup_dir=$(write_job_env) || {
-  err "could not write the configuration for the cron job ($JOB_ENV)"
-  exit 1
-}
-if [[ -d $backup_dir ]]; then
-  # A run started as root (an earlier `docker exec`, another image) may have left root-owned files here.
-  find "$backup_dir" -xdev \( ! -user "$JOB_USER" -o ! -group "$JOB_USER" \) \
-    -exec chown -h "$JOB_USER:$JOB_USER" {} + 2>/dev/null ||
-    err "warning: could not give everything in $backup_dir to $JOB_USER; the cron job may not be able to use it"
-fi
-as_job_user "$PYTHON" "$APP" check-config >/dev/null || {
-  rc=$?
-  err "check-config failed as the cron job would run it (user $JOB_USER, settings from $JOB_ENV; exit $rc)"
-  exit "$rc"
-}
-
-# 3. The jobs' output to docker logs.
-rm -f "$OUT_FIFO" "$ERR_FIFO"
-mkfifo -m 0600 "$OUT_FIFO" "$ERR_FIFO" && chown "$JOB_USER:$JOB_USER" "$OUT_FIFO" "$ERR_FIFO" || exit 1
-cat <>"$OUT_FIFO" &
-READER_PIDS+=($!)
-cat <>"$ERR_FIFO" >&2 &
-READER_PIDS+=($!)
-
-# 4. The cron entry (with its user field), then one backup at start, then cron.
-umask 022
-cat >"$CRON_FILE.tmp" <<EOF
-# Written by backup_scheduler.sh at container start. Time zone: the container's TZ (${TZ:-UTC}).
-SHELL=/bin/sh
-PATH=$JOB_PATH
-HOME=/app
-LANG=C.UTF-8
-BACKUP_ENV_FILE=$JOB_ENV
-$SCHEDULE $JOB_USER exec $PYTHON $APP backup >$OUT_FIFO 2>$ERR_FIFO
-EOF
-chmod 0644 "$CRON_FILE.tmp" && mv -f "$CRON_FILE.tmp" "$CRON_FILE" || exit 1
-log "configuration ok; schedule '$SCHEDULE' (time zone ${TZ:-UTC}), backups run as $JOB_USER"
-
-if [[ $ON_START == true ]]; then
-  log "BACKUP_ON_START=true: running a backup now"
-  as_job_user "$PYTHON" "$APP" backup >"$OUT_FIFO" 2>"$ERR_FIFO" &
-  START_PID=$!
-  wait "$START_PID"
-  rc=$?
-  START_PID=
-  log "start-up backup finished with exit code $rc"
-fi
-
-cron -f &
-CRON_PID=$!
-log "cron started (pid $CRON_PID)"
-while :; do
-  wait "$CRON_PID"
-  rc=$?
-  if ! kill -0 "$CRON_PID" 2>/dev/null; then
-    err "cron exited unexpectedly (exit $rc)"
+  # 2. Private run directory, the job's configuration file, BACKUP_DIR owned by the job's user.
+  install -d -m 0700 -o "$JOB_USER" -g "$JOB_USER" "$RUN_DIR" || exit 1
+  rm -f "$RUN_DIR"/*.tmp
+  backup_dir=$(write_job_env) || {
+    err "could not write the configuration for the cron job ($JOB_ENV)"
     exit 1
+  }
+  if [[ -d $backup_dir ]]; then
+    # A run started as root (an earlier `docker exec`, another image) may have left root-owned files here.
+    find "$backup_dir" -xdev \( ! -user "$JOB_USER" -o ! -group "$JOB_USER" \) \
+      -exec chown -h "$JOB_USER:$JOB_USER" {} + 2>/dev/null ||
+      err "warning: could not give everything in $backup_dir to $JOB_USER; the cron job may not be able to use it"
   fi
-done
+  as_job_user "$PYTHON" "$APP" check-config >/dev/null || {
+    rc=$?
+    err "check-config failed as the cron job would run it (user $JOB_USER, settings from $JOB_ENV; exit $rc)"
+    exit "$rc"
+  }
+
+  # 3. The jobs' output to docker logs.
+  rm -f "$OUT_FIFO" "$ERR_FIFO"
+  mkfifo -m 0600 "$OUT_FIFO" "$ERR_FIFO" && chown "$JOB_USER:$JOB_USER" "$OUT_FIFO" "$ERR_FIFO" || exit 1
+  cat <>"$OUT_FIFO" &
+  READER_PIDS+=($!)
+  cat <>"$ERR_FIFO" >&2 &
+  READER_PIDS+=($!)
+
+  # 4. The cron entry (with its user field), then one backup at start, then cron.
+  umask 022
+  {
+    printf '# Written by backup_scheduler.sh at container start. Time zone: the container'"'"'s TZ (%s).\n' "${TZ:-UTC}"
+    printf 'SHELL=/bin/sh\nPATH=%s\nHOME=/app\nLANG=C.UTF-8\nBACKUP_ENV_FILE=%s\n' "$JOB_PATH" "$JOB_ENV"
+    printf '%s %s exec %s %s backup >%s 2>%s\n' "$SCHEDULE" "$JOB_USER" "$PYTHON" "$APP" "$OUT_FIFO" "$ERR_FIFO"
+  } >"$CRON_FILE.tmp"
+  chmod 0644 "$CRON_FILE.tmp" && mv -f "$CRON_FILE.tmp" "$CRON_FILE" || exit 1
+  log "configuration ok; schedule '$SCHEDULE' (time zone ${TZ:-UTC}), backups run as $JOB_USER"
+
+  if [[ $ON_START == true ]]; then
+    log "BACKUP_ON_START=true: running a backup now"
+    as_job_user "$PYTHON" "$APP" backup >"$OUT_FIFO" 2>"$ERR_FIFO" &
+    START_PID=$!
+    wait "$START_PID"
+    rc=$?
+    START_PID=
+    log "start-up backup finished with exit code $rc"
+  fi
+
+  cron -f &
+  CRON_PID=$!
+  log "cron started (pid $CRON_PID)"
+  while :; do
+    wait "$CRON_PID"
+    rc=$?
+    if ! kill -0 "$CRON_PID" 2>/dev/null; then
+      err "cron exited unexpectedly (exit $rc)"
+      exit 1
+    fi
+  done
+}
+
+# Sourced (by the tests, for validate_schedule) it only defines functions.
+if ! (return 0 2>/dev/null); then
+  main "$@"
+fi

@@ -224,9 +224,33 @@ def test_a_root_docker_exec_first_leaves_the_cron_job_working(
     assert job.returncode == 0, job.stdout + job.stderr
 
 
+def test_password_from_a_docker_secret_only_root_can_read(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
+) -> None:
+    """MYSQL_PASSWORD_FILE (a secret, here 0600 root on the host): the job's user still gets the password."""
+    secret = tmp_path / "mysql_password"
+    secret.write_text(BACKUP_PASSWORD + "\n")
+    secret.chmod(0o600)
+    settings = {k: v for k, v in mysql_settings(backup_user, module_database).items() if k != "MYSQL_PASSWORD"}
+    settings |= {"MYSQL_PASSWORD_FILE": "/run/secrets/mysql_password", "BACKUP_SESSIONS_ENABLED": "false"}
+    container = containers.start(
+        settings=settings,
+        mounts=[f"{secret}:/run/secrets/mysql_password:ro", f"{containers.volume()}:/app/backups"],
+    )
+    logs = container.wait_for_log(STARTUP_DONE, timeout=60)
+    assert f"{STARTUP_DONE} 0" in logs, logs
+    job_env = container.exec("cat", JOB_ENV).stdout
+    assert 'MYSQL_PASSWORD_FILE="/run/afirgen/mysql-password"' in job_env and BACKUP_PASSWORD not in job_env
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("BACKUP_RETENTION_DAYS", "abc"), ("BACKUP_SCHEDULE", "61 * * * *"), ("BACKUP_ON_START", "maybe")],
+    [
+        ("BACKUP_RETENTION_DAYS", "abc"),
+        ("BACKUP_SCHEDULE", "61 * * * *"),
+        ("BACKUP_ON_START", "maybe"),
+        ("TZ", "Mars/Olympus_Mons"),
+    ],
 )
 def test_a_bad_setting_stops_the_container_with_the_reason(
     containers: Docker, backup_image: str, backup_user: BackupUser, variable: str, value: str

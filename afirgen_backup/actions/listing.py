@@ -40,8 +40,10 @@ def locate_backup(settings: Settings, name: str, kind: str | None = None) -> Bac
         if newest is None:
             raise UsageError(f"there is no {kind} backup with a manifest in {settings.backup_dir}")
         return newest
-    in_dirs = [settings.backup_dir / name, safety_dir(settings.backup_dir) / name]
-    candidates = [Path(name)] if "/" in name else in_dirs
+    if "/" not in name:
+        candidates = [settings.backup_dir / name, safety_dir(settings.backup_dir) / name]
+    else:  # a path; a relative one such as safety/<name> is looked up in BACKUP_DIR first
+        candidates = [Path(name)] if Path(name).is_absolute() else [settings.backup_dir / name, Path(name)]
     for candidate in candidates:
         entry = entry_for_path(candidate)
         if entry is not None:

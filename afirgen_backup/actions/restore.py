@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,11 @@ def take_safety_backup(settings: Settings, database: str, run_id: str) -> str:
     directory = safety_dir(settings.backup_dir)
     directory.mkdir(mode=0o700, exist_ok=True)
     safety = dataclasses.replace(settings, mysql_db=database, backup_dir=directory)
-    part = backup_mysql(safety, unused_stamp(directory), run_id)
+    stamp = unused_stamp(directory)
+    while (settings.backup_dir / catalog.backup_name("mysql", stamp)).exists():  # one name, one file
+        time.sleep(0.2)
+        stamp = unused_stamp(directory)
+    part = backup_mysql(safety, stamp, run_id)
     assert part.file is not None
     return str(directory / part.file)
 
@@ -91,20 +96,20 @@ def restore_mysql(
                 f"{where} is not empty ({objects} tables, views, routines or events): refusing to replace it; "
                 "run again with --yes to replace it (a safety backup of it is taken first)"
             )
-        facts["replaced_objects"] = objects
+        facts.update(replaced_objects=objects, safety_backup=None)
         if objects and safety:
             facts["safety_backup"] = take_safety_backup(settings, database, run_id)
             get_logger().info("safety_backup_taken", file=facts["safety_backup"], database=database)
         elif objects:
-            facts["safety_backup"] = None
             get_logger().warning("safety_backup_skipped", database=database, reason="--no-safety-backup")
         with mysql.connect(settings) as connection:
             if objects:
                 mysql_restore.empty_database(connection, database)
             elif not exists:
-                mysql_restore.create_database(connection, database)
+                charset = mysql_restore.charset_for_copy(connection, entry.manifest or {})
+                mysql_restore.create_database(connection, database, charset)
         progress = ProgressReporter(f"loading {entry.name}", (entry.manifest or {}).get("uncompressed_size"))
-        mysql_restore.load_dump(settings, entry.path, database, progress)
+        mysql_restore.load_dump(settings, entry.path, database, progress, source=verify.source_database(entry))
         facts.update(progress.finish())
         with mysql.connect(settings) as connection:
             differences = mysql_restore.differences_from_manifest(

@@ -164,9 +164,20 @@ def check_file(entry: BackupEntry, copy_to: Path | None = None) -> list[Check]:
         return checks + check_sessions_file(entry.path, entry.manifest, Path(temp) / "sessions.db")
 
 
+def source_database(entry: BackupEntry) -> str | None:
+    source = (entry.manifest or {}).get("source") or {}
+    return source.get("database") if isinstance(source, dict) else None
+
+
 def scratch_name(database: str, now: datetime) -> str:
     suffix = SCRATCH_SUFFIX.format(stamp=now.astimezone(UTC).strftime("%Y%m%d%H%M%S"))
     return database[: MAX_DB_NAME - len(suffix)] + suffix
+
+
+def describe_scratch_grant(database: str) -> str:
+    pattern = (database + "_verify_").replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+    privileges = ", ".join(mysql_restore.LOAD_PRIVILEGES)
+    return f"to allow restore tests: GRANT {privileges} ON `{pattern}`.* TO <the backup user>"
 
 
 @contextlib.contextmanager
@@ -203,11 +214,17 @@ def run_restore_test(settings: Settings, entry: BackupEntry) -> Check:
             if mysql_restore.database_exists(connection, scratch):
                 return Check("restore-test", False, f"scratch database {scratch} exists already; try again")
             created = True  # from here on the finally drops it, also when CREATE itself is cut short
-            mysql_restore.create_database(connection, scratch)
+            try:
+                mysql_restore.create_database(
+                    connection, scratch, mysql_restore.charset_for_copy(connection, entry.manifest or {})
+                )
+            except BackupError:
+                created = False
+                raise
         progress = ProgressReporter(
             f"loading {entry.name} into {scratch}", (entry.manifest or {}).get("uncompressed_size")
         )
-        mysql_restore.load_dump(settings, entry.path, scratch, progress)
+        mysql_restore.load_dump(settings, entry.path, scratch, progress, source=source_database(entry))
         loaded = progress.finish()
         with mysql.connect(settings) as connection:
             inventory = mysql.take_inventory(connection, scratch)
@@ -224,7 +241,8 @@ def run_restore_test(settings: Settings, entry: BackupEntry) -> Check:
     except Interrupted:
         raise
     except BackupError as error:
-        result = Check("restore-test", False, f"cannot load into scratch database {scratch}: {error}")
+        hint = f"; {describe_scratch_grant(settings.mysql_db)}" if "privilege" in str(error) else ""
+        result = Check("restore-test", False, f"cannot load into scratch database {scratch}: {error}{hint}")
     finally:
         if created:
             problem = drop_scratch(settings, scratch)

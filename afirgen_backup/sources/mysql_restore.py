@@ -44,7 +44,60 @@ DEFINER_NOTE = (
 ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
 NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")
 
+INSERT_PREFIX = b"INSERT INTO"
+SEQUENCE_FUNCTIONS = ("nextval", "lastval")
+
 Progress = Callable[[int], None]
+
+
+class SequenceRetargeter:
+    """Rewrite `nextval(`source`.` into `nextval(`target`.` in every line of a dump but its row data.
+
+    MariaDB keeps a column's `DEFAULT nextval(seq)` qualified with the database name, and mysqldump writes it
+    so; loaded under another name, the table would draw its ids from the source database's sequence (or fail
+    where that database does not exist or may not be written). INSERT lines pass through untouched, as they
+    come, so a long row never has to be held in memory.
+    """
+
+    def __init__(self, source: str, target: str) -> None:
+        self.pairs = [
+            (f"{fn}({quote_identifier(source)}.".encode(), f"{fn}({quote_identifier(target)}.".encode())
+            for fn in SEQUENCE_FUNCTIONS
+        ]
+        self.pending = b""
+        self.passing = False
+
+    def rewrite(self, line: bytes) -> bytes:
+        for old, new in self.pairs:
+            line = line.replace(old, new)
+        return line
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = []
+        position = 0
+        while position < len(chunk):
+            newline = chunk.find(b"\n", position)
+            stop = len(chunk) if newline < 0 else newline + 1
+            piece = chunk[position:stop]
+            position = stop
+            if self.passing:
+                out.append(piece)
+            else:
+                self.pending += piece
+                if self.pending.startswith(INSERT_PREFIX):
+                    out.append(self.pending)
+                    self.pending = b""
+                    self.passing = True
+                elif newline >= 0:
+                    out.append(self.rewrite(self.pending))
+                    self.pending = b""
+            if newline >= 0:
+                self.passing = False
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        return self.rewrite(rest)
 
 
 def describe_privileges(database: str) -> str:
@@ -111,8 +164,8 @@ def drop_database(connection: pymysql.Connection, database: str) -> None:
     execute_ddl(connection, f"DROP DATABASE IF EXISTS {quote_identifier(database)}", database, "DROP")
 
 
-def empty_database(connection: pymysql.Connection, database: str) -> None:
-    """Drop and create `database` again with its default character set and collation."""
+def charset_of(connection: pymysql.Connection, database: str) -> str | None:
+    """`<charset> COLLATE <collation>` of an existing database, or None."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
@@ -120,24 +173,52 @@ def empty_database(connection: pymysql.Connection, database: str) -> None:
             (database,),
         )
         row = cursor.fetchone()
+    return None if row is None else f"{row[0]} COLLATE {row[1]}"
+
+
+def charset_for_copy(connection: pymysql.Connection, manifest: dict[str, Any]) -> str:
+    """The source database's default character set and collation, for a database that will receive its dump.
+
+    Tables carry their own, but sequences, routines and events take the database's. From the manifest
+    (source.default_character_set / default_collation), else from the source database when it is on this
+    server, else utf8mb4 with the server's default collation for it.
+    """
+    source = manifest.get("source") or {}
+    charset, collation = source.get("default_character_set"), source.get("default_collation")
+    if charset and collation and str(charset).isidentifier() and str(collation).isidentifier():
+        return f"{charset} COLLATE {collation}"
+    name = source.get("database")
+    return (charset_of(connection, name) if name else None) or "utf8mb4"
+
+
+def empty_database(connection: pymysql.Connection, database: str) -> None:
+    """Drop and create `database` again with its default character set and collation."""
+    charset = charset_of(connection, database) or "utf8mb4"
     drop_database(connection, database)
-    charset = "utf8mb4" if row is None else f"{row[0]} COLLATE {row[1]}"
     create_database(connection, database, charset)
 
 
-def load_dump(settings: Settings, dump: Path, database: str, progress: Progress | None = None) -> int:
-    """Stream the gunzipped dump into the client's stdin; return the bytes fed. Raise CommandFailed on failure."""
+def load_dump(
+    settings: Settings, dump: Path, database: str, progress: Progress | None = None, *, source: str | None = None
+) -> int:
+    """Stream the gunzipped dump into the client's stdin; return the bytes fed. Raise CommandFailed on failure.
+
+    `source` is the database the dump was taken from; its sequence references are pointed at `database`.
+    """
     fed = 0
+    retarget = SequenceRetargeter(source, database) if source and source != database else None
     with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
         argv = build_load_argv(settings, defaults_arg, database)
         child = process.spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(fd,))
         try:
             try:
                 for chunk in iter_gzip(dump):
-                    child.stdin.write(chunk)
+                    child.stdin.write(retarget.feed(chunk) if retarget else chunk)
                     fed += len(chunk)
                     if progress is not None:
                         progress(fed)
+                if retarget:
+                    child.stdin.write(retarget.finish())
                 child.stdin.close()
             except BrokenPipeError:
                 pass  # the client stopped reading; its exit status and stderr say why

@@ -1,0 +1,135 @@
+"""status: exit 0 only when every enabled kind has a fresh good backup and the last run did not fail."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from afirgen_backup import catalog, cli
+
+
+def publish_fake_backup(backup_dir: Path, kind: str, age: timedelta, *, manifest: bool = True) -> Path:
+    moment = datetime.now(UTC) - age
+    path = backup_dir / catalog.backup_name(kind, moment)
+    path.write_bytes(b"\x1f\x8b fake gzip " + kind.encode())
+    if manifest:
+        catalog.write_manifest(path, {"file": path.name, "kind": kind, "sha256": "0" * 64, "size": path.stat().st_size})
+    return path
+
+
+@pytest.fixture
+def backup_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    for name, value in {
+        "BACKUP_DIR": str(directory),
+        "BACKUP_ENV_FILE": str(empty),
+        "SESSIONS_DB_PATH": str(tmp_path / "sessions.db"),
+        "MYSQLDUMP_BIN": "/bin/true",
+        "BACKUP_MAX_AGE_HOURS": "7",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("BACKUP_MYSQL_ENABLED", "BACKUP_SESSIONS_ENABLED", "BACKUP_LOG_FILE", "MYSQL_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return directory
+
+
+def run_status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = cli.main(["status", *args])
+    return code, capsys.readouterr().out
+
+
+def test_fresh_backups_of_every_kind_are_healthy(backup_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(hours=1))
+    publish_fake_backup(backup_dir, "sessions", timedelta(hours=1))
+    catalog.write_last_run(backup_dir, {"outcome": "success", "error": None, "started_at": "x"})
+
+    code, out = run_status(capsys)
+
+    assert code == 0
+    assert out.strip().splitlines()[-1].startswith("healthy")
+    assert "mysql: mysql_backup_" in out and "sessions: sessions_backup_" in out
+    assert "last run: success" in out and "free" in out
+
+
+def test_a_stale_kind_is_unhealthy_and_named_on_the_last_line(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(hours=8))
+    publish_fake_backup(backup_dir, "sessions", timedelta(hours=1))
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "UNHEALTHY: newest mysql backup is 8h00m old (limit 7h)"
+
+
+def test_a_failed_last_run_is_unhealthy_even_with_fresh_backups(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=5))
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+    catalog.write_last_run(backup_dir, {"outcome": "failed", "error": "mysql backup failed: Access denied"})
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "UNHEALTHY: last run failed: mysql backup failed: Access denied"
+
+
+def test_an_empty_backup_dir_is_unhealthy(backup_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "UNHEALTHY: no good mysql backup; no good sessions backup"
+
+
+def test_a_backup_without_manifest_does_not_count(backup_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=5), manifest=False)
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "UNHEALTHY: no good mysql backup"
+
+
+def test_a_disabled_kind_is_not_required(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUP_MYSQL_ENABLED", "false")
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+
+    code, _ = run_status(capsys)
+
+    assert code == 0
+
+
+def test_status_json_is_one_document_with_the_same_verdict(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(hours=9))
+    publish_fake_backup(backup_dir, "sessions", timedelta(hours=1))
+
+    code, out = run_status(capsys, "--json")
+
+    document = json.loads(out)
+    assert code == 1 and document["healthy"] is False
+    assert [k["kind"] for k in document["kinds"]] == ["mysql", "sessions"]
+    assert document["backup_dir"]["files"] == 4
+    assert document["backup_dir"]["free"] > 0
+
+
+def test_status_writes_nothing(backup_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(hours=1))
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in backup_dir.iterdir())
+
+    run_status(capsys)
+    run_status(capsys, "--json")
+
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in backup_dir.iterdir()) == before

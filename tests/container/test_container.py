@@ -135,8 +135,11 @@ def test_startup_backup_with_a_hostile_password(service: Container, live_session
     assert [n.split("_backup_")[0] for n in made] == ["mysql", "sessions"], files
     assert all(files[name] == 10001 for name in made), "the start-up backup runs as afirgen, not root"
     assert BACKUP_PASSWORD not in logs
-    # The sessions.db on the read-only mount was read while its writer held it open (-wal present).
-    assert (live_sessions / "sessions.db-wal").exists()
+    # sessions.db on the read-only mount, held open by its writer (-wal, -shm present), was read in place
+    # (not with the immutable fallback) and nothing was created beside it.
+    published = [e for e in log_events(service) if e["event"] == "sessions_backup_published"]
+    assert published[0]["read_mode"] == "shared", published
+    assert sorted(p.name for p in live_sessions.iterdir()) == ["sessions.db", "sessions.db-shm", "sessions.db-wal"]
 
 
 def test_job_configuration_is_private_and_exact(service: Container) -> None:
@@ -315,7 +318,8 @@ def test_compose_file_validates(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, f"{' '.join(tool)} config: {result.stderr}"
         config = result.stdout
-        for expected in ("afirgen-mysql", "afirgen-backup", "service_healthy", "/data/sessions", "/app/backups"):
+        expected_parts = ("afirgen-mysql", "afirgen-backup", "service_healthy", ":/data/sessions:ro", ":/app/backups")
+        for expected in expected_parts:
             assert expected in config, (tool, expected)
         pipeline = config[config.index("fir_pipeline:") :]
         assert re.search(r"profiles:\s*\n\s*- app", pipeline), "the stand-in must stay behind the `app` profile"

@@ -101,6 +101,25 @@ def extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # t
     return registrars
 
 
+def switch_to_backup_dir_owner(settings: Settings) -> None:
+    """Run as root (`docker exec` as root) on a BACKUP_DIR owned by another user: become that user.
+
+    Otherwise root would leave a lock, log and backups that the scheduled job's user cannot open. The settings
+    (and a root-only password file) are read before the switch.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        info = os.stat(settings.backup_dir)
+    except OSError:
+        return
+    if info.st_uid == 0:
+        return
+    os.setgroups([])
+    os.setgid(info.st_gid)
+    os.setuid(info.st_uid)
+
+
 def raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
@@ -120,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BackupError as error:
             sys.stderr.write(f"error: {error}\n")
             return error.exit_code
+        switch_to_backup_dir_owner(settings)
         configure_logging(settings.log_file, console_format=settings.log_format)
         bind_run(run_id, command=args.command)
         try:

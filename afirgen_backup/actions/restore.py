@@ -29,7 +29,7 @@ from afirgen_backup.actions.listing import safety_dir
 from afirgen_backup.actions.progress import ProgressReporter
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import UsageError, VerificationFailed
+from afirgen_backup.errors import CommandFailed, UsageError, VerificationFailed
 from afirgen_backup.lock import backup_dir_lock
 from afirgen_backup.logs import get_logger
 from afirgen_backup.sources import mysql, mysql_restore, sqlite_restore
@@ -109,7 +109,18 @@ def restore_mysql(
                 charset = mysql_restore.charset_for_copy(connection, entry.manifest or {})
                 mysql_restore.create_database(connection, database, charset)
         progress = ProgressReporter(f"loading {entry.name}", (entry.manifest or {}).get("uncompressed_size"))
-        mysql_restore.load_dump(settings, entry.path, database, progress, source=verify.source_database(entry))
+        try:
+            mysql_restore.load_dump(settings, entry.path, database, progress, source=verify.source_database(entry))
+        except CommandFailed as error:
+            if not objects:
+                before = "it was empty before"
+            else:
+                before = f"its earlier content is in {facts['safety_backup'] or 'no safety backup (skipped)'}"
+            raise CommandFailed(
+                f"{error}; {where} is now partly loaded ({before})",
+                returncode=error.returncode,
+                stderr_tail=error.stderr_tail,
+            ) from None
         facts.update(progress.finish())
         with mysql.connect(settings) as connection:
             differences = mysql_restore.differences_from_manifest(

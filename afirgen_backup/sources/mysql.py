@@ -115,6 +115,8 @@ class Inventory:
     sequences: tuple[str, ...]
     versioned_tables: tuple[str, ...]
     row_counts: dict[str, int]
+    default_character_set: str = ""
+    default_collation: str = ""
 
     def counts(self) -> dict[str, int]:
         return {
@@ -241,8 +243,13 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
         return tuple(sorted(str(row[0]) for row in cursor.fetchall()))
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
-        if cursor.fetchone()[0] == 0:
+        cursor.execute(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = %s",
+            (database,),
+        )
+        schema = cursor.fetchone()
+        if schema is None:
             raise SourceUnavailable(f"database {database!r} does not exist on the server (MYSQL_DB)")
         cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -263,7 +270,9 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
                 row_counts[table] = int(cursor.fetchone()[0])
         finally:
             cursor.execute("COMMIT")
-    return Inventory(tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts)
+    return Inventory(
+        tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *map(str, schema)
+    )
 
 
 @dataclass(frozen=True)

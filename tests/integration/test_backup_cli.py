@@ -21,6 +21,7 @@ from helpers import (
     finish,
     hold_lock,
     log_events,
+    mode_of,
     names_in,
     plant_backup,
     read_manifest,
@@ -207,6 +208,7 @@ def test_every_log_line_is_json_with_the_runs_id_and_each_event_is_written_once(
     ]
     assert sorted(manifests) == sorted(run_ids * 2), "manifests carry the run_id of the run that made them"
     assert not [line for line in first.stdout.splitlines() if line.startswith("{")], "the console is readable text"
+    assert mode_of(backup_dir / "backup.log") == 0o600
 
 
 @pytest.mark.parametrize("how", ["full tmpfs", "read-only mount"])

@@ -9,6 +9,7 @@ commits before the backup started and after it ended. The copy is restored with 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,9 @@ def assert_consistent_snapshot(copy: Path, source: Path, before: int, after: int
     return count
 
 
-def back_up_while_writing(env: dict[str, str], writer_path: Path, wrapper: list[str] | None = None):
+def back_up_while_writing(
+    env: dict[str, str], writer_path: Path, wrapper: list[str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], SessionsWriter, int, int]:
     """Run the CLI while a writer commits to `writer_path`; return (result, writer, commits before, after)."""
     writer = SessionsWriter(writer_path).start()
     try:
@@ -78,7 +81,7 @@ def back_up_while_writing(env: dict[str, str], writer_path: Path, wrapper: list[
     finally:
         writer.stop()
     assert writer.errors == [], writer.errors
-    assert after > before + 20, "the writer kept committing during the backup"
+    assert after >= before + 5, "the writer kept committing during the backup"
     return result, writer, before, after
 
 

@@ -121,17 +121,18 @@ def write_file_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> Non
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
     except BaseException:
-        os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
         raise
-    os.close(fd)
-    os.replace(temp, path)
     fsync_directory(path.parent)
 
 

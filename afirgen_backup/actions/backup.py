@@ -75,6 +75,21 @@ def unused_stamp(backup_dir: Path) -> datetime:
         time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
 
 
+def publish_manifest(final: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest beside a just-published backup; if that fails, remove the backup file too.
+
+    Without its manifest a backup does not count, so when the manifest cannot be written (say the dump just
+    filled the disk) a failed part must not leave a file that looks like a backup.
+    """
+    try:
+        catalog.write_manifest(final, manifest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            final.unlink()
+            fsync_directory(final.parent)
+        raise
+
+
 def tool_info() -> dict[str, str]:
     return {"name": TOOL_NAME, "version": __version__}
 
@@ -131,7 +146,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
         "run_id": run_id,
         "tool": tool_info(),
     }
-    catalog.write_manifest(final, manifest)
+    publish_manifest(final, manifest)
     log.info(
         "mysql_backup_published",
         file=final.name,
@@ -191,7 +206,7 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str) -> PartRes
         "run_id": run_id,
         "tool": tool_info(),
     }
-    catalog.write_manifest(final, manifest)
+    publish_manifest(final, manifest)
     log.info(
         "sessions_backup_published",
         file=final.name,

@@ -15,7 +15,7 @@ import json
 import os
 import signal
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,7 @@ from helpers import (
     stalled_mid_dump,
     start_cli,
     stderr_errors,
+    utc_stamp,
     wait_for,
 )
 from mariadb_server import MariaDBServer
@@ -346,3 +347,22 @@ def test_a_full_disk_while_copying_sessions_fails_that_part_and_leaves_no_tempor
     assert str(backup_dir) in error and "database or disk is full" in error, error
     left = listing.read_text().split()
     assert not [name for name in left if name.startswith(("sessions_backup_", ".sessions-copy-"))], left
+
+
+def test_a_manifest_that_cannot_be_written_takes_its_backup_file_away_too(backup_env: dict[str, str]) -> None:
+    """In life the dump fills the disk and the manifest finds no room; here a directory takes its name."""
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    backup_dir.mkdir(mode=0o700)
+    now = datetime.now(UTC)
+    for second in range(60):  # every name the run's manifest may get within the next minute
+        squatter = backup_dir / f"mysql_backup_{utc_stamp(now + timedelta(seconds=second))}.sql.gz.json"
+        squatter.mkdir()
+        (squatter / "occupied").write_text("a directory where the manifest should go\n")
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    assert the_mysql_error(result).startswith("error: mysql backup failed:")
+    assert backups_of(backup_dir, "mysql") == [], "no backup file without its manifest"
+    assert [name for name in names_in(backup_dir) if name.startswith(".") and name.endswith(".tmp")] == []
+    assert len(backups_of(backup_dir, "sessions")) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -51,12 +52,26 @@ class ConsoleHandler(logging.Handler):
     """Info to stdout, warnings and errors to stderr, looked up at emit time (tests swap the streams)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
         try:
-            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
             stream.write(self.format(record) + "\n")
             stream.flush()
+        except OSError:  # a closed pipe (`... | head`), a vanished terminal: the run goes on without it
+            discard_stream(stream)
         except Exception:  # noqa: BLE001
             self.handleError(record)
+
+
+def discard_stream(stream: Any) -> None:
+    """Point a console stream whose reader is gone at /dev/null.
+
+    Later events and the interpreter's final flush then succeed; a failing final flush would turn a
+    successful run's exit code into 120.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def new_run_id() -> str:

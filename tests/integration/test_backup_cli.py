@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections import Counter
 from datetime import timedelta
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 from helpers import (
     FAKES,
+    REPO_ROOT,
     backups_of,
+    cli_argv,
     command_name,
     descendants,
     describe,
@@ -310,3 +313,19 @@ def test_the_password_can_come_from_a_docker_secret_file(backup_env: dict[str, s
 
     assert result.returncode == 0, describe(result)
     assert len(backups_of(Path(backup_env["BACKUP_DIR"]), "mysql")) == 1
+
+
+def test_a_closed_stdout_does_not_change_the_outcome_of_a_successful_run(backup_env: dict[str, str]) -> None:
+    cli = subprocess.Popen(
+        cli_argv(), cwd=REPO_ROOT, env=backup_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert cli.stdout is not None and cli.stderr is not None
+    cli.stdout.close()  # like `backup_database.py | head -0`: nobody reads the console
+    stderr = cli.stderr.read()
+    returncode = cli.wait(timeout=120)
+
+    assert returncode == 0, stderr
+    assert "Traceback" not in stderr and "Logging error" not in stderr, stderr
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    assert len(backups_of(backup_dir, "mysql")) == 1 and len(backups_of(backup_dir, "sessions")) == 1
+    assert "backup_finished" in [event["event"] for event in log_events(backup_dir / "backup.log")]

@@ -36,6 +36,7 @@ def test_a_backup_as_the_least_privileged_user_loads_into_another_database_name_
     make_database: Callable[[str], str],
 ) -> None:
     backup_dir = Path(backup_env["BACKUP_DIR"])
+    backup_env["TZ"] = "Asia/Kolkata"  # UTC+05:30: names must still carry UTC
     before = datetime.now(UTC).replace(microsecond=0)
 
     result = run_cli(backup_env)

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import BACKUP_PASSWORD, BACKUP_PRIVILEGES, BACKUP_USER, BackupUser
 from fixture_schema import create_fixture
 from helpers import (
     FAKES,
@@ -45,7 +44,7 @@ from helpers import (
     utc_stamp,
     wait_for,
 )
-from mariadb_server import MariaDBServer
+from mariadb_server import BACKUP_PASSWORD, BACKUP_PRIVILEGES, BACKUP_USER, BackupUser, MariaDBServer
 
 pytestmark = pytest.mark.mariadb
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import build_sessions_db
+from fixture_schema import build_sessions_db
 from helpers import (
     WRITER_TABLE,
     SessionsWriter,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -134,7 +135,8 @@ def ensure_fir_db(server: MariaDB, work: Path, db: str, size_mb: int, seed: int,
         loader = threading.Thread(target=load, args=(path,))
         loader.start()
         chunk_no += 1
-        print(f"\r  {db}: generated {total / 1e6:,.0f} / {size_mb:,} MB, {rows:,} rows", end="", flush=True)
+        if sys.stdout.isatty():
+            print(f"\r  {db}: generated {total / 1e6:,.0f} / {size_mb:,} MB, {rows:,} rows", end="", flush=True)
     if loader:
         loader.join()
     if errors:

@@ -5,7 +5,8 @@ What is measured (documented in benchmarks/README.md):
 - peak_tree_rss: a sampler thread walks the process tree (the process and all its descendants, via
   /proc/PID/task/TID/children) every 10 ms; for every process it keeps the largest VmHWM (the kernel's own peak-RSS
   high-water mark of that process) it saw. peak_tree_rss is the SUM of those per-process peaks: an upper bound of
-  the memory the tree ever held at one moment (their peaks need not coincide). For the tool this is python +
+  the memory the tree ever held at one moment (their peaks need not coincide). A child's pre-exec phase (a forked
+  copy of the parent, sharing its pages) is not counted: when a process's name changes, its peak starts anew. For the tool this is python +
   mysqldump (+ anything else it starts). For the root process itself the larger of its sampled VmHWM and ru_maxrss
   is used (ru_maxrss is never below its true peak, so a growth after the last sample is not missed).
 - peak_concurrent_rss: the largest sum of VmRSS of the tree seen in one sample (a lower bound).
@@ -89,7 +90,9 @@ class TreeSampler(threading.Thread):
             name, hwm, rss = st
             total += rss
             prev = self.hwm.get(pid)
-            if prev is None or hwm > prev[1]:
+            # A new name means the child has exec'd: its pre-exec peak was the parent's copy-on-write pages
+            # (counted as RSS, but not extra memory), and exec starts a new VmHWM. Keep the program's own peak.
+            if prev is None or prev[0] != name or hwm > prev[1]:
                 self.hwm[pid] = (name, hwm)
             todo.extend(_children(pid))
         self.peak_concurrent = max(self.peak_concurrent, total)

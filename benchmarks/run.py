@@ -197,6 +197,7 @@ class Bench:
         for i in range(a.repeat):
             order = base_order if i % 2 == 0 else base_order[::-1]
             for what in order:
+                os.sync()  # write back the previous run's output now, not inside the next timed run
                 if what == "dump_null":
                     r = self.dump_null()
                 elif what == "dump_gzip":
@@ -345,6 +346,7 @@ class Bench:
             for what in order:
                 fresh_db()
                 self.settle()
+                os.sync()
                 if what == "baseline":
                     with conn.cursor() as cur:
                         cur.execute(f"CREATE DATABASE {RESTORE_DB}")

@@ -63,7 +63,7 @@ def fsync_directory(directory: Path) -> None:
 
 
 class GzipPublisher:
-    """Write a gzip stream into `<final>.partial`; `publish()` makes it `<final>`, durably.
+    """Write a gzip stream into `<final>.partial`; `finish()` makes it durable, `publish()` names it `<final>`.
 
     Used as a context manager: leaving it without publish() (an error, a signal) removes the partial file.
     """
@@ -73,6 +73,7 @@ class GzipPublisher:
         self.partial = partial_path(final)
         self.level = level
         self.threads = threads
+        self.finished: WrittenFile | None = None
         self.published: WrittenFile | None = None
         self._fd = -1
         self._raw: HashingWriter | None = None
@@ -90,18 +91,25 @@ class GzipPublisher:
         self._gzip.write(data)
         self.uncompressed_size += len(data)
 
+    def finish(self) -> WrittenFile:
+        """End the gzip stream and fsync it: the data is durable, still under its `.partial` name."""
+        if self.finished is None:
+            assert self._gzip is not None and self._raw is not None
+            self._gzip.close()
+            self._gzip = None
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            self.finished = WrittenFile(self.final, self._raw.sha256.hexdigest(), self._raw.size)
+        return self.finished
+
     def publish(self) -> WrittenFile:
-        """Finish the gzip stream, fsync, rename `.partial` to the final name and fsync the directory."""
-        assert self._gzip is not None and self._raw is not None
-        self._gzip.close()
-        self._gzip = None
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
+        """Finish, rename `.partial` to the final name and fsync the directory."""
+        written = self.finish()
         os.replace(self.partial, self.final)
         fsync_directory(self.final.parent)
-        self.published = WrittenFile(self.final, self._raw.sha256.hexdigest(), self._raw.size)
-        return self.published
+        self.published = written
+        return written
 
     def __exit__(self, *exc_info: object) -> None:
         if self._gzip is not None:

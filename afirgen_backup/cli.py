@@ -121,6 +121,9 @@ def switch_to_backup_dir_owner(settings: Settings) -> None:
 
 
 def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    # The first signal starts the cleanup (stop mysqldump, remove partial files); a second one must not cut it.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signum)
 
 

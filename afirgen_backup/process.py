@@ -171,6 +171,17 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "(no error output)"
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT for a few steps that must not be split (they are delivered right after)."""
+    held = {signal.SIGTERM, signal.SIGINT}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def forget_child(process: subprocess.Popen[bytes]) -> None:
     with _children_lock:
         _children.discard(process)

@@ -7,7 +7,9 @@ for `status`, and every step is logged with the run's id.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from afirgen_backup.logs import get_logger
 from afirgen_backup.sources import mysql, sqlite
 
 SESSIONS_COPY_PREFIX = ".sessions-copy-"
+MANIFEST_TEMP = re.compile(r"^\.(.+)\.json\.\d+\.tmp$")  # archive.write_file_atomically's temp name
 MB = 1_000_000
 
 
@@ -53,16 +56,30 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def is_leftover(backup_dir: Path, name: str) -> bool:
+    """What an interrupted or killed run leaves: `.partial` files, temporary sessions copies and manifest temp
+    files, and a manifest whose backup was never renamed into place (its `.partial` is still there)."""
+    if name.endswith(PARTIAL_SUFFIX):
+        return catalog.parse_backup_name(name[: -len(PARTIAL_SUFFIX)]) is not None
+    if name.startswith(SESSIONS_COPY_PREFIX):
+        return True
+    temp_manifest = MANIFEST_TEMP.match(name)
+    if temp_manifest:
+        return catalog.parse_backup_name(temp_manifest.group(1)) is not None
+    if name.endswith(catalog.MANIFEST_SUFFIX):
+        backup = name[: -len(catalog.MANIFEST_SUFFIX)]
+        return catalog.parse_backup_name(backup) is not None and (backup_dir / (backup + PARTIAL_SUFFIX)).exists()
+    return False
+
+
 def remove_leftovers(backup_dir: Path) -> list[str]:
-    """Remove what an interrupted or killed run left: `.partial` files and temporary sessions copies."""
+    """Remove what an interrupted or killed run left behind; return the names removed."""
     removed = []
-    for path in backup_dir.iterdir():
-        name = path.name
-        stale_partial = name.endswith(PARTIAL_SUFFIX) and catalog.parse_backup_name(name[: -len(PARTIAL_SUFFIX)])
-        if stale_partial or name.startswith(SESSIONS_COPY_PREFIX):
+    for path in sorted(backup_dir.iterdir(), key=lambda p: p.name.endswith(PARTIAL_SUFFIX)):
+        if is_leftover(backup_dir, path.name):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            removed.append(name)
+            removed.append(path.name)
     return removed
 
 
@@ -75,19 +92,20 @@ def unused_stamp(backup_dir: Path) -> datetime:
         time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
 
 
-def publish_manifest(final: Path, manifest: dict[str, Any]) -> None:
-    """Write the manifest beside a just-published backup; if that fails, remove the backup file too.
+def publish_with_manifest(publisher: GzipPublisher, manifest: dict[str, Any]) -> None:
+    """Write the manifest, then rename the finished file into place, with SIGTERM/SIGINT held meanwhile.
 
-    Without its manifest a backup does not count, so when the manifest cannot be written (say the dump just
-    filled the disk) a failed part must not leave a file that looks like a backup.
+    A file named like a backup therefore always has its manifest: when the manifest cannot be written (say the
+    dump just filled the disk) the part fails and the publisher removes the `.partial` file.
     """
-    try:
-        catalog.write_manifest(final, manifest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            final.unlink()
-            fsync_directory(final.parent)
-        raise
+    with process.signals_deferred():
+        catalog.write_manifest(publisher.final, manifest)
+        try:
+            publisher.publish()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                catalog.manifest_path(publisher.final).unlink()
+            raise
 
 
 def tool_info() -> dict[str, str]:
@@ -104,49 +122,48 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
         inventory = mysql.take_inventory(connection, settings.mysql_db)
     mysql.check_pair(client, server, inventory)
     final = settings.backup_dir / catalog.backup_name("mysql", stamp)
-    with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
-        argv = mysql.build_dump_argv(settings, client, server, inventory, defaults_arg)
-        log.info(
-            "mysql_dump_started",
-            database=settings.mysql_db,
-            server=server.describe(),
-            client=client.describe(),
-            argv=mysql.redact_argv(argv),
-        )
-        with GzipPublisher(final, level=settings.compress_level, threads=settings.compress_threads) as publisher:
+    with GzipPublisher(final, level=settings.compress_level, threads=settings.compress_threads) as publisher:
+        with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
+            argv = mysql.build_dump_argv(settings, client, server, inventory, defaults_arg)
+            log.info(
+                "mysql_dump_started",
+                database=settings.mysql_db,
+                server=server.describe(),
+                client=client.describe(),
+                argv=mysql.redact_argv(argv),
+            )
             result = mysql.stream_dump(argv, (fd,), publisher)
-    finished = datetime.now(UTC)
-    duration = time.monotonic() - clock
-    manifest: dict[str, Any] = {
-        "format": catalog.MANIFEST_FORMAT,
-        "file": final.name,
-        "kind": "mysql",
-        "sha256": result.written.sha256,
-        "size": result.written.size,
-        "uncompressed_size": result.uncompressed_size,
-        "source": {
-            "host": settings.mysql_host,
-            "port": settings.mysql_port,
-            "database": settings.mysql_db,
-            "default_character_set": inventory.default_character_set,
-            "default_collation": inventory.default_collation,
-        },
-        "server": {"flavor": server.name, "version": server.text},
-        "client": {"flavor": client.name, "version": ".".join(map(str, client.version)), "program": argv[0]},
-        "dump_options": mysql.redact_argv(argv)[1:-1],
-        "objects": inventory.counts(),
-        "names": inventory.names(),
-        "row_counts": inventory.row_counts,
-        "row_counts_note": "counted in a consistent snapshot taken just before mysqldump's own",
-        "trailer": result.trailer,
-        "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
-        "started_at": iso(started),
-        "finished_at": iso(finished),
-        "duration_s": round(duration, 3),
-        "run_id": run_id,
-        "tool": tool_info(),
-    }
-    publish_manifest(final, manifest)
+        duration = time.monotonic() - clock
+        manifest: dict[str, Any] = {
+            "format": catalog.MANIFEST_FORMAT,
+            "file": final.name,
+            "kind": "mysql",
+            "sha256": result.written.sha256,
+            "size": result.written.size,
+            "uncompressed_size": result.uncompressed_size,
+            "source": {
+                "host": settings.mysql_host,
+                "port": settings.mysql_port,
+                "database": settings.mysql_db,
+                "default_character_set": inventory.default_character_set,
+                "default_collation": inventory.default_collation,
+            },
+            "server": {"flavor": server.name, "version": server.text},
+            "client": {"flavor": client.name, "version": ".".join(map(str, client.version)), "program": argv[0]},
+            "dump_options": mysql.redact_argv(argv)[1:-1],
+            "objects": inventory.counts(),
+            "names": inventory.names(),
+            "row_counts": inventory.row_counts,
+            "row_counts_note": "counted in a consistent snapshot taken just before mysqldump's own",
+            "trailer": result.trailer,
+            "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
+            "started_at": iso(started),
+            "finished_at": iso(datetime.now(UTC)),
+            "duration_s": round(duration, 3),
+            "run_id": run_id,
+            "tool": tool_info(),
+        }
+        publish_with_manifest(publisher, manifest)
     log.info(
         "mysql_backup_published",
         file=final.name,
@@ -178,35 +195,38 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str) -> PartRes
             with open(temp, "rb") as handle:
                 while chunk := handle.read(1 << 20):
                     publisher.write(chunk)
-            written = publisher.publish()
-        uncompressed = publisher.uncompressed_size
+            written = publisher.finish()
+            duration = time.monotonic() - clock
+            manifest: dict[str, Any] = {
+                "format": catalog.MANIFEST_FORMAT,
+                "file": final.name,
+                "kind": "sessions",
+                "sha256": written.sha256,
+                "size": written.size,
+                "uncompressed_size": publisher.uncompressed_size,
+                "source": {"path": str(source), "journal_mode": copy.source_journal_mode, "read_mode": copy.read_mode},
+                "server": {"flavor": "sqlite", "version": sqlite.sqlite3.sqlite_version},
+                "sqlite": {
+                    "page_count": copy.page_count,
+                    "page_size": copy.page_size,
+                    "integrity_check": copy.integrity,
+                },
+                "objects": {"tables": len(copy.tables)},
+                "names": {"tables": sorted(copy.tables)},
+                "row_counts": copy.tables,
+                "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
+                "started_at": iso(started),
+                "finished_at": iso(datetime.now(UTC)),
+                "duration_s": round(duration, 3),
+                "run_id": run_id,
+                "tool": tool_info(),
+            }
+            publish_with_manifest(publisher, manifest)
     finally:
         for leftover in (temp, Path(f"{temp}-journal"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
-    finished = datetime.now(UTC)
-    duration = time.monotonic() - clock
-    manifest: dict[str, Any] = {
-        "format": catalog.MANIFEST_FORMAT,
-        "file": final.name,
-        "kind": "sessions",
-        "sha256": written.sha256,
-        "size": written.size,
-        "uncompressed_size": uncompressed,
-        "source": {"path": str(source), "journal_mode": copy.source_journal_mode, "read_mode": copy.read_mode},
-        "server": {"flavor": "sqlite", "version": sqlite.sqlite3.sqlite_version},
-        "sqlite": {"page_count": copy.page_count, "page_size": copy.page_size, "integrity_check": copy.integrity},
-        "objects": {"tables": len(copy.tables)},
-        "names": {"tables": sorted(copy.tables)},
-        "row_counts": copy.tables,
-        "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
-        "started_at": iso(started),
-        "finished_at": iso(finished),
-        "duration_s": round(duration, 3),
-        "run_id": run_id,
-        "tool": tool_info(),
-    }
-    publish_manifest(final, manifest)
+    uncompressed = manifest["uncompressed_size"]
     log.info(
         "sessions_backup_published",
         file=final.name,
@@ -224,11 +244,13 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str) -> PartRes
 PARTS = {"mysql": backup_mysql, "sessions": backup_sessions}
 
 
-def describe_failure(kind: str, error: Exception) -> str:
+def describe_failure(kind: str, error: Exception, backup_dir: Path) -> str:
     if isinstance(error, BackupError):
         message = str(error)
     elif isinstance(error, OSError):
         message = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+        if error.errno in (errno.ENOSPC, errno.EDQUOT) and not error.filename:
+            message += f" (writing into BACKUP_DIR {backup_dir})"
     else:
         message = f"unexpected {type(error).__name__}: {error}"
     return f"{kind} backup failed: {message}"
@@ -253,7 +275,7 @@ def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) 
                 except Interrupted:
                     raise
                 except Exception as error:  # noqa: BLE001 - one part's failure must not stop the other
-                    message = describe_failure(kind, error)
+                    message = describe_failure(kind, error, settings.backup_dir)
                     run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock)
                     details = {"stderr_tail": error.stderr_tail} if isinstance(error, CommandFailed) else {}
                     log.error("part_failed", part=kind, error=message, **details)

@@ -290,7 +290,7 @@ def ends_with_trailer(tail: bytes) -> str | None:
 
 
 def stream_dump(argv: list[str], pass_fds: tuple[int, ...], publisher: GzipPublisher) -> DumpResult:
-    """Run mysqldump, stream its stdout through the publisher, and publish only a complete dump."""
+    """Run mysqldump and stream its stdout through the publisher; finish the file only for a complete dump."""
     child = process.spawn(argv, pass_fds=pass_fds)
     try:
         stdout_fd = child.stdout.fileno()
@@ -320,7 +320,7 @@ def stream_dump(argv: list[str], pass_fds: tuple[int, ...], publisher: GzipPubli
     trailer = ends_with_trailer(tail)
     if trailer is None:
         raise DumpIncomplete("mysqldump exited 0 but its output does not end with the '-- Dump completed' trailer")
-    written = publisher.publish()
+    written = publisher.finish()
     return DumpResult(written, publisher.uncompressed_size, trailer)
 
 

@@ -1,0 +1,92 @@
+"""What a killed run leaves is removed by the next; publishing is not split by a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from afirgen_backup import catalog, process
+from afirgen_backup.actions.backup import publish_with_manifest, remove_leftovers
+from afirgen_backup.archive import GzipPublisher
+
+
+def touch(directory, *names):
+    for name in names:
+        (directory / name).write_bytes(b"x")
+
+
+def test_the_leftovers_of_a_killed_run_are_removed_and_nothing_else(tmp_path):
+    leftovers = [
+        "mysql_backup_20261126_060000.sql.gz.partial",
+        ".sessions-copy-abc123.db",
+        ".sessions-copy-abc123.db-journal",
+        ".mysql_backup_20261126_000000.sql.gz.json.4242.tmp",
+        # killed between writing the manifest and renaming the file into place
+        "sessions_backup_20261126_060000.db.gz.json",
+        "sessions_backup_20261126_060000.db.gz.partial",
+    ]
+    kept = [
+        "mysql_backup_20261125_060000.sql.gz",
+        "mysql_backup_20261125_060000.sql.gz.json",
+        "mysql_backup_20261124_060000.sql.gz.json",  # an orphan manifest without a .partial: not ours to judge
+        "notes.partial",
+        ".notes.json.12.tmp",
+        "backup.log",
+        "last_run.json",
+    ]
+    touch(tmp_path, *leftovers, *kept)
+    assert sorted(remove_leftovers(tmp_path)) == sorted(leftovers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+def test_publishing_writes_the_manifest_before_the_backup_gets_its_name(tmp_path):
+    final = tmp_path / "mysql_backup_20261126_060000.sql.gz"
+    seen = {}
+    with GzipPublisher(final, level=1, threads=1) as publisher:
+        publisher.write(b"-- Dump completed\n")
+        publisher.finish()
+        real_publish = publisher.publish
+
+        def observe_then_publish():
+            seen["manifest"] = catalog.manifest_path(final).exists()
+            seen["backup"] = final.exists()
+            return real_publish()
+
+        publisher.publish = observe_then_publish
+        publish_with_manifest(publisher, {"file": final.name})
+    assert seen == {"manifest": True, "backup": False}
+    assert catalog.read_manifest(final) == {"file": final.name}
+
+
+def test_a_failed_rename_takes_the_manifest_away_too(tmp_path):
+    final = tmp_path / "mysql_backup_20261126_060000.sql.gz"
+    with pytest.raises(OSError), GzipPublisher(final, level=1, threads=1) as publisher:
+        publisher.write(b"data")
+        publisher.finish()
+        final.mkdir()  # a directory in the way: the rename fails
+        (final / "blocker").write_text("")
+        publish_with_manifest(publisher, {"file": final.name})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [final.name]
+
+
+class Signalled(Exception):
+    pass
+
+
+def test_signals_are_held_while_deferred_and_delivered_after():
+    def handler(signum, frame):
+        raise Signalled
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    steps = []
+    try:
+        with pytest.raises(Signalled):
+            with process.signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                steps.append("after kill")
+            steps.append("after the block")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert steps == ["after kill"]

@@ -213,6 +213,7 @@ class MariaDBServer:
             self.install_db,
             *(o for o in self.common_options() if o),
             "--auth-root-authentication-method=normal",
+            f"--tmpdir={self.basedir}",  # never share /tmp with another suite's bootstrap
             "--skip-test-db",
             "--skip-name-resolve",
         ]

@@ -6,9 +6,10 @@ What is measured (documented in benchmarks/README.md):
   /proc/PID/task/TID/children) every 10 ms; for every process it keeps the largest VmHWM (the kernel's own peak-RSS
   high-water mark of that process) it saw. peak_tree_rss is the SUM of those per-process peaks: an upper bound of
   the memory the tree ever held at one moment (their peaks need not coincide). A child's pre-exec phase (a forked
-  copy of the parent, sharing its pages) is not counted: when a process's name changes, its peak starts anew. For the tool this is python +
-  mysqldump (+ anything else it starts). For the root process itself the larger of its sampled VmHWM and ru_maxrss
-  is used (ru_maxrss is never below its true peak, so a growth after the last sample is not missed).
+  copy of the parent, sharing its pages) is not counted: when a process's name changes, its peak starts anew.
+  For the tool this is python + mysqldump (+ anything else it starts). For the root process itself the larger
+  of its sampled VmHWM and ru_maxrss is used (ru_maxrss is never below its true peak, so a growth after the
+  last sample is not missed).
 - peak_concurrent_rss: the largest sum of VmRSS of the tree seen in one sample (a lower bound).
 - ru_maxrss: from os.wait4 on the process: the kernel's max RSS of the process itself and of any single one of its
   reaped descendants (a max, not a sum), kept as a cross-check of the sampler.

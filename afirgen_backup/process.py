@@ -148,13 +148,17 @@ def run(argv: Sequence[str], *, pass_fds: Sequence[int] = (), what: str | None =
     output = child.stdout.read()
     returncode = child.wait()
     if returncode != 0:
-        tail = child.stderr.tail()
-        raise CommandFailed(
-            f"{what or os.path.basename(argv[0])} exited with {describe_returncode(returncode)}: {last_line(tail)}",
-            returncode=returncode,
-            stderr_tail=tail,
-        )
+        raise command_failed(what or os.path.basename(argv[0]), returncode, child.stderr.tail())
     return output.decode("utf-8", "replace")
+
+
+def command_failed(what: str, returncode: int, stderr_tail: str) -> CommandFailed:
+    """The error for a child that failed: how it ended and the last line it printed on stderr."""
+    return CommandFailed(
+        f"{what} exited with {describe_returncode(returncode)}: {last_line(stderr_tail)}",
+        returncode=returncode,
+        stderr_tail=stderr_tail,
+    )
 
 
 def describe_returncode(returncode: int) -> str:

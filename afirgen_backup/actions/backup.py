@@ -108,8 +108,16 @@ def publish_with_manifest(publisher: GzipPublisher, manifest: dict[str, Any]) ->
             raise
 
 
-def tool_info() -> dict[str, str]:
-    return {"name": TOOL_NAME, "version": __version__}
+def run_facts(settings: Settings, started: datetime, duration: float, run_id: str) -> dict[str, Any]:
+    """The manifest entries every kind shares: how it was compressed, when, by which run and tool."""
+    return {
+        "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
+        "started_at": iso(started),
+        "finished_at": iso(datetime.now(UTC)),
+        "duration_s": round(duration, 3),
+        "run_id": run_id,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+    }
 
 
 def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult:
@@ -156,12 +164,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
             "row_counts": inventory.row_counts,
             "row_counts_note": "counted in a consistent snapshot taken just before mysqldump's own",
             "trailer": result.trailer,
-            "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
-            "started_at": iso(started),
-            "finished_at": iso(datetime.now(UTC)),
-            "duration_s": round(duration, 3),
-            "run_id": run_id,
-            "tool": tool_info(),
+            **run_facts(settings, started, duration, run_id),
         }
         publish_with_manifest(publisher, manifest)
     log.info(
@@ -214,12 +217,7 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str) -> PartRes
                 "objects": {"tables": len(copy.tables)},
                 "names": {"tables": sorted(copy.tables)},
                 "row_counts": copy.tables,
-                "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
-                "started_at": iso(started),
-                "finished_at": iso(datetime.now(UTC)),
-                "duration_s": round(duration, 3),
-                "run_id": run_id,
-                "tool": tool_info(),
+                **run_facts(settings, started, duration, run_id),
             }
             publish_with_manifest(publisher, manifest)
     finally:

@@ -17,7 +17,7 @@ import pymysql
 from afirgen_backup import process
 from afirgen_backup.archive import GzipPublisher, WrittenFile
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, CommandFailed, DumpIncomplete, SourceUnavailable
+from afirgen_backup.errors import BackupError, DumpIncomplete, SourceUnavailable
 
 TRAILER = b"-- Dump completed"
 TAIL_KEEP = 512
@@ -235,6 +235,18 @@ def server_flavor(connection: pymysql.Connection) -> Flavor:
     return parse_server_version(str(version), str(comment or ""))
 
 
+def schema_charset(connection: pymysql.Connection, database: str) -> tuple[str, str] | None:
+    """(default character set, default collation) of a database, or None when it does not exist."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = %s",
+            (database,),
+        )
+        row = cursor.fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
 def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
     """Names of every object and each table's row count, read in one consistent snapshot."""
 
@@ -242,15 +254,10 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
         cursor.execute(sql, (database,))
         return tuple(sorted(str(row[0]) for row in cursor.fetchall()))
 
+    schema = schema_charset(connection, database)
+    if schema is None:
+        raise SourceUnavailable(f"database {database!r} does not exist on the server (MYSQL_DB)")
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
-            "WHERE SCHEMA_NAME = %s",
-            (database,),
-        )
-        schema = cursor.fetchone()
-        if schema is None:
-            raise SourceUnavailable(f"database {database!r} does not exist on the server (MYSQL_DB)")
         cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         try:
@@ -270,9 +277,7 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
                 row_counts[table] = int(cursor.fetchone()[0])
         finally:
             cursor.execute("COMMIT")
-    return Inventory(
-        tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *map(str, schema)
-    )
+    return Inventory(tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *schema)
 
 
 @dataclass(frozen=True)
@@ -311,12 +316,7 @@ def stream_dump(argv: list[str], pass_fds: tuple[int, ...], publisher: GzipPubli
         child.stop()
         raise
     if returncode != 0:
-        stderr = child.stderr.tail()
-        raise CommandFailed(
-            f"mysqldump exited with {process.describe_returncode(returncode)}: {process.last_line(stderr)}",
-            returncode=returncode,
-            stderr_tail=stderr,
-        )
+        raise process.command_failed("mysqldump", returncode, child.stderr.tail())
     trailer = ends_with_trailer(tail)
     if trailer is None:
         raise DumpIncomplete("mysqldump exited 0 but its output does not end with the '-- Dump completed' trailer")

@@ -19,7 +19,7 @@ from afirgen_backup import process
 from afirgen_backup.archive import iter_gzip
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed
-from afirgen_backup.sources.mysql import Inventory, quote_identifier
+from afirgen_backup.sources.mysql import Inventory, quote_identifier, schema_charset
 
 # What loading a dump takes on the target database (mysqldump writes LOCK TABLES around each table's rows).
 LOAD_PRIVILEGES = (
@@ -166,14 +166,8 @@ def drop_database(connection: pymysql.Connection, database: str) -> None:
 
 def charset_of(connection: pymysql.Connection, database: str) -> str | None:
     """`<charset> COLLATE <collation>` of an existing database, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
-            "WHERE SCHEMA_NAME = %s",
-            (database,),
-        )
-        row = cursor.fetchone()
-    return None if row is None else f"{row[0]} COLLATE {row[1]}"
+    found = schema_charset(connection, database)
+    return None if found is None else f"{found[0]} COLLATE {found[1]}"
 
 
 def charset_for_copy(connection: pymysql.Connection, manifest: dict[str, Any]) -> str:

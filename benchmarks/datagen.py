@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.prose import Prose
 from benchmarks.server import MariaDB
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 CHUNK_BYTES = 48_000_000
 COLUMNS = (
     "id",

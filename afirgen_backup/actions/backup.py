@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pymysql
+
 from afirgen_backup import TOOL_NAME, __version__, catalog, process
 from afirgen_backup.actions.prune import prune_backups
 from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, fsync_directory
@@ -120,6 +122,25 @@ def run_facts(settings: Settings, started: datetime, duration: float, run_id: st
     }
 
 
+ROW_COUNTS_NOTE = (
+    "row_counts: a consistent snapshot just before mysqldump's own; row_counts_after_dump: one just after it "
+    "(null if it could not be taken). A table written meanwhile has its dumped row count between the two."
+)
+
+
+def count_rows_after_dump(settings: Settings, tables: tuple[str, ...]) -> dict[str, int] | None:
+    """Row counts just after the dump, bracketing the dump's own with those taken before; None on failure.
+
+    The dump is complete by then: failing to count (say the server just went away) must not fail the part.
+    """
+    try:
+        with mysql.connect(settings) as connection:
+            return mysql.count_rows_in_snapshot(connection, settings.mysql_db, tables)
+    except (BackupError, pymysql.MySQLError) as error:
+        get_logger(part="mysql").warning("row_count_after_dump_failed", error=str(error))
+        return None
+
+
 def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult:
     log = get_logger(part="mysql")
     started = datetime.now(UTC)
@@ -141,6 +162,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
                 argv=mysql.redact_argv(argv),
             )
             result = mysql.stream_dump(argv, (fd,), publisher)
+        counts_after = count_rows_after_dump(settings, inventory.tables)
         duration = time.monotonic() - clock
         manifest: dict[str, Any] = {
             "format": catalog.MANIFEST_FORMAT,
@@ -162,7 +184,8 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
             "objects": inventory.counts(),
             "names": inventory.names(),
             "row_counts": inventory.row_counts,
-            "row_counts_note": "counted in a consistent snapshot taken just before mysqldump's own",
+            "row_counts_after_dump": counts_after,
+            "row_counts_note": ROW_COUNTS_NOTE,
             "trailer": result.trailer,
             **run_facts(settings, started, duration, run_id),
         }

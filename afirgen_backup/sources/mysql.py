@@ -271,13 +271,28 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
             functions = names(routine_sql + "ROUTINE_TYPE = 'FUNCTION'")
             triggers = names("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s")
             events = names("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s")
-            row_counts = {}
-            for table in tables:
-                cursor.execute(f"SELECT COUNT(*) FROM {quote_identifier(database)}.{quote_identifier(table)}")
-                row_counts[table] = int(cursor.fetchone()[0])
+            row_counts = count_rows(cursor, database, tables)
         finally:
             cursor.execute("COMMIT")
     return Inventory(tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *schema)
+
+
+def count_rows(cursor: Any, database: str, tables: tuple[str, ...]) -> dict[str, int]:
+    counts = {}
+    for table in tables:
+        cursor.execute(f"SELECT COUNT(*) FROM {quote_identifier(database)}.{quote_identifier(table)}")
+        counts[table] = int(cursor.fetchone()[0])
+    return counts
+
+
+def count_rows_in_snapshot(connection: pymysql.Connection, database: str, tables: tuple[str, ...]) -> dict[str, int]:
+    """Each table's row count, all read in one consistent snapshot."""
+    with connection.cursor() as cursor:
+        cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        try:
+            return count_rows(cursor, database, tables)
+        finally:
+            cursor.execute("COMMIT")
 
 
 @dataclass(frozen=True)

@@ -246,8 +246,11 @@ def differences_from_manifest(inventory: Inventory, manifest: dict[str, Any]) ->
             differences.append(f"{kind} missing: {', '.join(sorted(expected - actual))}")
         if actual - expected:
             differences.append(f"{kind} not in the backup: {', '.join(sorted(actual - expected))}")
-    for table, count in sorted((manifest.get("row_counts") or {}).items()):
+    after = manifest.get("row_counts_after_dump") or {}
+    for table, before in sorted((manifest.get("row_counts") or {}).items()):
         loaded = inventory.row_counts.get(table)
-        if loaded is not None and loaded != count:
-            differences.append(f"table {table}: {count} rows in the manifest, {loaded} loaded")
+        low, high = sorted((before, after.get(table, before)))
+        if loaded is not None and not low <= loaded <= high:
+            expected = f"{before}" if low == high else f"{low} to {high} (written during the dump)"
+            differences.append(f"table {table}: {expected} rows in the manifest, {loaded} loaded")
     return differences

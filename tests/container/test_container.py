@@ -122,7 +122,8 @@ def test_image_holds_no_secret_and_runs_jobs_as_a_user(docker: Docker, backup_im
     probe = docker.run(
         "run", "--rm", "--network", "host", "--entrypoint", "sh", backup_image, "-c",
         "command -v python3; id -u afirgen; "
-        "python3 -c 'import pymysql, dotenv, structlog, isal; from pymysql import _auth; assert _auth._have_cryptography'; "
+        "python3 -c 'import pymysql, dotenv, structlog, isal; "
+        "from pymysql import _auth; assert _auth._have_cryptography'; "
         "command -v gcc cc pip || true; ls /root/.cache 2>/dev/null | wc -l",
     )  # fmt: skip
     assert probe.stdout.split() == ["/opt/venv/bin/python3", "10001", "0"]

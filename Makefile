@@ -23,6 +23,7 @@ unit: venv
 lint: venv
 	$(BIN)/ruff check afirgen_backup tests benchmarks backup_database.py
 	$(BIN)/ruff format --check afirgen_backup tests benchmarks backup_database.py
+	$(BIN)/mypy --ignore-missing-imports afirgen_backup
 
 bench: venv
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

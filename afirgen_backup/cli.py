@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 from afirgen_backup import __version__, process
 from afirgen_backup.config import Settings, load_settings
@@ -90,15 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+def extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands that live in their own action modules (list, verify, restore, status)."""
-    registrars = []
-    try:
-        from afirgen_backup.actions import commands as more
-    except ImportError:
-        return []
-    registrars.extend(more.REGISTRARS)
-    return registrars
+    from afirgen_backup.actions import commands
+
+    return list(commands.REGISTRARS)
 
 
 def switch_to_backup_dir_owner(settings: Settings) -> None:

@@ -97,7 +97,7 @@ def decode_stream(path: Path, sink: Any = None) -> tuple[Check, bytes]:
             tail = (tail + chunk[-TAIL_KEEP:])[-TAIL_KEEP:]
             if sink is not None:
                 sink.write(chunk)
-    except STREAM_ERRORS as error:
+    except STREAM_ERRORS as error:  # type: ignore[misc]  # isal_zlib.error has no type information
         return Check("stream", False, f"{describe_stream_error(error)} (after {size} bytes)"), tail
     return Check("stream", True, f"{size} bytes decoded"), tail
 

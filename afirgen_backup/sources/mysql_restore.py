@@ -251,6 +251,6 @@ def differences_from_manifest(inventory: Inventory, manifest: dict[str, Any]) ->
         loaded = inventory.row_counts.get(table)
         low, high = sorted((before, after.get(table, before)))
         if loaded is not None and not low <= loaded <= high:
-            expected = f"{before}" if low == high else f"{low} to {high} (written during the dump)"
-            differences.append(f"table {table}: {expected} rows in the manifest, {loaded} loaded")
+            recorded = f"{before}" if low == high else f"{low} to {high} (written during the dump)"
+            differences.append(f"table {table}: {recorded} rows in the manifest, {loaded} loaded")
     return differences

@@ -3,12 +3,14 @@
 
 Real complaints repeat words and short phrases but rarely whole sentences, and they are full of particulars:
 names, addresses, times, amounts, vehicle and phone numbers. The generator therefore composes every sentence from
-a phrase grammar (about twenty sentence shapes, each made of slots with many alternatives, optional modifiers and
-clauses) over a vocabulary of Indian person and place names, police and legal phrases, and a synonym pass
-rewrites common words and phrases a different way each time. Each record gets its own cast, dates, places and
-numbers, written in varied formats. The FIR document is a short fixed form whose contents are a fresh
-third-person narrative of the same incident, not a copy of the complaint. `gzip -6` compresses the resulting SQL
-dump about 4.5x (English prose gives about 3x; a dump also has SQL syntax, the form and the JSON keys).
+a phrase grammar (free subject-verb-object clauses with openers, connectors and adverbials, drawn Zipf-like, plus
+about fifty other sentence forms: descriptions of persons, speech, property, injuries, fraud, witnesses, history)
+over a vocabulary of Indian person and place names, police and legal phrases, and a synonym pass rewrites common
+words and phrases a different way each time. Each record gets its own small cast (a few people, places, dates,
+amounts, items it keeps coming back to) and numbers written in varied formats. The FIR document is a short form
+whose contents are a third-person account: some fresh sentences, some retold from the complaint (pronouns
+changed); the JSON's evidence quotes complaint sentences. `gzip -6` compresses the resulting SQL dump about 4.5x
+(English prose gives about 3x; a dump also has SQL syntax, the form and the JSON keys).
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ class Bench:
         return p.returncode == 0
 
     def env(self, db: str = MAIN_DB, mysql: bool = True, sessions: bool = False, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
+        passed = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "BACKUP_NICE")  # BACKUP_NICE: to compare priorities
+        env = {k: v for k, v in os.environ.items() if k in passed}
         env.update(self.server.env_for_tool(db) if self.server.port else {})
         env.update(
             BACKUP_DIR=str(self.backup_dir),

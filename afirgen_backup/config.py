@@ -22,7 +22,7 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 DEFAULT_BACKUP_DIR = "/app/backups"
-DEFAULT_COMPRESS_LEVEL = 1  # chosen from the measured size/time table in the README (issue #5)
+DEFAULT_COMPRESS_LEVEL = 2  # chosen from the measured size/time table in the README (issue #5)
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,11 @@ def run(
         # reaped descendants) is never below the root's true peak, so the larger of the two is used for the root.
         name, hwm = sampler.hwm.get(proc.pid, ("?", 0))
         sampler.hwm[proc.pid] = (name, max(hwm, usage.ru_maxrss))
+        # A child only ever seen under the root's own name was sampled between fork and exec and exec'd (or
+        # exited) before the next sample: its pages were the root's, shared copy-on-write, so it is not counted.
+        for pid, (child_name, _) in list(sampler.hwm.items()):
+            if pid != proc.pid and child_name == name:
+                del sampler.hwm[pid]
         res.peak_tree_rss_kb = sum(h for _, h in sampler.hwm.values())
         res.peak_concurrent_rss_kb = sampler.peak_concurrent
         for pid, (name, hwm) in sampler.hwm.items():

@@ -47,7 +47,7 @@ def cli_argv(*args: str) -> list[str]:
 
 
 def run_cli(
-    env: dict[str, str], *args: str, timeout: float = 120, wrapper: Sequence[str] = ()
+    env: dict[str, str], *args: str, timeout: float = 600, wrapper: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI to its end (optionally under a wrapper such as `unshare ...`) and capture its output."""
     return subprocess.run(
@@ -60,6 +60,11 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def as_root(env: dict[str, str]) -> dict[str, str]:
+    """The same settings as MariaDB's root: restores and restore tests need privileges the backup user lacks."""
+    return dict(env, MYSQL_USER="root", MYSQL_PASSWORD="")
 
 
 def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:

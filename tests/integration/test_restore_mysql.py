@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from dbcompare import data_differences, history_digests, object_lists, schema_differences, table_checksums
+from helpers import as_root, run_cli
 from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_tool(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(REPO / "backup_database.py"), *args]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-
-
-def as_root(env: dict[str, str]) -> dict[str, str]:
-    """The restore needs write privileges the least-privilege backup user lacks."""
-    return dict(env, MYSQL_USER="root", MYSQL_PASSWORD="")
 
 
 def audit_events(env: dict[str, str], event: str) -> list[dict[str, object]]:
@@ -39,7 +28,7 @@ def snapshot(mariadb: MariaDBServer, db: str) -> tuple[object, ...]:
 
 @pytest.fixture
 def backed_up(backup_env: dict[str, str]) -> dict[str, str]:
-    result = run_tool(backup_env, "backup")
+    result = run_cli(backup_env, "backup")
     assert result.returncode == 0, result.stderr
     return backup_env
 
@@ -50,7 +39,7 @@ def test_restore_into_a_new_database_gives_back_every_table_row_and_object(
     target = make_database("restored")
     mariadb.execute(f"DROP DATABASE `{target}`")  # the tool creates a missing target (make_database drops it later)
 
-    result = run_tool(as_root(backed_up), "restore", "mysql", "latest", "--target-db", target)
+    result = run_cli(as_root(backed_up), "restore", "mysql", "latest", "--target-db", target)
 
     assert result.returncode == 0, result.stderr
     assert f"into database {target}" in result.stdout
@@ -73,7 +62,7 @@ def test_restore_into_a_non_empty_database_without_yes_refuses_and_changes_nothi
     mariadb.execute("CREATE TABLE added_after_backup (id INT PRIMARY KEY)", database=fir_db)
     before = snapshot(mariadb, fir_db)
 
-    result = run_tool(as_root(backed_up), "restore", "mysql")
+    result = run_cli(as_root(backed_up), "restore", "mysql")
 
     assert result.returncode == 2, result.stderr
     assert "is not empty" in result.stderr and "--yes" in result.stderr
@@ -88,12 +77,12 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, make_database
 ) -> None:
     reference = make_database("reference")
-    assert run_tool(as_root(backed_up), "restore", "mysql", "--target-db", reference).returncode == 0
+    assert run_cli(as_root(backed_up), "restore", "mysql", "--target-db", reference).returncode == 0
     mariadb.execute("CREATE TABLE added_after_backup (id INT PRIMARY KEY)", database=fir_db)
     mariadb.execute("INSERT INTO added_after_backup VALUES (1), (2)", database=fir_db)
     changed = snapshot(mariadb, fir_db)
 
-    result = run_tool(as_root(backed_up), "restore", "mysql", "latest", "--yes")
+    result = run_cli(as_root(backed_up), "restore", "mysql", "latest", "--yes")
 
     assert result.returncode == 0, result.stderr
     assert snapshot(mariadb, fir_db) == snapshot(mariadb, reference)
@@ -104,10 +93,10 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(
     # the safety backup holds the replaced state, and restores it
     saved = make_database("saved")
     assert not (Path(backed_up["BACKUP_DIR"]) / safety[0].name).exists()  # never the name of a regular backup
-    restored = run_tool(as_root(backed_up), "restore", "mysql", f"safety/{safety[0].name}", "--target-db", saved)
+    restored = run_cli(as_root(backed_up), "restore", "mysql", f"safety/{safety[0].name}", "--target-db", saved)
     assert restored.returncode == 0, restored.stderr
     assert snapshot(mariadb, saved) == changed
-    listing = json.loads(run_tool(backed_up, "list", "--json").stdout)
+    listing = json.loads(run_cli(backed_up, "list", "--json").stdout)
     assert [entry["name"] for entry in listing["backups"]["safety"]] == [safety[0].name]
     assert safety[0].name not in [entry["name"] for entry in listing["backups"]["mysql"]]
     finished = audit_events(backed_up, "restore_finished")
@@ -117,7 +106,7 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(
 def test_restore_with_no_safety_backup_logs_that_it_was_skipped(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
 ) -> None:
-    result = run_tool(as_root(backed_up), "restore", "mysql", "--yes", "--no-safety-backup")
+    result = run_cli(as_root(backed_up), "restore", "mysql", "--yes", "--no-safety-backup")
 
     assert result.returncode == 0, result.stderr
     assert "no safety backup" in result.stdout
@@ -128,7 +117,7 @@ def test_restore_with_no_safety_backup_logs_that_it_was_skipped(
 def test_restore_without_create_privilege_says_which_privilege_is_missing(
     backed_up: dict[str, str], fir_db: str
 ) -> None:
-    result = run_tool(backed_up, "restore", "mysql", "--target-db", f"{fir_db}_new")
+    result = run_cli(backed_up, "restore", "mysql", "--target-db", f"{fir_db}_new")
 
     assert result.returncode == 1
     assert "lacks the CREATE privilege" in result.stderr

@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 from fixture_schema import build_sessions_db
+from helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_tool(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(REPO / "backup_database.py"), *args]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
 
 
 def sessions_env(tmp_path: Path, sessions: Path) -> dict[str, str]:
@@ -59,7 +55,7 @@ def backed_up(tmp_path: Path) -> tuple[dict[str, str], Path]:
     source.parent.mkdir()
     build_sessions_db(source, "delete").close()
     env = sessions_env(tmp_path, source)
-    result = run_tool(env, "backup")
+    result = run_cli(env, "backup")
     assert result.returncode == 0, result.stderr
     return env, source
 
@@ -88,7 +84,7 @@ def test_sessions_round_trip_into_a_new_file_gives_back_every_row(
     target = tmp_path / "restored" / "sessions.db"
     target.parent.mkdir()
 
-    result = run_tool(env, "restore", "sessions", "latest", "--target", str(target))
+    result = run_cli(env, "restore", "sessions", "latest", "--target", str(target))
 
     assert result.returncode == 0, result.stderr
     assert contents(target) == contents(source)
@@ -108,7 +104,7 @@ def test_restore_over_a_target_with_a_stale_wal_yields_exactly_the_backed_up_con
     leave_stale_wal(source)
     assert Path(f"{source}-wal").stat().st_size > 0
 
-    result = run_tool(env, "restore", "sessions", "--yes")
+    result = run_cli(env, "restore", "sessions", "--yes")
 
     assert result.returncode == 0, result.stderr
     assert not Path(f"{source}-wal").exists() and not Path(f"{source}-shm").exists()
@@ -130,14 +126,14 @@ def test_restore_refuses_while_a_connection_has_the_wal_target_open(
     live = build_sessions_db(target, "wal")  # stays open, idle, as the application's would
     try:
         before = contents(target)
-        result = run_tool(env, "restore", "sessions", "--target", str(target))
+        result = run_cli(env, "restore", "sessions", "--target", str(target))
         assert result.returncode == 2
         assert "in use" in result.stderr and "--yes" in result.stderr
         assert contents(target) == before
         assert list(tmp_path.glob("live.db.before-restore-*")) == []
         assert list(tmp_path.glob(".live.db.restore-*")) == []
 
-        forced = run_tool(env, "restore", "sessions", "--target", str(target), "--yes")
+        forced = run_cli(env, "restore", "sessions", "--target", str(target), "--yes")
         assert forced.returncode == 0, forced.stderr
         assert len(log_events(env, "restore_over_open_database")) == 1
     finally:
@@ -153,11 +149,11 @@ def test_restore_refuses_while_a_rollback_journal_writer_is_in_a_transaction(
     try:
         writer.execute("BEGIN IMMEDIATE")
         writer.execute("DELETE FROM validation_history")
-        assert run_tool(env, "restore", "sessions", "--target", str(target)).returncode == 2
+        assert run_cli(env, "restore", "sessions", "--target", str(target)).returncode == 2
         writer.execute("ROLLBACK")
     finally:
         writer.close()
-    assert run_tool(env, "restore", "sessions", "--target", str(target)).returncode == 0
+    assert run_cli(env, "restore", "sessions", "--target", str(target)).returncode == 0
 
 
 def publish_corrupt_sessions_backup(backup_dir: Path, scratch: Path) -> Path:
@@ -198,8 +194,8 @@ def test_a_sessions_copy_failing_integrity_check_is_named_by_verify_and_refused_
     backup = publish_corrupt_sessions_backup(backup_dir, tmp_path)
     before = target.read_bytes()
 
-    verified = run_tool(env, "verify", backup.name)
-    restored = run_tool(env, "restore", "sessions", backup.name)
+    verified = run_cli(env, "verify", backup.name)
+    restored = run_cli(env, "restore", "sessions", backup.name)
 
     assert verified.returncode == 1
     assert f"FAILED  {backup.name}" in verified.stdout

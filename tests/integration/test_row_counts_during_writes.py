@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import as_root, run_cli
 from mariadb_server import MariaDBServer, find_program
 
 pytestmark = pytest.mark.mariadb
@@ -29,11 +30,6 @@ def gated_mysqldump(directory: Path) -> Path:
     )
     script.chmod(0o755)
     return script
-
-
-def run_tool(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(REPO / "backup_database.py"), *args]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_rows_written_between_the_count_and_the_dump_pass_the_restore_test(
@@ -62,6 +58,6 @@ def test_rows_written_between_the_count_and_the_dump_pass_the_restore_test(
     assert manifest["row_counts"]["app_writes"] == 2
     assert manifest["row_counts_after_dump"]["app_writes"] == 5
 
-    verified = run_tool(dict(env, MYSQL_USER="root", MYSQL_PASSWORD=""), "verify", "--restore-test", dump.name)
+    verified = run_cli(as_root(env), "verify", "--restore-test", dump.name)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "restore-test" in verified.stdout

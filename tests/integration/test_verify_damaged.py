@@ -5,23 +5,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from dbcompare import object_lists, table_checksums
+from helpers import as_root, run_cli
 from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_tool(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(REPO / "backup_database.py"), *args]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
 
 
 def flip_middle_byte(path: Path) -> None:
@@ -58,7 +52,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
 
 @pytest.fixture
 def backed_up(backup_env: dict[str, str]) -> dict[str, str]:
-    result = run_tool(backup_env, "backup")
+    result = run_cli(backup_env, "backup")
     assert result.returncode == 0, result.stderr
     return backup_env
 
@@ -73,7 +67,7 @@ def test_verify_names_the_damaged_dump_and_the_check_it_failed(backed_up: dict[s
     dump = latest_dump(backed_up)
     damage_file(dump)
 
-    result = run_tool(backed_up, "verify")
+    result = run_cli(backed_up, "verify")
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"FAILED  {dump.name}" in result.stdout
@@ -84,7 +78,7 @@ def test_verify_names_the_damaged_dump_and_the_check_it_failed(backed_up: dict[s
     record = json.loads(dump.with_name(dump.name + ".json").read_text())["verification"]
     assert record["ok"] is False
     assert [failure.split(":")[0] for failure in record["failures"]] == failed_checks
-    listing = run_tool(backed_up, "list").stdout
+    listing = run_cli(backed_up, "list").stdout
     assert "verify FAILED" in listing
 
 
@@ -96,7 +90,7 @@ def test_restore_refuses_a_damaged_dump_before_touching_the_target(
     with mariadb.connect() as conn:
         before = table_checksums(conn, fir_db), object_lists(conn, fir_db)
 
-    result = run_tool(dict(backed_up, MYSQL_USER="root", MYSQL_PASSWORD=""), "restore", "mysql", "--yes")
+    result = run_cli(as_root(backed_up), "restore", "mysql", "--yes")
 
     assert result.returncode == 1
     assert "refusing to restore" in result.stderr and "was not touched" in result.stderr
@@ -106,7 +100,7 @@ def test_restore_refuses_a_damaged_dump_before_touching_the_target(
 
 
 def test_verify_passes_a_good_backup_and_records_it_for_list_and_status(backed_up: dict[str, str]) -> None:
-    result = run_tool(backed_up, "verify", "--json")
+    result = run_cli(backed_up, "verify", "--json")
 
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -117,5 +111,5 @@ def test_verify_passes_a_good_backup_and_records_it_for_list_and_status(backed_u
         "mysql": ["checksum", "stream", "trailer"],
         "sessions": ["checksum", "stream", "integrity", "tables"],
     }
-    status = json.loads(run_tool(backed_up, "status", "--json").stdout)
+    status = json.loads(run_cli(backed_up, "status", "--json").stdout)
     assert all(kind["verification"]["ok"] for kind in status["kinds"])

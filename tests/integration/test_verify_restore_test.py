@@ -13,20 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import as_root, run_cli
 from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_tool(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(REPO / "backup_database.py"), *args]
-    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-
-
-def as_root(env: dict[str, str]) -> dict[str, str]:
-    return dict(env, MYSQL_USER="root", MYSQL_PASSWORD="")
 
 
 def scratch_databases(mariadb: MariaDBServer, db: str) -> list[str]:
@@ -42,7 +34,7 @@ def log_events(env: dict[str, str]) -> list[str]:
 
 @pytest.fixture
 def backed_up(backup_env: dict[str, str]) -> dict[str, str]:
-    result = run_tool(backup_env, "backup")
+    result = run_cli(backup_env, "backup")
     assert result.returncode == 0, result.stderr
     return backup_env
 
@@ -65,7 +57,7 @@ def break_dump_in_the_middle(path: Path) -> None:
 def test_restore_test_loads_the_dump_matches_the_manifest_and_drops_the_scratch_database(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
 ) -> None:
-    result = run_tool(as_root(backed_up), "verify", "--restore-test", latest_dump(backed_up).name)
+    result = run_cli(as_root(backed_up), "verify", "--restore-test", latest_dump(backed_up).name)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "restore-test" in result.stdout
@@ -82,7 +74,7 @@ def test_restore_test_drops_the_scratch_database_when_the_load_fails(
 ) -> None:
     break_dump_in_the_middle(latest_dump(backed_up))
 
-    result = run_tool(as_root(backed_up), "verify", "--restore-test")
+    result = run_cli(as_root(backed_up), "verify", "--restore-test")
 
     assert result.returncode == 1
     assert "restore-test: cannot load into scratch database" in result.stdout
@@ -94,7 +86,7 @@ def test_restore_test_drops_the_scratch_database_when_the_load_fails(
 def test_restore_test_as_the_backup_user_says_which_privileges_it_needs(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
 ) -> None:
-    result = run_tool(backed_up, "verify", "--restore-test")
+    result = run_cli(backed_up, "verify", "--restore-test")
 
     assert result.returncode == 1
     assert "lacks the CREATE privilege" in result.stdout, result.stdout
@@ -133,7 +125,7 @@ def test_restore_test_interrupted_by_sigterm_drops_the_scratch_database(
 def test_the_suggested_grant_is_enough_for_a_restore_test(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
 ) -> None:
-    suggestion = run_tool(backed_up, "verify", "--restore-test").stdout
+    suggestion = run_cli(backed_up, "verify", "--restore-test").stdout
     grant = suggestion.split("to allow restore tests: ")[1].split(" TO <the backup user>")[0]
     verifier, password = "afirgen_verifier", "v3r1fy pass"
     with mariadb.connect() as conn, conn.cursor() as cur:
@@ -143,7 +135,7 @@ def test_the_suggested_grant_is_enough_for_a_restore_test(
             "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, PROCESS, SET USER ON *.* TO %s@'%%'", (verifier,)
         )
     try:
-        result = run_tool(dict(backed_up, MYSQL_USER=verifier, MYSQL_PASSWORD=password), "verify", "--restore-test")
+        result = run_cli(dict(backed_up, MYSQL_USER=verifier, MYSQL_PASSWORD=password), "verify", "--restore-test")
     finally:
         mariadb.execute(f"DROP USER {verifier}@'%'")
 

@@ -159,6 +159,25 @@ def log_events(log_file: Path) -> list[dict[str, Any]]:
     return events
 
 
+def events_named(env: dict[str, str], event: str) -> list[dict[str, Any]]:
+    """The events of that name in the backup.log of the run's BACKUP_DIR."""
+    return [e for e in log_events(Path(env["BACKUP_DIR"]) / "backup.log") if e.get("event") == event]
+
+
+def newest_backup(env: dict[str, str], kind: str = "mysql") -> Path:
+    """The newest published backup of a kind in the run's BACKUP_DIR."""
+    return backups_of(Path(env["BACKUP_DIR"]), kind)[-1]
+
+
+def dump_wrapper(directory: Path, name: str, before_dump: str) -> Path:
+    """A MYSQLDUMP_BIN that runs a shell snippet before it becomes the real mysqldump (not for --version)."""
+    real = shutil.which("mariadb-dump") or shutil.which("mysqldump")
+    script = directory / name
+    script.write_text(f'#!/bin/sh\nif [ "$1" != "--version" ]; then\n{before_dump}\nfi\nexec {real} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
 def utc_stamp(moment: datetime) -> str:
     """The YYYYMMDD_HHMMSS stamp backups carry in their names."""
     return moment.astimezone(UTC).strftime(STAMP_FORMAT)

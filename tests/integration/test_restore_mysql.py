@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from dbcompare import data_differences, history_digests, object_lists, schema_differences, table_checksums
-from helpers import as_root, run_cli
+from helpers import as_root, events_named, run_cli
 from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
@@ -15,22 +15,9 @@ pytestmark = pytest.mark.mariadb
 REPO = Path(__file__).resolve().parents[2]
 
 
-def audit_events(env: dict[str, str], event: str) -> list[dict[str, object]]:
-    log = Path(env["BACKUP_DIR"]) / "backup.log"
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [line for line in lines if line.get("event") == event]
-
-
 def snapshot(mariadb: MariaDBServer, db: str) -> tuple[object, ...]:
     with mariadb.connect() as conn:
         return table_checksums(conn, db), object_lists(conn, db), history_digests(conn, db)
-
-
-@pytest.fixture
-def backed_up(backup_env: dict[str, str]) -> dict[str, str]:
-    result = run_cli(backup_env, "backup")
-    assert result.returncode == 0, result.stderr
-    return backup_env
 
 
 def test_restore_into_a_new_database_gives_back_every_table_row_and_object(
@@ -47,7 +34,7 @@ def test_restore_into_a_new_database_gives_back_every_table_row_and_object(
     with mariadb.connect() as conn:
         assert schema_differences(conn, fir_db, target) == []  # sequence defaults name the new database
         assert data_differences(conn, fir_db, target) == []
-    finished = audit_events(backed_up, "restore_finished")
+    finished = events_named(backed_up, "restore_finished")
     assert len(finished) == 1
     assert finished[0]["what"] == "mysql"
     assert finished[0]["outcome"] == "success"
@@ -68,7 +55,7 @@ def test_restore_into_a_non_empty_database_without_yes_refuses_and_changes_nothi
     assert "is not empty" in result.stderr and "--yes" in result.stderr
     assert snapshot(mariadb, fir_db) == before
     assert not (Path(backed_up["BACKUP_DIR"]) / "safety").exists()
-    failed = audit_events(backed_up, "restore_failed")
+    failed = events_named(backed_up, "restore_failed")
     assert [event["what"] for event in failed] == ["mysql"]
     assert "not empty" in str(failed[0]["error"])
 
@@ -99,7 +86,7 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(
     listing = json.loads(run_cli(backed_up, "list", "--json").stdout)
     assert [entry["name"] for entry in listing["backups"]["safety"]] == [safety[0].name]
     assert safety[0].name not in [entry["name"] for entry in listing["backups"]["mysql"]]
-    finished = audit_events(backed_up, "restore_finished")
+    finished = events_named(backed_up, "restore_finished")
     assert [event["safety_backup"] for event in finished] == [None, str(safety[0]), None]
 
 
@@ -111,7 +98,7 @@ def test_restore_with_no_safety_backup_logs_that_it_was_skipped(
     assert result.returncode == 0, result.stderr
     assert "no safety backup" in result.stdout
     assert not (Path(backed_up["BACKUP_DIR"]) / "safety").exists()
-    assert [event["database"] for event in audit_events(backed_up, "safety_backup_skipped")] == [fir_db]
+    assert [event["database"] for event in events_named(backed_up, "safety_backup_skipped")] == [fir_db]
 
 
 def test_restore_without_create_privilege_says_which_privilege_is_missing(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fixture_schema import build_sessions_db
-from helpers import run_cli
+from helpers import events_named, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,11 +41,6 @@ def contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
         return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
     finally:
         conn.close()
-
-
-def log_events(env: dict[str, str], event: str) -> list[dict[str, object]]:
-    lines = (Path(env["BACKUP_DIR"]) / "backup.log").read_text().splitlines()
-    return [e for e in map(json.loads, filter(None, lines)) if e["event"] == event]
 
 
 @pytest.fixture
@@ -88,7 +83,7 @@ def test_sessions_round_trip_into_a_new_file_gives_back_every_row(
 
     assert result.returncode == 0, result.stderr
     assert contents(target) == contents(source)
-    finished = log_events(env, "restore_finished")
+    finished = events_named(env, "restore_finished")
     assert [(e["what"], e["target"], e["outcome"], e["kept"]) for e in finished] == [
         ("sessions", str(target), "success", None)
     ]
@@ -135,7 +130,7 @@ def test_restore_refuses_while_a_connection_has_the_wal_target_open(
 
         forced = run_cli(env, "restore", "sessions", "--target", str(target), "--yes")
         assert forced.returncode == 0, forced.stderr
-        assert len(log_events(env, "restore_over_open_database")) == 1
+        assert len(events_named(env, "restore_over_open_database")) == 1
     finally:
         live.close()
 
@@ -204,4 +199,4 @@ def test_a_sessions_copy_failing_integrity_check_is_named_by_verify_and_refused_
     assert "integrity" in restored.stderr and "was not touched" in restored.stderr
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".sessions.db", "sessions.db."))] == []
-    assert [e["what"] for e in log_events(env, "restore_failed")] == ["sessions"]
+    assert [e["what"] for e in events_named(env, "restore_failed")] == ["sessions"]

@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import as_root, run_cli
-from mariadb_server import MariaDBServer, find_program
+from helpers import (
+    as_root,
+    describe,
+    dump_wrapper,
+    finish,
+    newest_backup,
+    read_manifest,
+    run_cli,
+    start_cli,
+    wait_for,
+)
+from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def gated_mysqldump(directory: Path) -> Path:
     """A mysqldump that signals it was started and waits for a go before it opens its snapshot."""
-    real = find_program(("mariadb-dump", "mysqldump"))
-    script = directory / "mysqldump-gated"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = "--version" ]; then exec {real} "$@"; fi\n'
+    return dump_wrapper(
+        directory,
+        "mysqldump-gated",
         f"touch {directory}/started\n"
-        f"i=0; while [ ! -e {directory}/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n"
-        f'exec {real} "$@"\n'
+        f"i=0; while [ ! -e {directory}/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done",
     )
-    script.chmod(0o755)
-    return script
 
 
 def test_rows_written_between_the_count_and_the_dump_pass_the_restore_test(
@@ -41,20 +40,17 @@ def test_rows_written_between_the_count_and_the_dump_pass_the_restore_test(
         database=fir_db,
     )
     env = dict(backup_env, MYSQLDUMP_BIN=str(gated_mysqldump(tmp_path)), BACKUP_SESSIONS_ENABLED="false")
-    command = [sys.executable, str(REPO / "backup_database.py"), "backup"]
-    backup = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "started").exists():
-        assert backup.poll() is None and time.monotonic() < deadline, backup.communicate()
-        time.sleep(0.05)
+    backup = start_cli(env, "backup")
+    wait_for(lambda: (tmp_path / "started").exists() or backup.poll() is not None, 60, "mysqldump to start")
+    assert backup.poll() is None, describe(finish(backup))
     # the manifest's first count is taken; the dump's snapshot is not yet open
     mariadb.execute("INSERT INTO app_writes (note) VALUES ('during'), ('during'), ('during')", database=fir_db)
     (tmp_path / "go").touch()
-    out, err = backup.communicate(timeout=120)
-    assert backup.returncode == 0, err
+    result = finish(backup)
+    assert result.returncode == 0, describe(result)
 
-    dump = max(Path(env["BACKUP_DIR"]).glob("mysql_backup_*.sql.gz"))
-    manifest = json.loads(dump.with_name(dump.name + ".json").read_text())
+    dump = newest_backup(env)
+    manifest = read_manifest(dump)
     assert manifest["row_counts"]["app_writes"] == 2
     assert manifest["row_counts_after_dump"]["app_writes"] == 5
 

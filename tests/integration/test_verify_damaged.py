@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from dbcompare import object_lists, table_checksums
-from helpers import as_root, run_cli
+from helpers import as_root, newest_backup, run_cli
 from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
@@ -50,21 +50,10 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
 }
 
 
-@pytest.fixture
-def backed_up(backup_env: dict[str, str]) -> dict[str, str]:
-    result = run_cli(backup_env, "backup")
-    assert result.returncode == 0, result.stderr
-    return backup_env
-
-
-def latest_dump(env: dict[str, str]) -> Path:
-    return max(Path(env["BACKUP_DIR"]).glob("mysql_backup_*.sql.gz"))
-
-
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_verify_names_the_damaged_dump_and_the_check_it_failed(backed_up: dict[str, str], damage: str) -> None:
     damage_file, failed_checks = DAMAGES[damage]
-    dump = latest_dump(backed_up)
+    dump = newest_backup(backed_up)
     damage_file(dump)
 
     result = run_cli(backed_up, "verify")
@@ -86,7 +75,7 @@ def test_verify_names_the_damaged_dump_and_the_check_it_failed(backed_up: dict[s
 def test_restore_refuses_a_damaged_dump_before_touching_the_target(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, damage: str
 ) -> None:
-    DAMAGES[damage][0](latest_dump(backed_up))
+    DAMAGES[damage][0](newest_backup(backed_up))
     with mariadb.connect() as conn:
         before = table_checksums(conn, fir_db), object_lists(conn, fir_db)
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import as_root, run_cli
+from helpers import as_root, events_named, newest_backup, read_manifest, run_cli
 from mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
@@ -25,22 +25,6 @@ def scratch_databases(mariadb: MariaDBServer, db: str) -> list[str]:
     with mariadb.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         return [row[0] for row in cur.fetchall() if row[0].startswith(f"{db}_verify_")]
-
-
-def log_events(env: dict[str, str]) -> list[str]:
-    log = Path(env["BACKUP_DIR"]) / "backup.log"
-    return [json.loads(line)["event"] for line in log.read_text().splitlines() if line.strip()]
-
-
-@pytest.fixture
-def backed_up(backup_env: dict[str, str]) -> dict[str, str]:
-    result = run_cli(backup_env, "backup")
-    assert result.returncode == 0, result.stderr
-    return backup_env
-
-
-def latest_dump(env: dict[str, str]) -> Path:
-    return max(Path(env["BACKUP_DIR"]).glob("mysql_backup_*.sql.gz"))
 
 
 def break_dump_in_the_middle(path: Path) -> None:
@@ -57,14 +41,13 @@ def break_dump_in_the_middle(path: Path) -> None:
 def test_restore_test_loads_the_dump_matches_the_manifest_and_drops_the_scratch_database(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
 ) -> None:
-    result = run_cli(as_root(backed_up), "verify", "--restore-test", latest_dump(backed_up).name)
+    result = run_cli(as_root(backed_up), "verify", "--restore-test", newest_backup(backed_up).name)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "restore-test" in result.stdout
     assert scratch_databases(mariadb, fir_db) == []
-    events = log_events(backed_up)
-    assert "restore_test_loaded" in events and "scratch_db_dropped" in events
-    manifest = json.loads(latest_dump(backed_up).with_name(latest_dump(backed_up).name + ".json").read_text())
+    assert events_named(backed_up, "restore_test_loaded") and events_named(backed_up, "scratch_db_dropped")
+    manifest = read_manifest(newest_backup(backed_up))
     assert manifest["verification"]["ok"] is True
     assert manifest["verification"]["restore_test"] is True
 
@@ -72,7 +55,7 @@ def test_restore_test_loads_the_dump_matches_the_manifest_and_drops_the_scratch_
 def test_restore_test_drops_the_scratch_database_when_the_load_fails(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
 ) -> None:
-    break_dump_in_the_middle(latest_dump(backed_up))
+    break_dump_in_the_middle(newest_backup(backed_up))
 
     result = run_cli(as_root(backed_up), "verify", "--restore-test")
 
@@ -118,7 +101,7 @@ def test_restore_test_interrupted_by_sigterm_drops_the_scratch_database(
             tool.kill()
     assert tool.returncode == 128 + signal.SIGTERM, stdout + stderr
     assert scratch_databases(mariadb, fir_db) == []
-    assert "scratch_db_dropped" in log_events(backed_up)
+    assert events_named(backed_up, "scratch_db_dropped")
     assert not any(p.endswith(b"stalled-mysql") for p in map(os.fsencode, os.listdir("/proc")))
 
 

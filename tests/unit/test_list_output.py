@@ -7,32 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fake_backups import publish_fake_backup
 
 from afirgen_backup import catalog, cli
 from afirgen_backup.actions.listing import format_age, format_size
-
-
-def publish_fake_backup(directory: Path, kind: str, age: timedelta, *, manifest: bool = True) -> Path:
-    directory.mkdir(exist_ok=True)
-    path = directory / catalog.backup_name(kind, datetime.now(UTC) - age)
-    path.write_bytes(b"x" * 1500)
-    if manifest:
-        catalog.write_manifest(path, {"file": path.name, "kind": kind, "sha256": "0" * 64, "size": 1500})
-    return path
-
-
-@pytest.fixture
-def backup_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "backups"
-    directory.mkdir()
-    empty = tmp_path / "empty.env"
-    empty.write_text("")
-    monkeypatch.setenv("BACKUP_DIR", str(directory))
-    monkeypatch.setenv("BACKUP_ENV_FILE", str(empty))
-    monkeypatch.setenv("SESSIONS_DB_PATH", str(tmp_path / "sessions.db"))
-    monkeypatch.setenv("MYSQLDUMP_BIN", "/bin/true")
-    monkeypatch.delenv("BACKUP_LOG_FILE", raising=False)
-    return directory
 
 
 def test_list_shows_backups_newest_first_with_leftovers_and_verification(

@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fake_backups import publish_fake_backup
 
 from afirgen_backup import catalog, cli
-
-
-def publish_fake_backup(backup_dir: Path, kind: str, age: timedelta, *, manifest: bool = True) -> Path:
-    moment = datetime.now(UTC) - age
-    path = backup_dir / catalog.backup_name(kind, moment)
-    path.write_bytes(b"\x1f\x8b fake gzip " + kind.encode())
-    if manifest:
-        catalog.write_manifest(path, {"file": path.name, "kind": kind, "sha256": "0" * 64, "size": path.stat().st_size})
-    return path
-
-
-@pytest.fixture
-def backup_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "backups"
-    directory.mkdir()
-    empty = tmp_path / "empty.env"
-    empty.write_text("")
-    for name, value in {
-        "BACKUP_DIR": str(directory),
-        "BACKUP_ENV_FILE": str(empty),
-        "SESSIONS_DB_PATH": str(tmp_path / "sessions.db"),
-        "MYSQLDUMP_BIN": "/bin/true",
-        "BACKUP_MAX_AGE_HOURS": "7",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("BACKUP_MYSQL_ENABLED", "BACKUP_SESSIONS_ENABLED", "BACKUP_LOG_FILE", "MYSQL_PASSWORD_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    return directory
 
 
 def run_status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

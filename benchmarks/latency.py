@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pymysql
@@ -22,85 +23,85 @@ import pymysql
 from benchmarks.prose import Prose
 
 
+def _paced(
+    operation: Callable[[int], None], failures: type[Exception] | tuple[type[Exception], ...], interval: float, stop
+) -> tuple[list[tuple[float, float]], int]:  # noqa: ANN001
+    """Run operation(n) every `interval` seconds until `stop` is set; (start, latency) of each, and the failures."""
+    samples: list[tuple[float, float]] = []
+    errors = 0
+    n = 0
+    nxt = time.monotonic()
+    while not stop.is_set():
+        n += 1
+        t0 = time.monotonic()
+        try:
+            operation(n)
+        except failures:
+            errors += 1
+        samples.append((t0, time.monotonic() - t0))
+        nxt += interval
+        delay = nxt - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            nxt = time.monotonic()
+    return samples, errors
+
+
 def _fir_writer(conn_kw: dict, db: str, interval: float, stop, out) -> None:  # noqa: ANN001
     gen = Prose(4242)
     pool = [gen.record(i) for i in range(200)]
     conn = pymysql.connect(database=db, autocommit=True, charset="utf8mb4", **conn_kw)
     cur = conn.cursor()
-    samples: list[tuple[float, float]] = []
-    errors = 0
-    n = 0
-    nxt = time.monotonic()
-    while not stop.is_set():
-        rec = pool[n % len(pool)]
-        n += 1
-        t0 = time.monotonic()
-        try:
-            cur.execute(
-                "INSERT INTO fir_records (fir_number, session_id, complaint_text, fir_content, violations_json, status)"
-                " VALUES (%s, %s, %s, %s, %s, 'draft')",
-                (
-                    f"LAT/{time.time_ns()}/{n}",
-                    rec["session_id"],
-                    rec["complaint_text"],
-                    rec["fir_content"],
-                    rec["violations_json"],
-                ),
-            )
-        except pymysql.MySQLError:
-            errors += 1
-        samples.append((t0, time.monotonic() - t0))
-        nxt += interval
-        delay = nxt - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            nxt = time.monotonic()
+
+    def insert(n: int) -> None:
+        rec = pool[(n - 1) % len(pool)]
+        cur.execute(
+            "INSERT INTO fir_records (fir_number, session_id, complaint_text, fir_content, violations_json, status)"
+            " VALUES (%s, %s, %s, %s, %s, 'draft')",
+            (
+                f"LAT/{time.time_ns()}/{n}",
+                rec["session_id"],
+                rec["complaint_text"],
+                rec["fir_content"],
+                rec["violations_json"],
+            ),
+        )
+
+    result = _paced(insert, pymysql.MySQLError, interval, stop)
     cur.execute("DELETE FROM fir_records WHERE fir_number LIKE 'LAT/%%'")
     conn.close()
-    out.send((samples, errors))
+    out.send(result)
 
 
 def _sessions_writer(path: str, interval: float, stop, out) -> None:  # noqa: ANN001
-    samples: list[tuple[float, float]] = []
-    errors = 0
     conn = sqlite3.connect(path)
     ids = [r[0] for r in conn.execute("SELECT session_id FROM sessions ORDER BY rowid LIMIT 500")]
     conn.close()
-    n = 0
-    nxt = time.monotonic()
-    while not stop.is_set():
-        sid = ids[n % len(ids)]
-        n += 1
-        t0 = time.monotonic()
-        try:
-            c = sqlite3.connect(path, timeout=5)
-            with c:
-                c.execute(
-                    "UPDATE sessions SET last_activity=?, status=? WHERE session_id=?",
-                    (time.strftime("%Y-%m-%dT%H:%M:%S"), "active", sid),
-                )
-                c.execute(
-                    "INSERT INTO validation_history (session_id, step, state_snapshot, timestamp) VALUES (?,?,?,?)",
-                    (sid, "review", '{"step": "review", "ok": true}', time.strftime("%Y-%m-%dT%H:%M:%S")),
-                )
-            c.close()
-        except sqlite3.Error:
-            errors += 1
-        samples.append((t0, time.monotonic() - t0))
-        nxt += interval
-        delay = nxt - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            nxt = time.monotonic()
+
+    def commit(n: int) -> None:
+        # like AFIRGen's session manager: a new connection for every operation
+        sid = ids[(n - 1) % len(ids)]
+        c = sqlite3.connect(path, timeout=5)
+        with c:
+            c.execute(
+                "UPDATE sessions SET last_activity=?, status=? WHERE session_id=?",
+                (time.strftime("%Y-%m-%dT%H:%M:%S"), "active", sid),
+            )
+            c.execute(
+                "INSERT INTO validation_history (session_id, step, state_snapshot, timestamp) VALUES (?,?,?,?)",
+                (sid, "review", '{"step": "review", "ok": true}', time.strftime("%Y-%m-%dT%H:%M:%S")),
+            )
+        c.close()
+
+    result = _paced(commit, sqlite3.Error, interval, stop)
     c = sqlite3.connect(path, timeout=30)
     with c:
         c.execute(
             'DELETE FROM validation_history WHERE step=\'review\' AND state_snapshot LIKE \'{"step": "review", "ok%\''
         )
     c.close()
-    out.send((samples, errors))
+    out.send(result)
 
 
 class Writers:

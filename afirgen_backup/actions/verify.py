@@ -14,10 +14,8 @@ verify runs. The result is stored in the backup's manifest for `list` and `statu
 from __future__ import annotations
 
 import contextlib
-import signal
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 
 from isal import isal_zlib
 
-from afirgen_backup import catalog
+from afirgen_backup import catalog, process
 from afirgen_backup.actions.progress import ProgressReporter
 from afirgen_backup.archive import iter_gzip, sha256_of_file
 from afirgen_backup.catalog import BackupEntry
@@ -180,20 +178,9 @@ def describe_scratch_grant(database: str) -> str:
     return f"to allow restore tests: GRANT {privileges} ON `{pattern}`.* TO <the backup user>"
 
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGTERM/SIGINT until the block is done (a cleanup that must not be cut short)."""
-    signals = {signal.SIGTERM, signal.SIGINT}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def drop_scratch(settings: Settings, scratch: str) -> str | None:
     """Drop the scratch database; the reason when that failed."""
-    with signals_deferred():
+    with process.signals_deferred():
         try:
             with mysql.connect(settings) as connection:
                 mysql_restore.drop_database(connection, scratch)

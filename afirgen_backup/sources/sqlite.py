@@ -128,12 +128,17 @@ def copy_immutable(source: Path, destination: Path) -> str:
     )
 
 
+def integrity_of(connection: sqlite3.Connection) -> str:
+    """`ok`, or the first problems PRAGMA integrity_check reports."""
+    rows = connection.execute("PRAGMA integrity_check").fetchall()
+    return "ok" if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:10])
+
+
 def check_and_finish_copy(copy: Path) -> tuple[int, int, str, dict[str, int]]:
     """integrity_check the copy and switch it to journal_mode=DELETE, so the restored file stands alone."""
     connection = sqlite3.connect(copy)
     try:
-        rows = connection.execute("PRAGMA integrity_check").fetchall()
-        integrity = "ok" if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:10])
+        integrity = integrity_of(connection)
         if integrity != "ok":
             return 0, 0, integrity, {}
         connection.execute("PRAGMA journal_mode=DELETE").fetchone()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afirgen_backup.archive import fsync_directory
-from afirgen_backup.sources.sqlite import table_row_counts
+from afirgen_backup.sources.sqlite import integrity_of, table_row_counts
 
 LOCK_BYTES_START = 0x40000000  # SQLite's PENDING byte; RESERVED and the SHARED range follow it
 LOCK_BYTES_LENGTH = 2 + 510
@@ -73,8 +73,7 @@ def check_copy(path: Path) -> CheckedCopy:
     """integrity_check and row counts of a decompressed copy; raise sqlite3.DatabaseError when it is no database."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = connection.execute("PRAGMA integrity_check").fetchall()
-        integrity = "ok" if rows == [("ok",)] else "; ".join(str(row[0]) for row in rows[:10])
+        integrity = integrity_of(connection)
         counts = table_row_counts(connection) if integrity == "ok" else {}
     finally:
         connection.close()

@@ -11,13 +11,13 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers importable from any test directory
 
 from fixture_schema import build_sessions_db, create_fixture  # noqa: E402
+from infrastructure import unavailable  # noqa: E402
 from mariadb_server import (  # noqa: E402
     BACKUP_PASSWORD,
     BACKUP_PRIVILEGES,
@@ -29,18 +29,6 @@ from mariadb_server import (  # noqa: E402
 )
 
 __all__ = ["BACKUP_PASSWORD", "BACKUP_PRIVILEGES", "BACKUP_USER", "BackupUser"]
-
-
-def running_in_ci() -> bool:
-    """True when CI=true (or 1/yes) is set: missing infrastructure is then a failure, not a skip."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip the test, or fail it under CI, because the test infrastructure is missing."""
-    if running_in_ci():
-        pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
-    pytest.skip(reason)
 
 
 def start_server() -> MariaDBServer:

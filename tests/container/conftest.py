@@ -10,7 +10,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from docker_helpers import IMAGE, REPO, Docker, docker_environment, unavailable
+from docker_helpers import IMAGE, REPO, Docker, docker_environment
+from infrastructure import unavailable
 
 
 @pytest.fixture(scope="session")

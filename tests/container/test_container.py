@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_helpers import REPO, Container, Docker, unavailable
+from docker_helpers import REPO, Container, Docker
 from fixture_schema import build_sessions_db, create_fixture
+from infrastructure import unavailable
 from mariadb_server import BACKUP_PASSWORD, BackupUser, MariaDBServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.mariadb]

@@ -18,6 +18,7 @@ from afirgen_backup import __version__, process
 from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted
 from afirgen_backup.logs import bind_run, configure_logging, get_logger, new_run_id
+from afirgen_backup.priority import lower_priority
 
 Handler = Callable[[Settings, argparse.Namespace, str], int]
 
@@ -35,13 +36,6 @@ def command_backup(settings: Settings, args: argparse.Namespace, run_id: str) ->
         if part.error:
             sys.stderr.write(f"error: {part.error}\n")
     return EXIT_FAILED
-
-
-def lower_priority(niceness: int) -> None:
-    """Run the backup (and mysqldump, which inherits it) at a lower CPU priority than the application."""
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if niceness > current:
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
 
 
 def command_check_config(settings: Settings, args: argparse.Namespace, run_id: str) -> int:

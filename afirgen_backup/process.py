@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from afirgen_backup import priority
 from afirgen_backup.errors import CommandFailed
 
 # What a child may inherit from our environment. Nothing else passes: no MYSQL_PWD or password, and no HOME,
@@ -136,6 +137,7 @@ def spawn(
         )
     except OSError as error:
         raise CommandFailed(f"cannot start {argv[0]}: {error.strerror}") from None
+    priority.lower_child_group(process.pid)  # its own session is its own CPU group where the kernel has them
     with _children_lock:
         _children.add(process)
     assert process.stderr is not None

@@ -111,9 +111,13 @@ def run(
     cwd: str | Path | None = None,
     stdout: int | None = subprocess.DEVNULL,
     sample: bool = True,
+    new_session: bool = False,
 ) -> Result:
+    """Run argv to its end; new_session starts it as cron starts a job (a session of its own, no terminal)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, start_new_session=new_session
+    )
     sampler = TreeSampler(proc.pid) if sample else None
     if sampler:
         sampler.start()

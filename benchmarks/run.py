@@ -119,7 +119,13 @@ class Bench:
 
     def run_tool(self, label: str, **env_kw: object) -> measure.Result:
         self.clear_backups()
-        res = measure.run([sys.executable, str(TOOL), "backup"], env=self.env(**env_kw), cwd=self.work)  # type: ignore[arg-type]
+        # Started as cron starts a job: in a session of its own, without a terminal (see afirgen_backup/priority.py).
+        res = measure.run(
+            [sys.executable, str(TOOL), "backup"],
+            env=self.env(**env_kw),  # type: ignore[arg-type]
+            cwd=self.work,
+            new_session=True,
+        )
         if res.rc != 0:
             print(f"  {label}: the tool exited {res.rc}:\n{res.stderr_tail}", flush=True)
         return res

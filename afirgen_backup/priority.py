@@ -10,8 +10,8 @@ niceness of the group itself, /proc/PID/autogroup.
 
 So lower_priority(n) sets the niceness of the backup process (its threads and the children it starts inherit
 it) and, where autogroups are on:
-- a run without a controlling terminal (cron, `docker exec` without -t, a service) that does not lead its
-  session yet moves into a session of its own, so that lowering its group lowers nothing else;
+- a run without a controlling terminal (cron, a service) that does not lead its session yet moves into a
+  session of its own, so that lowering its group lowers nothing else;
 - the run's group gets niceness n, if the run leads its session.
 A run in a terminal keeps the terminal's session (Ctrl-C must still reach it, and the terminal's other jobs must
 not be slowed); only its children are lowered. Every child starts in a session of its own (process.spawn), and

@@ -324,6 +324,9 @@ def test_compose_file_validates(tmp_path: Path) -> None:
         expected_parts = ("afirgen-mysql", "afirgen-backup", "service_healthy", ":/data/sessions:ro", ":/app/backups")
         for expected in expected_parts:
             assert expected in config, (tool, expected)
+        service = re.search(r"^  backup:\n((?:(?:    .*)?\n)*)", config, re.MULTILINE)
+        backup = service.group(1) if service else ""
+        assert re.search(r"cpu_shares: 256\b", backup), "the backup container must yield the CPU to MySQL and the app"
         pipeline = config[config.index("fir_pipeline:") :]
         assert re.search(r"profiles:\s*\n\s*- app", pipeline), "the stand-in must stay behind the `app` profile"
 

@@ -21,6 +21,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,11 +113,18 @@ def run(
     stdout: int | None = subprocess.DEVNULL,
     sample: bool = True,
     new_session: bool = False,
+    preexec: Callable[[], None] | None = None,
 ) -> Result:
     """Run argv to its end; new_session starts it as cron starts a job (a session of its own, no terminal)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, start_new_session=new_session
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        start_new_session=new_session,
+        preexec_fn=preexec,
     )
     sampler = TreeSampler(proc.pid) if sample else None
     if sampler:

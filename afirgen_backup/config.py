@@ -44,6 +44,7 @@ class Settings:
     compress_level: int = DEFAULT_COMPRESS_LEVEL
     compress_threads: int = 2
     nice: int = 10  # the backup yields the CPU to the application it shares the machine with
+    yield_cpu: bool = True  # while the application writes, the MySQL dump leaves it a CPU (yielding.py)
     max_age_hours: int = 7
     log_format: str = "console"  # how events look on stdout/stderr: console or json
 
@@ -124,6 +125,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, check_dirs: bool 
             env, "BACKUP_COMPRESS_THREADS", 2, minimum=1, maximum=64, what="a number of compression threads"
         ),
         nice=parse_int(env, "BACKUP_NICE", 10, minimum=0, maximum=19, what="a niceness"),
+        yield_cpu=parse_bool(env, "BACKUP_YIELD_CPU", True),
         max_age_hours=parse_int(env, "BACKUP_MAX_AGE_HOURS", 7, minimum=1, maximum=100000, what="a number of hours"),
         log_format=parse_choice(env, "BACKUP_LOG_FORMAT", "console", ("console", "json")),
     )

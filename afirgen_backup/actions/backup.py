@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import pymysql
 
-from afirgen_backup import TOOL_NAME, __version__, catalog, process
+from afirgen_backup import TOOL_NAME, __version__, catalog, process, yielding
 from afirgen_backup.actions.prune import prune_backups
 from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, fsync_directory
 from afirgen_backup.config import Settings
@@ -27,6 +28,7 @@ from afirgen_backup.errors import BackupError, CommandFailed, Interrupted
 from afirgen_backup.lock import backup_dir_lock
 from afirgen_backup.logs import get_logger
 from afirgen_backup.sources import mysql, sqlite
+from afirgen_backup.yielding import Yielder
 
 SESSIONS_COPY_PREFIX = ".sessions-copy-"
 MANIFEST_TEMP = re.compile(r"^\.(.+)\.json\.\d+\.tmp$")  # archive.write_file_atomically's temp name
@@ -141,7 +143,38 @@ def count_rows_after_dump(settings: Settings, tables: tuple[str, ...]) -> dict[s
         return None
 
 
-def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult:
+@contextlib.contextmanager
+def cpu_yielder(settings: Settings) -> Iterator[Yielder | None]:
+    """The CPU yielder of one run (afirgen_backup/yielding.py); None when it is off or there is only one CPU."""
+    if not settings.yield_cpu or yielding.cpus_to_keep(os.sched_getaffinity(0)) is None:
+        yield None
+        return
+    sources: list[Callable[[], Hashable]] = []
+    server = yielding.ServerWrites(lambda: mysql.connect(settings, read_timeout=10))
+    if settings.mysql_enabled:
+        sources.append(server)
+    if settings.sessions_enabled and settings.sessions_db_path is not None:
+        sources.append(yielding.file_changes(settings.sessions_db_path))
+    yielder = Yielder(lambda: tuple(read() for read in sources))
+    yielder.start()
+    try:
+        yield yielder
+    finally:
+        yielder.stop()
+        server.close()
+
+
+def describe_yield(yielder: Yielder | None) -> dict[str, Any] | None:
+    if yielder is None:
+        return None
+    return {
+        "times": yielder.confinements,
+        "seconds": round(yielder.confined_seconds, 1),
+        "cpus": sorted(yielder.keep or ()),
+    }
+
+
+def backup_mysql(settings: Settings, stamp: datetime, run_id: str, yielder: Yielder | None = None) -> PartResult:
     log = get_logger(part="mysql")
     started = datetime.now(UTC)
     clock = time.monotonic()
@@ -161,7 +194,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
                 client=client.describe(),
                 argv=mysql.redact_argv(argv),
             )
-            result = mysql.stream_dump(argv, (fd,), publisher)
+            result = mysql.stream_dump(argv, (fd,), publisher, adopt=yielder.adopt if yielder else None)
         counts_after = count_rows_after_dump(settings, inventory.tables)
         duration = time.monotonic() - clock
         manifest: dict[str, Any] = {
@@ -202,7 +235,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str) -> PartResult
     return PartResult("mysql", True, final.name, size=result.written.size, duration_s=duration)
 
 
-def backup_sessions(settings: Settings, stamp: datetime, run_id: str) -> PartResult:
+def backup_sessions(settings: Settings, stamp: datetime, run_id: str, yielder: Yielder | None = None) -> PartResult:
     log = get_logger(part="sessions")
     assert settings.sessions_db_path is not None
     source = settings.sessions_db_path
@@ -289,17 +322,9 @@ def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) 
             fsync_directory(settings.backup_dir)
             log.warning("removed_leftovers", files=removed)
         try:
-            for kind in settings.enabled_kinds:
-                clock = time.monotonic()
-                try:
-                    run.parts[kind] = PARTS[kind](settings, stamp, run_id)
-                except Interrupted:
-                    raise
-                except Exception as error:  # noqa: BLE001 - one part's failure must not stop the other
-                    message = describe_failure(kind, error, settings.backup_dir)
-                    run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock)
-                    details = {"stderr_tail": error.stderr_tail} if isinstance(error, CommandFailed) else {}
-                    log.error("part_failed", part=kind, error=message, **details)
+            with cpu_yielder(settings) as yielder:
+                for kind in settings.enabled_kinds:
+                    run_part(settings, run, kind, yielder)
             failed = [kind for kind, part in run.parts.items() if not part.ok]
             prune_backups(settings, skip_kinds=failed)
         except Interrupted as interruption:
@@ -315,8 +340,22 @@ def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) 
             files=[part.file for part in run.parts.values() if part.file],
             total_size=sum(part.size for part in run.parts.values()),
             duration_s=round((datetime.now(UTC) - run.started_at).total_seconds(), 3),
+            cpu_yield=describe_yield(yielder),
         )
         return run
+
+
+def run_part(settings: Settings, run: RunResult, kind: str, yielder: Yielder | None) -> None:
+    clock = time.monotonic()
+    try:
+        run.parts[kind] = PARTS[kind](settings, run.started_at, run.run_id, yielder)
+    except Interrupted:
+        raise
+    except Exception as error:  # noqa: BLE001 - one part's failure must not stop the other
+        message = describe_failure(kind, error, settings.backup_dir)
+        run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock)
+        details = {"stderr_tail": error.stderr_tail} if isinstance(error, CommandFailed) else {}
+        get_logger().error("part_failed", part=kind, error=message, **details)
 
 
 def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str | None) -> None:

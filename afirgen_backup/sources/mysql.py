@@ -8,7 +8,7 @@ import contextlib
 import fcntl
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,9 +309,18 @@ def ends_with_trailer(tail: bytes) -> str | None:
     return None
 
 
-def stream_dump(argv: list[str], pass_fds: tuple[int, ...], publisher: GzipPublisher) -> DumpResult:
-    """Run mysqldump and stream its stdout through the publisher; finish the file only for a complete dump."""
+def stream_dump(
+    argv: list[str],
+    pass_fds: tuple[int, ...],
+    publisher: GzipPublisher,
+    adopt: Callable[[int], None] | None = None,
+) -> DumpResult:
+    """Run mysqldump and stream its stdout through the publisher; finish the file only for a complete dump.
+
+    `adopt` is told mysqldump's pid once it runs (the CPU yielder confines it with the tool's threads)."""
     child = process.spawn(argv, pass_fds=pass_fds)
+    if adopt is not None:
+        adopt(child.process.pid)
     try:
         stdout_fd = child.stdout.fileno()
         with contextlib.suppress(OSError):

@@ -79,6 +79,7 @@ def test_the_password_is_not_in_the_settings_repr(env):
         ("MYSQL_PORT", "notaport", "MYSQL_PORT='notaport' is not a whole number; allowed: a TCP port from 1 to 65535"),
         ("MYSQL_PORT", "70000", "MYSQL_PORT='70000' is out of range; allowed: a TCP port from 1 to 65535"),
         ("BACKUP_MYSQL_ENABLED", "maybe", "BACKUP_MYSQL_ENABLED='maybe' is not a boolean; allowed: true/false"),
+        ("BACKUP_YIELD_CPU", "sometimes", "BACKUP_YIELD_CPU='sometimes' is not a boolean; allowed: true/false"),
         ("BACKUP_COMPRESS_LEVEL", "9", "BACKUP_COMPRESS_LEVEL='9' is out of range; allowed: an ISA-L gzip level"),
         ("MYSQL_DB", "fir`db", "MYSQL_DB='fir`db' is not a usable database name"),
         ("MYSQLDUMP_BIN", "/nonexistent/mysqldump", "MYSQLDUMP_BIN='/nonexistent/mysqldump' is not an executable"),

@@ -3,9 +3,9 @@
 Measured on two cores (benchmarks/README.md): the server's dump thread, mysqldump, the reader and the
 compressor together keep most cores busy, and an application thread that wakes up while both cores run backup
 work waits for one of them to be preempted, however low the backup's priority. The application's p99 insert
-latency was about 5x its idle value with the backup at niceness 10 in its own CPU group, and under 3x with the
-tool and mysqldump confined to one of the two CPUs. Confined, the backup takes longer (about 2x the bare dump
-instead of 1.4x on two cores), so it is confined only while the application is busy.
+latency was about 4.7 ms (idle: about 0.8 ms) with the backup at niceness 10 in its own CPU group, and 2.4-3.2
+ms with the tool and mysqldump confined to one of the two CPUs. Confined, the backup takes longer (about 2x the
+bare dump instead of 1.4-1.5x on two cores), so it is confined only while the application is busy.
 
 Busy means: the server's write counters (Com_insert, Com_update, Com_delete, ...) grew, read every POLL_SECONDS
 over a connection of the watcher's own (mysqldump never writes and the watcher only reads, so any growth is the

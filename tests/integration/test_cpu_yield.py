@@ -7,6 +7,7 @@ backup process that started it, may run on, before it becomes the real mysqldump
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,30 @@ def test_backup_yield_cpu_false_never_confines(backup_env, tmp_path, application
     assert recorded(tmp_path) == (ALL, ALL)
     (finished,) = events_named(env, "backup_finished")
     assert finished["cpu_yield"] is None
+
+
+def test_commits_to_sessions_db_count_as_application_activity_too(backup_env, tmp_path, sessions_db):
+    """No MySQL writes: the application only commits to sessions.db (WAL), as AFIRGen's session manager does."""
+    stop = threading.Event()
+
+    def commit() -> None:
+        conn = sqlite3.connect(sessions_db, timeout=5)
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS app_ticks (at REAL)")
+            while not stop.wait(0.01):
+                with conn:
+                    conn.execute("INSERT INTO app_ticks VALUES (julianday('now'))")
+        finally:
+            conn.close()
+
+    writer = threading.Thread(target=commit, daemon=True)
+    writer.start()
+    try:
+        env = dict(backup_env, MYSQLDUMP_BIN=str(recording_mysqldump(tmp_path)))
+        result = run_cli(env)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    kept = sorted(yielding.cpus_to_keep(set(ALL)) or ())
+    assert recorded(tmp_path) == (kept, kept)

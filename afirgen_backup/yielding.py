@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from afirgen_backup.logs import get_logger
+from afirgen_backup.sources import sqlite
 
 POLL_SECONDS = 0.2
 QUIET_SECONDS = 2.0
@@ -78,7 +79,7 @@ def apply_affinity(cpus: set[int], pids: list[int]) -> None:
     """Set the CPU affinity of every thread of this process and of the given processes (gone ones are skipped)."""
     targets = [int(tid) for tid in os.listdir("/proc/self/task")] + pids
     for target in targets:
-        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        with contextlib.suppress(OSError):  # gone, or not ours
             os.sched_setaffinity(target, cpus)
 
 
@@ -180,19 +181,17 @@ class ServerWrites:
             self.stack.close()
 
 
-def file_changes(path: Path) -> Callable[[], tuple[tuple[int, int] | None, ...]]:
-    """The (mtime, size) of an SQLite file and of its -wal and -journal files; None for a missing one."""
-    paths = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")]
+def file_changes(path: Path) -> Callable[[], tuple[tuple[int, int, int, int] | None, ...]]:
+    """The state (sqlite.file_state) of an SQLite file and of its -wal and -journal files; None for a missing one."""
+    paths = [path, *(sqlite.sidecar(path, suffix) for suffix in sqlite.JOURNAL_SUFFIXES)]
 
-    def read() -> tuple[tuple[int, int] | None, ...]:
-        result: list[tuple[int, int] | None] = []
+    def read() -> tuple[tuple[int, int, int, int] | None, ...]:
+        result: list[tuple[int, int, int, int] | None] = []
         for item in paths:
             try:
-                info = item.stat()
+                result.append(sqlite.file_state(item))
             except OSError:
                 result.append(None)
-            else:
-                result.append((info.st_mtime_ns, info.st_size))
         return tuple(result)
 
     return read

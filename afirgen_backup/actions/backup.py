@@ -277,7 +277,7 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str, yielder: Y
             }
             publish_with_manifest(publisher, manifest)
     finally:
-        for leftover in (temp, Path(f"{temp}-journal"), Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+        for leftover in (temp, *(sqlite.sidecar(temp, suffix) for suffix in ("-journal", "-wal", "-shm"))):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
     uncompressed = manifest["uncompressed_size"]

@@ -51,6 +51,14 @@ def header_says_wal(path: Path) -> bool:
     return len(header) == 20 and header[18] == WAL_HEADER_VERSION and header[19] == WAL_HEADER_VERSION
 
 
+JOURNAL_SUFFIXES = ("-wal", "-journal")  # the files beside a database that hold its committed changes
+
+
+def sidecar(path: Path, suffix: str) -> Path:
+    """A file SQLite keeps beside the database: `<path>-wal`, `<path>-journal`, `<path>-shm`."""
+    return path.with_name(path.name + suffix)
+
+
 def file_state(path: Path) -> tuple[int, int, int, int]:
     info = os.stat(path)
     return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
@@ -98,12 +106,12 @@ def cannot_open_wal_read_only(source: Path, error: sqlite3.OperationalError) -> 
         "unable to open" in str(error)
         and not os.access(source.parent, os.W_OK)
         and header_says_wal(source)
-        and not Path(f"{source}-wal").exists()
+        and not sidecar(source, "-wal").exists()
     )
 
 
 def copy_immutable(source: Path, destination: Path) -> str:
-    wal = Path(f"{source}-wal")
+    wal = sidecar(source, "-wal")
     for attempt in range(IMMUTABLE_ATTEMPTS):
         with contextlib.suppress(FileNotFoundError):
             destination.unlink()

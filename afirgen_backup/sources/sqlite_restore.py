@@ -24,19 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afirgen_backup.archive import fsync_directory
-from afirgen_backup.sources.sqlite import integrity_of, table_row_counts
+from afirgen_backup.sources.sqlite import JOURNAL_SUFFIXES, integrity_of, sidecar, table_row_counts
 
 LOCK_BYTES_START = 0x40000000  # SQLite's PENDING byte; RESERVED and the SHARED range follow it
 LOCK_BYTES_LENGTH = 2 + 510
 SHM_LOCKS_START = 120  # the WAL-index locks in -shm: write, checkpoint, recover, 5 readers, DMS
 SHM_LOCKS_LENGTH = 9
 FLOCK_FORMAT = "hhqqi4x"  # struct flock on 64-bit Linux
-JOURNAL_SUFFIXES = ("-wal", "-journal")
 F_OFD_GETLK = getattr(fcntl, "F_OFD_GETLK", fcntl.F_GETLK)
-
-
-def sidecar(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
 
 
 def probe_lock(path: Path, start: int, length: int) -> bool:

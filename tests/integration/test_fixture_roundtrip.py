@@ -56,6 +56,21 @@ def dump_as_backup_user(backup_user: BackupUser, db: str, tmp_path: Path, option
     return target
 
 
+def copy_through_a_dump(
+    mariadb: MariaDBServer,
+    backup_user: BackupUser,
+    db: str,
+    make_database: Callable[..., str],
+    tmp_path: Path,
+    options: tuple[str, ...],
+) -> str:
+    """Dump `db` as the backup user, load it with the plain client into a new database; its name."""
+    archive = dump_as_backup_user(backup_user, db, tmp_path, options)
+    copy = make_database("copy")
+    load_dump_with_client(archive, mariadb, copy)
+    return copy
+
+
 def grants_of(conn: pymysql.connections.Connection) -> list[str]:
     """SHOW GRANTS of the connection's own account."""
     with conn.cursor() as cur:
@@ -151,9 +166,7 @@ def test_a_plain_dump_by_the_backup_user_loads_back_identical(
     sequence is dumped fully qualified with the SOURCE database name, so the copy
     still draws ids from the source's sequence.
     """
-    archive = dump_as_backup_user(backup_user, fir_db, tmp_path, DUMP_OPTIONS)
-    copy = make_database("copy")
-    load_dump_with_client(archive, mariadb, copy)
+    copy = copy_through_a_dump(mariadb, backup_user, fir_db, make_database, tmp_path, DUMP_OPTIONS)
 
     with mariadb.connect() as conn:
         assert data_differences(conn, fir_db, copy) == []
@@ -178,9 +191,7 @@ def test_a_dump_without_dump_history_loses_history_and_the_helpers_notice(
     mariadb: MariaDBServer, backup_user: BackupUser, fir_db: str, make_database: Callable[..., str], tmp_path: Path
 ) -> None:
     options = tuple(option for option in DUMP_OPTIONS if option != "--dump-history")
-    archive = dump_as_backup_user(backup_user, fir_db, tmp_path, options)
-    copy = make_database("copy")
-    load_dump_with_client(archive, mariadb, copy)
+    copy = copy_through_a_dump(mariadb, backup_user, fir_db, make_database, tmp_path, options)
     with mariadb.connect() as conn:
         assert row_counts(conn, fir_db) == row_counts(conn, copy)  # the current rows are all there ...
         source, restored = table_checksums(conn, fir_db), table_checksums(conn, copy)
@@ -193,9 +204,7 @@ def test_a_dump_without_dump_history_loses_history_and_the_helpers_notice(
 def test_the_comparison_helpers_detect_one_changed_row(
     mariadb: MariaDBServer, backup_user: BackupUser, fir_db: str, make_database: Callable[..., str], tmp_path: Path
 ) -> None:
-    archive = dump_as_backup_user(backup_user, fir_db, tmp_path, DUMP_OPTIONS)
-    copy = make_database("copy")
-    load_dump_with_client(archive, mariadb, copy)
+    copy = copy_through_a_dump(mariadb, backup_user, fir_db, make_database, tmp_path, DUMP_OPTIONS)
     with mariadb.connect() as conn:
         assert table_checksums(conn, fir_db) == table_checksums(conn, copy)
         with conn.cursor() as cur:
@@ -212,9 +221,7 @@ def test_the_comparison_helpers_detect_one_changed_row(
 def test_the_comparison_helpers_detect_missing_objects_and_sequence_changes(
     mariadb: MariaDBServer, backup_user: BackupUser, fir_db: str, make_database: Callable[..., str], tmp_path: Path
 ) -> None:
-    archive = dump_as_backup_user(backup_user, fir_db, tmp_path, DUMP_OPTIONS)
-    copy = make_database("copy")
-    load_dump_with_client(archive, mariadb, copy)
+    copy = copy_through_a_dump(mariadb, backup_user, fir_db, make_database, tmp_path, DUMP_OPTIONS)
     mariadb.execute(
         "DROP TRIGGER trg_firs_after_update",
         "ALTER EVENT ev_purge_old_drafts ENABLE",

@@ -46,15 +46,6 @@ def has_controlling_terminal() -> bool:
     return True
 
 
-def group_niceness(pid: int | str = "self") -> int | None:
-    """The niceness of the autogroup of `pid` ("/autogroup-42 nice 10"), or None without autogroups."""
-    try:
-        text = Path(f"/proc/{pid}/autogroup").read_text()
-    except OSError:
-        return None
-    return int(text.split()[-1])
-
-
 def set_group_niceness(pid: int | str, niceness: int) -> bool:
     """Set the niceness of the autogroup of `pid`; False when the kernel has none or the process is gone."""
     try:

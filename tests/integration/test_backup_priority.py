@@ -37,11 +37,17 @@ job=$(stat_of "$tool" | cut -d' ' -f2)
 
 
 def own_group_niceness() -> int | None:
-    """The niceness of this process's autogroup ("/autogroup-42 nice 10"), or None without autogroups."""
+    """The niceness of this process's autogroup ("/autogroup-42 nice 10"), or None without one.
+
+    The file is empty for a process whose session was never made by setsid() since boot (a CI runner may start the
+    tests that way): such a process is in the kernel's default group, the root task group, which has no niceness
+    of its own and which nobody can lower.
+    """
     try:
-        return int(Path("/proc/self/autogroup").read_text().split()[-1])
+        words = Path("/proc/self/autogroup").read_text().split()
     except OSError:
         return None
+    return int(words[-1]) if words else None
 
 
 def recording_mysqldump(directory: Path) -> Path:

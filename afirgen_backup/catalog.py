@@ -1,7 +1,14 @@
 """What is in BACKUP_DIR: backup names, their manifests, leftovers, and the record of the last run.
 
 A backup is `mysql_backup_YYYYMMDD_HHMMSS.sql.gz` or `sessions_backup_YYYYMMDD_HHMMSS.db.gz` (UTC) with a JSON
-manifest `<name>.json` beside it. Only a file with a readable manifest counts as a good backup.
+manifest `<name>.json` beside it. A file counts as a good backup only when its manifest is readable, its size is
+the size the manifest recorded, and its last verification, if any, found nothing wrong with the file (a restore
+test that failed on its own does not count against it): retention counts only good
+backups as copies to keep, and `status` and `latest` look only at them. Establishing that takes a stat, no
+reading of the file (`verify` does that and records the result in the manifest).
+
+A backup whose name is dated in the future (a clock set back, a file copied in from another machine) is not
+taken as the newest of its kind: it may well hold older data than the runs dated before it.
 """
 
 from __future__ import annotations
@@ -10,11 +17,12 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from afirgen_backup.archive import PARTIAL_SUFFIX, write_file_atomically
+from afirgen_backup.errors import BackupError
 
 KINDS = ("mysql", "sessions")
 NAME_PATTERNS = {
@@ -26,6 +34,9 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"
 MANIFEST_SUFFIX = ".json"
 MANIFEST_FORMAT = 1
 LAST_RUN_NAME = "last_run.json"
+VERIFY_FAILED = "its last verify found it damaged"
+RESTORE_TEST_CHECK = "restore-test"
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of hosts sharing BACKUP_DIR may differ this much
 
 
 def format_stamp(moment: datetime) -> str:
@@ -88,8 +99,33 @@ class BackupEntry:
     manifest: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
+    def flaw(self) -> str | None:
+        """Why this file is not a usable backup, or None when it is one."""
+        if self.manifest is None:
+            return "no manifest"
+        verification = self.verification
+        if verification is not None and verification.get("ok") is False:
+            # A failed restore test alone may be the server's doing (privileges, a scratch name taken): the file
+            # is damaged only when one of the checks of the file itself failed.
+            checks = verification.get("checks")
+            failed = (
+                [c.get("check") for c in checks if isinstance(c, dict) and not c.get("ok")]
+                if isinstance(checks, list)
+                else None
+            )
+            if failed is None or any(name != RESTORE_TEST_CHECK for name in failed):
+                return VERIFY_FAILED
+        recorded = self.manifest.get("size")
+        if recorded != self.size:
+            return f"{self.size} bytes, the manifest says {recorded}"
+        return None
+
+    @property
     def good(self) -> bool:
-        return self.manifest is not None
+        return self.flaw is None
+
+    def in_future(self, now: datetime) -> bool:
+        return self.time > now + FUTURE_TOLERANCE
 
     @property
     def verification(self) -> dict[str, Any] | None:
@@ -109,8 +145,17 @@ class Catalog:
         """Backups of one kind, newest first."""
         return sorted((b for b in self.backups if b.kind == kind), key=lambda b: b.time, reverse=True)
 
-    def newest_good(self, kind: str) -> BackupEntry | None:
-        return next((b for b in self.of_kind(kind) if b.good), None)
+    def newest_good(self, kind: str, now: datetime | None = None) -> BackupEntry | None:
+        """The newest good backup of `kind` not dated in the future."""
+        now = now or datetime.now(UTC)
+        return next((b for b in self.of_kind(kind) if b.good and not b.in_future(now)), None)
+
+    def newest_published(self, kind: str) -> BackupEntry | None:
+        """The newest backup of `kind` that has a manifest, whether or not it is still good."""
+        return next((b for b in self.of_kind(kind) if b.manifest is not None), None)
+
+    def in_future(self, kind: str, now: datetime) -> list[BackupEntry]:
+        return [b for b in self.of_kind(kind) if b.in_future(now)]
 
     def find(self, name: str) -> BackupEntry | None:
         return next((b for b in self.backups if b.name == name), None)
@@ -124,6 +169,8 @@ def scan(backup_dir: Path) -> Catalog:
         entries = sorted(backup_dir.iterdir())
     except FileNotFoundError:
         entries = []
+    except OSError as error:
+        raise BackupError(f"cannot read the backup directory {backup_dir}: {error.strerror or error}") from error
     for path in entries:
         name = path.name
         if name.endswith(PARTIAL_SUFFIX) and parse_backup_name(name[: -len(PARTIAL_SUFFIX)]):

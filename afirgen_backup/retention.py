@@ -2,10 +2,13 @@
 
 Per kind, a backup is deleted only when both hold:
 - it is older than BACKUP_RETENTION_DAYS (age taken from the UTC time in its name), and
-- at least BACKUP_KEEP_LAST good backups (published with a manifest) of the same kind are newer than it.
-So the newest BACKUP_KEEP_LAST good backups are never deleted, whatever their age, and a file without a
-manifest is never deleted while it might be among the last usable copies. A kind whose backup failed in this
-run is not pruned at all: when backups keep failing, the old ones are all that is left.
+- at least BACKUP_KEEP_LAST good backups of the same kind are newer than it.
+So the newest BACKUP_KEEP_LAST good backups are never deleted, whatever their age, and a file that is not a
+good backup (afirgen_backup/catalog.py: no manifest, a size the manifest does not record, a failed verify) is
+never deleted while it might be among the last usable copies. A backup dated in the future is kept and does not
+count as a newer copy: after a clock was set back, it may hold older data than the runs dated before it, and
+counting it would let retention delete the backups actually taken last. A kind whose backup failed in this run
+is not pruned at all: when backups keep failing, the old ones are all that is left.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from afirgen_backup.catalog import FUTURE_TOLERANCE
 
 
 class Backup(Protocol):
@@ -51,6 +56,7 @@ def plan_retention(
     if policy.keep_last < 1:
         raise ValueError("keep_last must be at least 1")
     cutoff = now - timedelta(days=policy.retention_days)
+    future = now + FUTURE_TOLERANCE
     by_kind: dict[str, list[Backup]] = {}
     for backup in backups:
         by_kind.setdefault(backup.kind, []).append(backup)
@@ -62,6 +68,8 @@ def plan_retention(
         for backup in newest_first:
             if kind in skip_kinds:
                 decision = Decision(backup, False, "kept: this kind's backup failed in this run")
+            elif backup.time > future:
+                decision = Decision(backup, False, "kept: dated in the future (not counted as a newer copy)")
             elif backup.time >= cutoff:
                 decision = Decision(backup, False, f"kept: younger than {policy.retention_days} days")
             elif good_newer < policy.keep_last:
@@ -73,7 +81,7 @@ def plan_retention(
             else:
                 decision = Decision(backup, True, f"older than {policy.retention_days} days")
             decisions.append(decision)
-            if backup.good:
+            if backup.good and backup.time <= future:
                 good_newer += 1
     return decisions
 

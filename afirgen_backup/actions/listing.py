@@ -38,7 +38,7 @@ def locate_backup(settings: Settings, name: str, kind: str | None = None) -> Bac
             raise UsageError("'latest' needs a kind (mysql or sessions)")
         newest = catalog.scan(settings.backup_dir).newest_good(kind)
         if newest is None:
-            raise UsageError(f"there is no {kind} backup with a manifest in {settings.backup_dir}")
+            raise UsageError(f"there is no good {kind} backup in {settings.backup_dir} (see the list command)")
         return newest
     if "/" not in name:
         candidates = [settings.backup_dir / name, safety_dir(settings.backup_dir) / name]
@@ -97,6 +97,8 @@ def entry_as_dict(entry: BackupEntry, now: datetime) -> dict[str, Any]:
         "age_s": int((now - entry.time).total_seconds()),
         "size": entry.size,
         "good": entry.good,
+        "problem": entry.flaw,
+        "in_future": entry.in_future(now),
         "verification": entry.verification,
     }
 
@@ -129,7 +131,11 @@ def render_listing(listing: dict[str, Any]) -> str:
         lines.append(f"{title}: {len(entries)}")
         for entry in entries:
             when = entry["time"].replace("+00:00", "Z")
-            status = describe_verification(entry["verification"]) if entry["good"] else "NO MANIFEST: not usable"
+            status = describe_verification(entry["verification"])
+            if not entry["good"]:
+                status = f"NOT USABLE: {status if entry['problem'] == catalog.VERIFY_FAILED else entry['problem']}"
+            if entry["in_future"]:
+                status += "; DATED IN THE FUTURE (never taken as the newest)"
             lines.append(
                 f"  {entry['name']}  {when}  {format_age(entry['age_s']):>7} ago  {format_size(entry['size']):>9}  "
                 f"{status}"

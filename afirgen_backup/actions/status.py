@@ -2,8 +2,10 @@
 
 It only reads: BACKUP_DIR's listing, the manifests, last_run.json and the free space. No decompression, no
 hashing, no lock, no log event, nothing written. Healthy (exit 0) when the newest good backup of every enabled
-kind is younger than BACKUP_MAX_AGE_HOURS and the last run did not fail; an interrupted last run is reported
-but is not by itself unhealthy (the age limit catches a run that keeps failing to finish).
+kind (afirgen_backup/catalog.py says what is good) is younger than BACKUP_MAX_AGE_HOURS, none is dated in the
+future, BACKUP_DIR can be read and the last run did not fail; an interrupted last run is reported but is not by
+itself unhealthy (the age limit catches a run that keeps failing to finish). A backup dated in the future is
+unhealthy because it would otherwise look fresh for as long as the clock is wrong.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from afirgen_backup import catalog
 from afirgen_backup.actions.listing import describe_verification, format_age, format_size
 from afirgen_backup.config import Settings
+from afirgen_backup.errors import BackupError
 
 
 def measure_directory(path: Path) -> tuple[int, int]:
@@ -39,11 +42,23 @@ def free_space(path: Path) -> int | None:
         return None
 
 
-def kind_status(entry: catalog.BackupEntry | None, kind: str, now: datetime, max_age_s: float) -> dict[str, Any]:
+def kind_status(found: catalog.Catalog, kind: str, now: datetime, max_age_s: float) -> dict[str, Any]:
+    ahead = found.in_future(kind, now)
+    future = (
+        f"{ahead[0].name} is dated {format_age((ahead[0].time - now).total_seconds())} in the future: "
+        "is this host's clock right?"
+        if ahead
+        else None
+    )
+    entry = found.newest_good(kind, now)
     if entry is None:
-        return {"kind": kind, "newest": None, "healthy": False, "problem": f"no good {kind} backup"}
+        missing = f"no good {kind} backup" + (f"; {future}" if future else "")
+        return {"kind": kind, "newest": None, "healthy": False, "problem": missing}
     age = (now - entry.time).total_seconds()
     fresh = age <= max_age_s
+    problem: str | None = None if fresh else f"newest {kind} backup is {format_age(age)} old (limit {max_age_s / 3600:g}h)"
+    if future:
+        problem = f"{problem}; {future}" if problem else future
     return {
         "kind": kind,
         "newest": entry.name,
@@ -51,18 +66,22 @@ def kind_status(entry: catalog.BackupEntry | None, kind: str, now: datetime, max
         "age_s": int(age),
         "size": entry.size,
         "verification": entry.verification,
-        "healthy": fresh,
-        "problem": None if fresh else f"newest {kind} backup is {format_age(age)} old (limit {max_age_s / 3600:g}h)",
+        "healthy": problem is None,
+        "problem": problem,
     }
 
 
 def collect_status(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    found = catalog.scan(settings.backup_dir)
     max_age_s = settings.max_age_hours * 3600.0
-    kinds = [kind_status(found.newest_good(kind), kind, now, max_age_s) for kind in settings.enabled_kinds]
+    unreadable: str | None = None
+    try:
+        found = catalog.scan(settings.backup_dir)
+    except BackupError as error:  # unreadable: every kind is unknown, and that is the one problem to name
+        found, unreadable = catalog.Catalog([], [], []), str(error)
+    kinds = [kind_status(found, kind, now, max_age_s) for kind in settings.enabled_kinds]
     last_run = catalog.read_last_run(settings.backup_dir)
-    problems = [k["problem"] for k in kinds if k["problem"]]
+    problems = [unreadable] if unreadable else [k["problem"] for k in kinds if k["problem"]]
     if last_run and last_run.get("outcome") == "failed":
         problems.append(f"last run failed: {last_run.get('error') or 'see backup.log'}")
     files, total = measure_directory(settings.backup_dir)

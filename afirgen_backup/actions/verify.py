@@ -281,7 +281,7 @@ def select_backups(settings: Settings, names: list[str], every: bool) -> tuple[l
         return sorted(found.backups, key=lambda e: (e.kind, e.time), reverse=True), []
     chosen, problems = [], []
     for kind in settings.enabled_kinds:
-        newest = found.newest_good(kind)
+        newest = found.newest_published(kind)  # damaged or not: verify is how the damage is found and reported
         if newest is None:
             problems.append(f"no {kind} backup with a manifest in {settings.backup_dir}")
         else:

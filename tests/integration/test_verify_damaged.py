@@ -75,14 +75,19 @@ def test_verify_names_the_damaged_dump_and_the_check_it_failed(backed_up: dict[s
 def test_restore_refuses_a_damaged_dump_before_touching_the_target(
     mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, damage: str
 ) -> None:
-    DAMAGES[damage][0](newest_backup(backed_up))
+    dump = newest_backup(backed_up)
+    DAMAGES[damage][0](dump)
     with mariadb.connect() as conn:
         before = table_checksums(conn, fir_db), object_lists(conn, fir_db)
 
-    result = run_cli(as_root(backed_up), "restore", "mysql", "--yes")
+    result = run_cli(as_root(backed_up), "restore", "mysql", dump.name, "--yes")
 
     assert result.returncode == 1
     assert "refusing to restore" in result.stderr and "was not touched" in result.stderr
+    # The refusal recorded the failed check in the manifest: `latest` no longer takes the file.
+    result = run_cli(as_root(backed_up), "restore", "mysql", "latest", "--yes")
+    assert result.returncode == 2
+    assert "there is no good mysql backup" in result.stderr
     with mariadb.connect() as conn:
         assert (table_checksums(conn, fir_db), object_lists(conn, fir_db)) == before
     assert not (Path(backed_up["BACKUP_DIR"]) / "safety").exists()

@@ -73,7 +73,7 @@ def test_names_are_made_in_utc():
 def test_the_catalog_tells_good_backups_from_leftovers(tmp_path):
     good = tmp_path / "mysql_backup_20261126_060000.sql.gz"
     good.write_bytes(b"x")
-    catalog.write_manifest(good, {"file": good.name, "kind": "mysql"})
+    catalog.write_manifest(good, {"file": good.name, "kind": "mysql", "size": 1})
     (tmp_path / "mysql_backup_20261126_000000.sql.gz").write_bytes(b"no manifest")
     (tmp_path / "sessions_backup_20261126_060000.db.gz.partial").write_bytes(b"half")
     (tmp_path / "sessions_backup_20261120_060000.db.gz.json").write_text(json.dumps({"file": "x"}))

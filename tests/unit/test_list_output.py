@@ -30,10 +30,25 @@ def test_list_shows_backups_newest_first_with_leftovers_and_verification(
 
     assert out.index(new.name) < out.index(old.name)
     assert "verified ok at 2024-06-01T10:00:00+00:00" in out
-    assert "verify FAILED at 2024-06-01T10:00:00+00:00: trailer: x" in out
-    assert f"{bare.name}" in out and "NO MANIFEST" in out
+    assert "NOT USABLE: verify FAILED at 2024-06-01T10:00:00+00:00: trailer: x" in out
+    assert f"{bare.name}" in out and "NOT USABLE: no manifest" in out
     assert f"leftover from an interrupted run (removed by the next backup): {partial}" in out
     assert out.index("safety backups") < out.index(safety.name)
+
+
+def test_list_names_what_makes_a_file_unusable_and_a_date_in_the_future(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shrunk = publish_fake_backup(backup_dir, "mysql", timedelta(hours=1))
+    shrunk.write_bytes(b"x" * 100)
+    ahead = publish_fake_backup(backup_dir, "sessions", -timedelta(days=3))
+
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+
+    assert f"{shrunk.name}" in out and "NOT USABLE: 100 bytes, the manifest says 1500" in out
+    line = next(line for line in out.splitlines() if ahead.name in line)
+    assert line.endswith("not verified; DATED IN THE FUTURE (never taken as the newest)")
 
 
 def test_list_json_puts_only_one_document_on_stdout(backup_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,6 +61,7 @@ def test_list_json_puts_only_one_document_on_stdout(backup_dir: Path, capsys: py
     sessions = document["backups"]["sessions"]
     assert [entry["name"] for entry in sessions][0] == newest.name
     assert sessions[0]["good"] is True and sessions[0]["size"] == 1500 and sessions[0]["verification"] is None
+    assert sessions[0]["problem"] is None and sessions[0]["in_future"] is False
     assert document["backups"]["mysql"] == [] and document["backups"]["safety"] == []
 
 

@@ -41,7 +41,9 @@ CASES = [
     ("a bad backup older than enough good ones is deleted", [1, 2, 20], {2}, 7, 2, [2]),
     ("a bad old backup without enough good newer ones is kept", [1, 20], {1}, 7, 2, []),
     ("only bad backups: none deleted", [10, 20, 30], {0, 1, 2}, 7, 1, []),
-    ("a backup from the future is kept and counts as good", [-1, 10, 11], set(), 7, 1, [1, 2]),
+    ("a backup dated in the future is kept but is no newer copy", [-1, 10, 11], set(), 7, 1, [2]),
+    ("clock set back: future copies never push out the last runs", [-30, -20, 10, 11], set(), 0, 1, [3]),
+    ("a few minutes ahead (clock skew) still counts", [-2 / 1440, 10, 11], set(), 7, 1, [1, 2]),
 ]
 
 

@@ -106,3 +106,44 @@ def test_status_writes_nothing(backup_dir: Path, capsys: pytest.CaptureFixture[s
     run_status(capsys, "--json")
 
     assert sorted((p.name, p.stat().st_mtime_ns) for p in backup_dir.iterdir()) == before
+
+
+def test_a_newest_backup_whose_verify_failed_does_not_count(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(hours=9))
+    damaged = publish_fake_backup(backup_dir, "mysql", timedelta(minutes=5))
+    catalog.record_verification(damaged, {"time": "t", "ok": False, "failures": ["gzip: truncated"]})
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "UNHEALTHY: newest mysql backup is 9h00m old (limit 7h)"
+
+
+def test_a_backup_dated_in_the_future_is_unhealthy_and_not_taken_as_fresh(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ahead = publish_fake_backup(backup_dir, "mysql", -timedelta(days=10))
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == (
+        f"UNHEALTHY: no good mysql backup; {ahead.name} is dated 9d23h in the future: is this host's clock right?"
+    )
+
+
+def test_an_unreadable_backup_dir_is_unhealthy_with_the_reason(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = backup_dir / "not-a-dir"
+    target.write_text("")
+    monkeypatch.setenv("BACKUP_DIR", str(target))
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert out.strip().splitlines()[-1] == f"UNHEALTHY: cannot read the backup directory {target}: Not a directory"

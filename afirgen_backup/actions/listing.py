@@ -14,6 +14,7 @@ from afirgen_backup import catalog
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import UsageError
+from afirgen_backup.logs import get_logger
 
 SAFETY_DIR_NAME = "safety"
 GROUPS = ("mysql", "sessions", "safety")
@@ -36,9 +37,18 @@ def locate_backup(settings: Settings, name: str, kind: str | None = None) -> Bac
     if name == "latest":
         if kind is None:
             raise UsageError("'latest' needs a kind (mysql or sessions)")
-        newest = catalog.scan(settings.backup_dir).newest_good(kind)
+        found = catalog.scan(settings.backup_dir)
+        now = datetime.now(UTC)
+        newest = found.newest_good(kind, now)
         if newest is None:
             raise UsageError(f"there is no good {kind} backup in {settings.backup_dir} (see the list command)")
+        passed_over = [
+            f"{b.name} ({'dated in the future' if b.in_future(now) else b.flaw})"
+            for b in found.of_kind(kind)
+            if b.time > newest.time
+        ]
+        if passed_over:  # `latest` is then older than the newest file: say so before anything is restored
+            get_logger().warning("latest_is_not_the_newest_file", latest=newest.name, passed_over=passed_over)
         return newest
     if "/" not in name:
         candidates = [settings.backup_dir / name, safety_dir(settings.backup_dir) / name]

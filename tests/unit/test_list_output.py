@@ -10,7 +10,9 @@ import pytest
 from fake_backups import publish_fake_backup
 
 from afirgen_backup import catalog, cli
-from afirgen_backup.actions.listing import format_age, format_size
+from afirgen_backup.actions.listing import format_age, format_size, locate_backup
+from afirgen_backup.config import load_settings
+from afirgen_backup.logs import configure_logging
 
 
 def test_list_shows_backups_newest_first_with_leftovers_and_verification(
@@ -84,3 +86,21 @@ def test_every_new_subcommand_has_help_text() -> None:
     for name in ("list", "verify", "restore", "status"):
         assert choices[name].format_help().strip()
         assert any(name == choice.dest for choice in actions[0]._choices_actions)
+
+
+def test_latest_is_the_newest_good_backup_and_names_the_newer_files_it_passes_over(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intact = publish_fake_backup(backup_dir, "mysql", timedelta(hours=12))
+    damaged = publish_fake_backup(backup_dir, "mysql", timedelta(hours=6))
+    catalog.record_verification(damaged, {"time": "t", "ok": False, "failures": ["stream: truncated"]})
+    ahead = publish_fake_backup(backup_dir, "mysql", -timedelta(days=1))
+    configure_logging(None)  # warnings to stderr, as the CLI sets it up
+
+    chosen = locate_backup(load_settings(), "latest", "mysql")
+
+    assert chosen.name == intact.name
+    err = capsys.readouterr().err
+    assert "latest_is_not_the_newest_file" in err and intact.name in err
+    assert f"{damaged.name} (its last verify found it damaged)" in err
+    assert f"{ahead.name} (dated in the future)" in err

@@ -187,4 +187,8 @@ def snapshot_sessions(source: Path, destination: Path) -> SqliteCopy:
         raise SourceUnavailable(f"the copy of {source} is not a usable database: {error}") from None
     if integrity != "ok":
         raise SourceUnavailable(f"{source} fails PRAGMA integrity_check: {integrity}")
+    if not tables:
+        # An empty file (a wrong path, a volume mounted over the real one) would otherwise be published as a good
+        # backup every run, and after BACKUP_KEEP_LAST such runs retention would delete the real ones.
+        raise SourceUnavailable(f"{source} holds no tables: is SESSIONS_DB_PATH the application's database?")
     return SqliteCopy(destination, page_count, page_size, integrity, source_journal_mode(source), mode, tables)

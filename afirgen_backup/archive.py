@@ -83,7 +83,11 @@ class GzipPublisher:
     def __enter__(self) -> GzipPublisher:
         self._fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
         self._raw = HashingWriter(self._fd)
-        self._gzip = igzip_threaded.open(self._raw, "wb", compresslevel=self.level, threads=self.threads)
+        try:  # the gzip header is written here: on a full disk this is where the first write fails
+            self._gzip = igzip_threaded.open(self._raw, "wb", compresslevel=self.level, threads=self.threads)
+        except BaseException:
+            self.__exit__()  # __exit__ is not called when __enter__ raises
+            raise
         return self
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -122,6 +126,13 @@ class GzipPublisher:
         if self.published is None:
             with contextlib.suppress(FileNotFoundError):
                 self.partial.unlink()
+
+
+def describe_os_error(error: OSError) -> str:
+    """An OSError as the operator reads it: `No space left on device: /path` (no errno number, no traceback)."""
+    text = error.strerror or str(error)
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    return f"{text}: {' -> '.join(names)}" if names else text
 
 
 def write_file_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> None:

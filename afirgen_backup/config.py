@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from dotenv import dotenv_values
 
 from afirgen_backup.errors import ConfigError
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -72,8 +74,14 @@ def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
     return env
 
 
-def load_settings(environ: Mapping[str, str] | None = None, *, check_dirs: bool = True) -> Settings:
-    """Build validated Settings, or raise ConfigError naming the first bad variable."""
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, check_dirs: bool = True, create_dirs: bool = True
+) -> Settings:
+    """Build validated Settings, or raise ConfigError naming the first bad variable.
+
+    check_dirs: check BACKUP_DIR; create_dirs: create it when it is missing (with False, nothing is created or
+    changed: a missing BACKUP_DIR only needs a parent it can be created in).
+    """
     env = read_environment(environ)
 
     def text(name: str, default: str) -> str:
@@ -130,7 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, check_dirs: bool 
         log_format=parse_choice(env, "BACKUP_LOG_FORMAT", "console", ("console", "json")),
     )
     if check_dirs:
-        check_backup_dir(settings.backup_dir)
+        check_backup_dir(settings.backup_dir, create=create_dirs)
     return settings
 
 
@@ -138,12 +146,11 @@ def parse_int(env: Mapping[str, str], name: str, default: int, *, minimum: int, 
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not a whole number; allowed: {what} from {minimum} to {maximum}"
-        ) from None
+    # Plain ASCII digits only: int() would also take `1_0` (10), `+3` and other scripts' digits such as `٣` (3).
+    # A minus sign is read, so that `-1` is reported as out of range rather than as not a number.
+    if not WHOLE_NUMBER.fullmatch(raw):
+        raise ConfigError(f"{name}={raw!r} is not a whole number; allowed: {what} from {minimum} to {maximum}")
+    value = int(raw, 10)
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name}={raw!r} is out of range; allowed: {what} from {minimum} to {maximum}")
     return value
@@ -225,10 +232,21 @@ def find_client(env: Mapping[str, str], name: str, candidates: tuple[str, ...], 
     return candidates[0]
 
 
-def check_backup_dir(path: Path) -> None:
-    """BACKUP_DIR must exist (or be creatable) and be writable; it is made private (0700)."""
+def check_backup_dir(path: Path, *, create: bool = True) -> None:
+    """BACKUP_DIR must be a writable directory; a missing one is created private (0700).
+
+    Only a directory created here is given mode 0700: an existing one (a mount point, a shared directory such as
+    /tmp) keeps its mode, and the files written into it are 0600 anyway. With create=False nothing is created or
+    changed (check-config): a missing BACKUP_DIR must have an existing ancestor it can be created in.
+    """
+    if not create:
+        inspect_backup_dir(path)
+        return
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True)
+        created = True
+    except FileExistsError:
+        created = False
     except OSError as error:
         raise ConfigError(
             f"BACKUP_DIR={str(path)!r} cannot be created ({error.strerror}); allowed: a writable directory"
@@ -245,5 +263,27 @@ def check_backup_dir(path: Path) -> None:
         raise ConfigError(
             f"BACKUP_DIR={str(path)!r} is not writable ({error.strerror}); allowed: a writable directory"
         ) from None
-    with contextlib.suppress(OSError):  # a mount point we do not own; the files themselves stay 0600
-        os.chmod(path, 0o700)
+    if created:
+        with contextlib.suppress(OSError):  # mkdir's mode went through the umask
+            os.chmod(path, 0o700)
+
+
+def inspect_backup_dir(path: Path) -> None:
+    """check_backup_dir without creating or writing anything: what it can tell from stat and access(2)."""
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"BACKUP_DIR={str(path)!r} is not writable; allowed: a writable directory")
+        return
+    if path.exists() or path.is_symlink():
+        raise ConfigError(f"BACKUP_DIR={str(path)!r} is not a directory; allowed: a writable directory")
+    ancestor = path.parent
+    while not (ancestor.exists() or ancestor.is_symlink()) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(
+            f"BACKUP_DIR={str(path)!r} cannot be created ({ancestor} is not a directory); allowed: a writable directory"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"BACKUP_DIR={str(path)!r} cannot be created ({ancestor} is not writable); allowed: a writable directory"
+        )

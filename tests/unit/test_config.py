@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from afirgen_backup.config import load_settings
+from afirgen_backup.config import check_backup_dir, load_settings
 from afirgen_backup.errors import ConfigError
 
 
@@ -136,3 +137,61 @@ def test_no_error_message_repeats_the_password(env, tmp_path):
         with pytest.raises(ConfigError) as caught:
             load_settings(bad)
         assert "hunter2-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["1_0", "٣", "+3", "３", "0x10", "1e2", "3.0", "- 3"])
+def test_a_whole_number_is_plain_ascii_digits(env, value):
+    env["BACKUP_RETENTION_DAYS"] = value
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert str(caught.value) == (
+        f"BACKUP_RETENTION_DAYS={value!r} is not a whole number; allowed: a number of days from 0 to 36500"
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("10", 10), (" 3 ", 3), ("\t07\n", 7), ("0", 0)])
+def test_ascii_digits_with_surrounding_whitespace_are_a_whole_number(env, value, expected):
+    env["BACKUP_RETENTION_DAYS"] = value
+    assert load_settings(env).retention_days == expected
+
+
+def test_a_backup_dir_that_is_a_file_is_not_a_directory(env, tmp_path):
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("data")
+    env["BACKUP_DIR"] = str(not_a_dir)
+    for create in (True, False):
+        with pytest.raises(ConfigError) as caught:
+            load_settings(env, create_dirs=create)
+        assert str(caught.value) == f"BACKUP_DIR={str(not_a_dir)!r} is not a directory; allowed: a writable directory"
+    assert not_a_dir.read_text() == "data"
+
+
+def test_an_existing_backup_dir_keeps_its_mode(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    check_backup_dir(shared)
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert list(shared.iterdir()) == []
+
+
+def test_a_created_backup_dir_is_private_whatever_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        check_backup_dir(tmp_path / "new" / "backups")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "new" / "backups").stat().st_mode & 0o7777 == 0o700
+
+
+def test_without_create_a_missing_backup_dir_is_checked_but_not_created(env, tmp_path):
+    env["BACKUP_DIR"] = str(tmp_path / "not" / "yet" / "backups")
+    assert load_settings(env, create_dirs=False).backup_dir == tmp_path / "not" / "yet" / "backups"
+    assert not (tmp_path / "not").exists()
+
+
+def test_without_create_a_backup_dir_below_a_file_is_refused(env, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    env["BACKUP_DIR"] = str(tmp_path / "a-file" / "backups")
+    with pytest.raises(ConfigError, match=r"^BACKUP_DIR='.*' cannot be created \(.*a-file is not a directory\)"):
+        load_settings(env, create_dirs=False)

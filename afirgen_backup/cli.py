@@ -48,6 +48,10 @@ def command_check_config(settings: Settings, args: argparse.Namespace, run_id: s
         f"  backups: {settings.backup_dir} (keep {settings.retention_days} days, at least the newest "
         f"{settings.keep_last} good of each kind), log {settings.log_file}",
     ]
+    # check-config creates nothing: it says what the first backup will create
+    for directory in dict.fromkeys((settings.backup_dir, settings.log_file.parent)):
+        if not directory.is_dir():
+            lines.append(f"  {directory} does not exist yet: the first backup creates it")
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
 
@@ -81,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--check", action="store_true", help="only validate the configuration, like check-config")
     backup.set_defaults(handler=command_backup)
 
-    check = commands.add_parser("check-config", help="validate the configuration and exit (0 ok, 2 bad)")
+    check = commands.add_parser(
+        "check-config", help="validate the configuration and exit (0 ok, 2 bad); creates and changes nothing"
+    )
     check.set_defaults(handler=command_check_config)
 
     prune = commands.add_parser("prune", help="delete backups that the retention policy no longer keeps")
@@ -98,6 +104,14 @@ def extra_commands() -> list[Callable[[Any], None]]:
     from afirgen_backup.actions import commands
 
     return list(commands.REGISTRARS)
+
+
+def backup_dir_use(args: argparse.Namespace) -> str:
+    """How a command uses BACKUP_DIR: `write` (created when missing), `check` (check-config: validated, nothing
+    created or changed) or `read` (list and status, which write nothing, could run on a read-only view)."""
+    if args.handler is command_check_config or getattr(args, "check", False):
+        return "check"
+    return "write" if getattr(args, "writes_backup_dir", True) else "read"
 
 
 def switch_to_backup_dir_owner(settings: Settings) -> None:
@@ -135,14 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_id = new_run_id()
     previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        use = backup_dir_use(args)
         try:
-            # Read-only commands (status is the HEALTHCHECK) must not create or probe BACKUP_DIR.
-            settings = load_settings(check_dirs=getattr(args, "writes_backup_dir", True))
+            # Read-only commands (status is the HEALTHCHECK) must not create or probe BACKUP_DIR, check-config
+            # must not create it.
+            settings = load_settings(check_dirs=use != "read", create_dirs=use == "write")
         except BackupError as error:
             sys.stderr.write(f"error: {error}\n")
             return error.exit_code
         switch_to_backup_dir_owner(settings)
-        configure_logging(settings.log_file, console_format=settings.log_format)
+        configure_logging(
+            settings.log_file if use != "check" else None,
+            console_format=settings.log_format,
+            create_dir=use == "write",
+        )
         bind_run(run_id, command=args.command)
         try:
             return int(args.handler(settings, args, run_id))

@@ -78,8 +78,14 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def configure_logging(log_file: Path | None, *, console_format: str = "console", level: int = logging.INFO) -> None:
-    """Route structlog through the standard library to the log file (JSON) and the console."""
+def configure_logging(
+    log_file: Path | None, *, console_format: str = "console", level: int = logging.INFO, create_dir: bool = True
+) -> None:
+    """Route structlog through the standard library to the log file (JSON) and the console.
+
+    create_dir: create the log file's directory when it is missing. Commands that only read (list, status) pass
+    False: they create no directory; the file itself is only opened at the first event, if there is one.
+    """
     structlog.configure(
         processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -112,8 +118,9 @@ def configure_logging(log_file: Path | None, *, console_format: str = "console",
     logger.addHandler(console)
 
     if log_file is not None:
-        with contextlib.suppress(OSError):  # QuietFileHandler reports it at the first event
-            log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if create_dir:
+            with contextlib.suppress(OSError):  # QuietFileHandler reports it at the first event
+                log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         file_handler = QuietFileHandler(log_file)
         file_handler.setFormatter(json_formatter)
         logger.addHandler(file_handler)

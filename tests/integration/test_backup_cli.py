@@ -329,3 +329,71 @@ def test_a_closed_stdout_does_not_change_the_outcome_of_a_successful_run(backup_
     backup_dir = Path(backup_env["BACKUP_DIR"])
     assert len(backups_of(backup_dir, "mysql")) == 1 and len(backups_of(backup_dir, "sessions")) == 1
     assert "backup_finished" in [event["event"] for event in log_events(backup_dir / "backup.log")]
+
+
+def test_check_config_creates_nothing_and_says_what_the_first_backup_will_create(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    log_dir = tmp_path / "logs" / "afirgen"
+    backup_env["BACKUP_LOG_FILE"] = str(log_dir / "backup.log")
+
+    result = run_cli(backup_env, "check-config")
+
+    assert result.returncode == 0, describe(result)
+    assert f"{backup_dir} does not exist yet: the first backup creates it" in result.stdout, result.stdout
+    assert f"{log_dir} does not exist yet" in result.stdout, result.stdout
+    assert not backup_dir.exists() and not (tmp_path / "logs").exists()
+
+
+def test_check_config_and_backups_keep_the_mode_of_an_existing_shared_backup_dir(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"  # a directory like /tmp, which other users need
+    shared.mkdir()
+    shared.chmod(0o1777)
+    backup_env["BACKUP_DIR"] = str(shared)
+
+    checked = run_cli(backup_env, "check-config")
+
+    assert checked.returncode == 0 and "does not exist" not in checked.stdout, describe(checked)
+    assert shared.stat().st_mode & 0o7777 == 0o1777 and names_in(shared) == []
+
+    backed_up = run_cli(backup_env)
+
+    assert backed_up.returncode == 0, describe(backed_up)
+    assert shared.stat().st_mode & 0o7777 == 0o1777, "only a directory the tool created is made private"
+    assert len(backups_of(shared, "mysql")) == 1
+    assert mode_of(backups_of(shared, "mysql")[0]) == 0o600 and mode_of(shared / "backup.log") == 0o600
+
+
+def test_a_created_backup_dir_is_private(backup_env: dict[str, str]) -> None:
+    result = run_cli(backup_env)
+
+    assert result.returncode == 0, describe(result)
+    assert mode_of(Path(backup_env["BACKUP_DIR"])) == 0o700
+
+
+@pytest.mark.parametrize("command", [("status",), ("status", "--json"), ("list",), ("list", "--json")])
+def test_read_only_commands_create_no_backup_dir(backup_env: dict[str, str], command: tuple[str, ...]) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+
+    result = run_cli(backup_env, *command)
+
+    assert result.returncode in (0, 1), describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    assert not backup_dir.exists(), f"{' '.join(command)} created {backup_dir}"
+
+
+def test_a_backup_dir_that_is_a_file_is_named_as_not_a_directory(backup_env: dict[str, str], tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "backups-file"
+    not_a_dir.write_text("a file, not a directory\n")
+    backup_env["BACKUP_DIR"] = str(not_a_dir)
+
+    for command in ("backup", "check-config"):
+        result = run_cli(backup_env, command)
+
+        assert result.returncode == 2, describe(result)
+        [line] = result.stderr.splitlines()
+        assert line == f"error: BACKUP_DIR={str(not_a_dir)!r} is not a directory; allowed: a writable directory"
+    assert not_a_dir.read_text() == "a file, not a directory\n"

@@ -31,3 +31,11 @@ def test_a_rotated_log_file_is_reopened_at_the_next_event(tmp_path):
     get_logger().info("after_rotation")
     assert [e["event"] for e in read_events(tmp_path / "backup.log.1")] == ["before_rotation"]
     assert [e["event"] for e in read_events(log_file)] == ["after_rotation"]
+
+
+def test_a_log_directory_is_created_only_when_asked(tmp_path):
+    log_file = tmp_path / "missing" / "backup.log"
+    configure_logging(log_file, create_dir=False)  # list and status: they create nothing
+    assert not log_file.parent.exists()
+    configure_logging(log_file)
+    assert log_file.parent.is_dir()

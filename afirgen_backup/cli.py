@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any
 
 from afirgen_backup import __version__, process
+from afirgen_backup.archive import describe_os_error
 from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted
 from afirgen_backup.logs import bind_run, configure_logging, get_logger, new_run_id
@@ -32,9 +33,8 @@ def command_backup(settings: Settings, args: argparse.Namespace, run_id: str) ->
     result = run_backup(settings, run_id)
     if result.ok:
         return EXIT_OK
-    for part in result.parts.values():
-        if part.error:
-            sys.stderr.write(f"error: {part.error}\n")
+    for error in result.errors:
+        sys.stderr.write(f"error: {error}\n")
     return EXIT_FAILED
 
 
@@ -61,12 +61,17 @@ def command_prune(settings: Settings, args: argparse.Namespace, run_id: str) -> 
     from afirgen_backup.lock import backup_dir_lock
 
     with backup_dir_lock(settings.backup_dir):
-        decisions = prune_backups(settings, dry_run=args.dry_run)
+        result = prune_backups(settings, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
-    doomed = [d for d in decisions if d.delete]
+    doomed = [d for d in result.decisions if d.delete and (args.dry_run or d.backup.name in result.deleted)]
     for decision in doomed:
         sys.stdout.write(f"{verb} {decision.backup.name} ({decision.reason})\n")
-    sys.stdout.write(f"{len(doomed)} {verb}, {len(decisions) - len(doomed)} kept\n")
+    kept = sum(1 for d in result.decisions if not d.delete)
+    failed = f", {len(result.failures)} could not be deleted" if result.failures else ""
+    sys.stdout.write(f"{len(doomed)} {verb}, {kept} kept{failed}\n")
+    if result.error:
+        sys.stderr.write(f"error: {result.error}\n")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -174,9 +179,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             get_logger().error("command_failed", error=str(error), exit_code=error.exit_code)
             sys.stderr.write(f"error: {error}\n")
             return error.exit_code
+        except OSError as error:  # one that no layer below turned into a BackupError: one line, not a traceback
+            message = describe_os_error(error)
+            get_logger().error("command_failed", error=message, exit_code=EXIT_FAILED)
+            sys.stderr.write(f"error: {args.command} failed: {message}\n")
+            return EXIT_FAILED
     except Interrupted as error:
         process.stop_all_children()
         return error.exit_code
+    except OSError as error:  # before the log is set up (switching to BACKUP_DIR's owner, say)
+        sys.stderr.write(f"error: {args.command} failed: {describe_os_error(error)}\n")
+        return EXIT_FAILED
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -26,11 +26,20 @@ def backup_dir_lock(backup_dir: Path) -> Iterator[None]:
             raise LockBusy(
                 f"another backup_database.py run holds the lock {path}{holder}; try again when it has finished"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        write_holder(fd)
         yield
     finally:
         os.close(fd)
+
+
+def write_holder(fd: int) -> None:
+    """Leave our pid in the lock file, for the message of a run that finds the lock busy.
+
+    Only a courtesy: the flock is the lock, so failing to write the pid (say on a full disk) never stops a run.
+    """
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
 
 
 def read_holder(fd: int) -> str:

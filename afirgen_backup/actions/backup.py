@@ -1,7 +1,7 @@
 """backup: one run backs up every enabled kind, publishes each with its manifest, then prunes.
 
 A part that fails does not stop the other; the run's outcome is recorded in BACKUP_DIR/last_run.json
-for `status`, and every step is logged with the run's id.
+for `status`, whatever ends the run once it holds the lock, and every step is logged with the run's id.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import Any
 import pymysql
 
 from afirgen_backup import TOOL_NAME, __version__, catalog, process, yielding
+from afirgen_backup.actions.listing import safety_dir
 from afirgen_backup.actions.prune import prune_backups
-from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, fsync_directory
+from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, describe_os_error, fsync_directory
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, Interrupted
 from afirgen_backup.lock import backup_dir_lock
@@ -50,10 +51,19 @@ class RunResult:
     run_id: str
     started_at: datetime
     parts: dict[str, PartResult] = field(default_factory=dict)
+    prune_error: str | None = None  # retention could not delete some files (they are named in it)
 
     @property
     def ok(self) -> bool:
-        return all(part.ok for part in self.parts.values())
+        return all(part.ok for part in self.parts.values()) and self.prune_error is None
+
+    @property
+    def errors(self) -> list[str]:
+        """Every error of the run: each failed part's, then retention's."""
+        errors = [part.error for part in self.parts.values() if part.error]
+        if self.prune_error:
+            errors.append(self.prune_error)
+        return errors
 
 
 def iso(moment: datetime) -> str:
@@ -72,18 +82,51 @@ def is_leftover(backup_dir: Path, name: str) -> bool:
         return catalog.parse_backup_name(temp_manifest.group(1)) is not None
     if name.endswith(catalog.MANIFEST_SUFFIX):
         backup = name[: -len(catalog.MANIFEST_SUFFIX)]
-        return catalog.parse_backup_name(backup) is not None and (backup_dir / (backup + PARTIAL_SUFFIX)).exists()
+        return (
+            catalog.parse_backup_name(backup) is not None
+            and (backup_dir / (backup + PARTIAL_SUFFIX)).is_file()
+            and not (backup_dir / backup).exists()  # a published backup's manifest, whatever squats beside it
+        )
     return False
 
 
 def remove_leftovers(backup_dir: Path) -> list[str]:
-    """Remove what an interrupted or killed run left behind; return the names removed."""
+    """Remove what an interrupted or killed run left in BACKUP_DIR and in BACKUP_DIR/safety (a restore's safety
+    backup is written there); return the names removed, those in the safety directory as `safety/<name>`.
+
+    What cannot be removed (a directory named like a leftover, a file we may not delete) is logged and left
+    there: it never stops a backup.
+    """
+    removed = remove_leftovers_in(backup_dir, backup_dir)
+    safety = safety_dir(backup_dir)
+    if safety.is_dir():
+        removed += remove_leftovers_in(safety, backup_dir)
+    return removed
+
+
+def remove_leftovers_in(directory: Path, backup_dir: Path) -> list[str]:
+    log = get_logger()
+    try:
+        # manifests before `.partial` files: whether a manifest is a leftover depends on its `.partial`
+        entries = sorted(directory.iterdir(), key=lambda p: p.name.endswith(PARTIAL_SUFFIX))
+    except OSError as error:
+        log.warning("leftovers_not_checked", directory=str(directory), error=describe_os_error(error))
+        return []
     removed = []
-    for path in sorted(backup_dir.iterdir(), key=lambda p: p.name.endswith(PARTIAL_SUFFIX)):
-        if is_leftover(backup_dir, path.name):
+    for path in entries:
+        if not is_leftover(directory, path.name):
+            continue
+        name = str(path.relative_to(backup_dir))
+        try:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            removed.append(path.name)
+        except OSError as error:
+            log.warning("leftover_not_removed", file=name, error=describe_os_error(error))
+            continue
+        removed.append(name)
+    if removed:
+        with contextlib.suppress(OSError):  # they are gone; that it may not survive a crash changes nothing
+            fsync_directory(directory)
     return removed
 
 
@@ -298,51 +341,72 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str, yielder: Y
 PARTS = {"mysql": backup_mysql, "sessions": backup_sessions}
 
 
-def describe_failure(kind: str, error: Exception, backup_dir: Path) -> str:
+def describe_error(error: Exception, backup_dir: Path) -> str:
     if isinstance(error, BackupError):
-        message = str(error)
-    elif isinstance(error, OSError):
-        message = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+        return str(error)
+    if isinstance(error, OSError):
+        message = describe_os_error(error)
         if error.errno in (errno.ENOSPC, errno.EDQUOT) and not error.filename:
             message += f" (writing into BACKUP_DIR {backup_dir})"
-    else:
-        message = f"unexpected {type(error).__name__}: {error}"
-    return f"{kind} backup failed: {message}"
+        return message
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def describe_failure(kind: str, error: Exception, backup_dir: Path) -> str:
+    return f"{kind} backup failed: {describe_error(error, backup_dir)}"
 
 
 def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) -> RunResult:
-    """Back up every enabled kind under the lock, prune what may be pruned, record the outcome."""
+    """Back up every enabled kind under the lock, prune what may be pruned, record the outcome.
+
+    Once the lock is held every run is recorded, however it ends: interrupted by a signal, or failed by an error
+    outside the parts (a directory it cannot read, a bug), which is then raised on; an OSError as a BackupError
+    that names it.
+    """
     log = get_logger()
     with backup_dir_lock(settings.backup_dir):
-        stamp = now or unused_stamp(settings.backup_dir)
-        run = RunResult(run_id, stamp)
+        run = RunResult(run_id, now or datetime.now(UTC).replace(microsecond=0))
         log.info("backup_started", kinds=list(settings.enabled_kinds), backup_dir=str(settings.backup_dir))
-        removed = remove_leftovers(settings.backup_dir)
-        if removed:
-            fsync_directory(settings.backup_dir)
-            log.warning("removed_leftovers", files=removed)
         try:
-            with cpu_yielder(settings) as yielder:
-                for kind in settings.enabled_kinds:
-                    run_part(settings, run, kind, yielder)
-            failed = [kind for kind, part in run.parts.items() if not part.ok]
-            prune_backups(settings, skip_kinds=failed)
+            cpu_yield = back_up_and_prune(settings, run, pick_stamp=now is None)
         except Interrupted as interruption:
             record_run(settings, run, outcome="interrupted", error=str(interruption))
             log.error("backup_interrupted", reason=str(interruption))
             raise
+        except Exception as error:
+            message = f"backup failed: {describe_error(error, settings.backup_dir)}"
+            record_run(settings, run, outcome="failed", error="; ".join([*run.errors, message]))
+            log.error("backup_finished", outcome="failed", error=message, **run_totals(run))
+            if isinstance(error, OSError):
+                raise BackupError(message) from error
+            raise
         outcome = "success" if run.ok else "failed"
-        errors = "; ".join(part.error for part in run.parts.values() if part.error)
-        record_run(settings, run, outcome=outcome, error=errors or None)
-        log.info(
-            "backup_finished",
-            outcome=outcome,
-            files=[part.file for part in run.parts.values() if part.file],
-            total_size=sum(part.size for part in run.parts.values()),
-            duration_s=round((datetime.now(UTC) - run.started_at).total_seconds(), 3),
-            cpu_yield=describe_yield(yielder),
-        )
+        record_run(settings, run, outcome=outcome, error="; ".join(run.errors) or None)
+        log.info("backup_finished", outcome=outcome, **run_totals(run), cpu_yield=cpu_yield)
         return run
+
+
+def back_up_and_prune(settings: Settings, run: RunResult, *, pick_stamp: bool) -> dict[str, Any] | None:
+    """The steps of a run under the lock; returns what the CPU yielder did (describe_yield)."""
+    if pick_stamp:
+        run.started_at = unused_stamp(settings.backup_dir)
+    removed = remove_leftovers(settings.backup_dir)
+    if removed:
+        get_logger().warning("removed_leftovers", files=removed)
+    with cpu_yielder(settings) as yielder:
+        for kind in settings.enabled_kinds:
+            run_part(settings, run, kind, yielder)
+    failed = [kind for kind, part in run.parts.items() if not part.ok]
+    run.prune_error = prune_backups(settings, skip_kinds=failed).error
+    return describe_yield(yielder)
+
+
+def run_totals(run: RunResult) -> dict[str, Any]:
+    return {
+        "files": [part.file for part in run.parts.values() if part.file],
+        "total_size": sum(part.size for part in run.parts.values()),
+        "duration_s": round((datetime.now(UTC) - run.started_at).total_seconds(), 3),
+    }
 
 
 def run_part(settings: Settings, run: RunResult, kind: str, yielder: Yielder | None) -> None:
@@ -359,6 +423,12 @@ def run_part(settings: Settings, run: RunResult, kind: str, yielder: Yielder | N
 
 
 def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str | None) -> None:
+    """Write BACKUP_DIR/last_run.json for `status`.
+
+    When it cannot be written (a full disk), the previous record must not go on speaking for this run: it is
+    removed (an unlink needs no space, and frees some), then the write is tried once more. If that fails too
+    there is no record, which `status` shows as none recorded, never as the previous run's success.
+    """
     record = {
         "run_id": run.run_id,
         "started_at": iso(run.started_at),
@@ -370,7 +440,24 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
             for kind, part in run.parts.items()
         },
     }
+    if run.prune_error:
+        record["prune_error"] = run.prune_error
+    log = get_logger()
+    try:
+        catalog.write_last_run(settings.backup_dir, record)
+        return
+    except OSError as failure:
+        first = describe_os_error(failure)
+    previous = catalog.last_run_path(settings.backup_dir)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            previous.unlink()
+    except OSError as failure:
+        log.error("cannot_record_run", error=first, removing_previous_record=describe_os_error(failure))
+        return
     try:
         catalog.write_last_run(settings.backup_dir, record)
     except OSError as failure:
-        get_logger().warning("cannot_record_run", error=str(failure))
+        log.error("cannot_record_run", error=first, retry=describe_os_error(failure), previous_record="removed")
+        return
+    log.warning("run_recorded_on_retry", error=first, previous_record="removed")

@@ -21,6 +21,7 @@ from helpers import (
     command_name,
     descendants,
     describe,
+    events_named,
     finish,
     hold_lock,
     log_events,
@@ -32,6 +33,7 @@ from helpers import (
     run_cli,
     small_tmpfs,
     start_cli,
+    stderr_errors,
     wait_for,
 )
 
@@ -397,3 +399,40 @@ def test_a_backup_dir_that_is_a_file_is_named_as_not_a_directory(backup_env: dic
         [line] = result.stderr.splitlines()
         assert line == f"error: BACKUP_DIR={str(not_a_dir)!r} is not a directory; allowed: a writable directory"
     assert not_a_dir.read_text() == "a file, not a directory\n"
+
+
+@pytest.mark.parametrize("command", ["backup", "prune"])
+def test_an_os_error_outside_the_parts_is_one_error_line_and_exit_1(backup_env: dict[str, str], command: str) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    (backup_dir / LOCK_NAME).mkdir(parents=True)  # the lock file cannot be opened
+
+    result = run_cli(backup_env, command)
+
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    [line] = stderr_errors(result)
+    assert line == f"error: {command} failed: Is a directory: {backup_dir / LOCK_NAME}", describe(result)
+    assert backups_of(backup_dir, "mysql") == []
+
+
+def test_prune_deletes_what_it_can_names_what_it_cannot_and_exits_1(backup_env: dict[str, str]) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    backup_env.update({"BACKUP_RETENTION_DAYS": "7", "BACKUP_KEEP_LAST": "1"})
+    plant_backup(backup_dir, "mysql", timedelta(days=1))
+    doomed = [plant_backup(backup_dir, "mysql", timedelta(days=days)) for days in (20, 40)]
+    stuck = plant_backup(backup_dir, "mysql", timedelta(days=30), manifest=False)
+    stuck_manifest = stuck.with_name(stuck.name + ".json")
+    stuck_manifest.mkdir()
+    (stuck_manifest / "inside").write_text("")
+
+    result = run_cli(backup_env, "prune")
+
+    assert result.returncode == 1, describe(result)
+    deleted = sorted(line.split()[1] for line in result.stdout.splitlines() if line.startswith("deleted "))
+    assert deleted == sorted(path.name for path in doomed), describe(result)
+    assert "2 deleted, 1 kept, 1 could not be deleted" in result.stdout, describe(result)
+    [line] = stderr_errors(result)
+    assert line == f"error: prune could not delete {stuck_manifest.name} (Is a directory)", describe(result)
+    assert not [path for path in doomed if path.exists()] and stuck_manifest.is_dir()
+    [failed] = events_named(backup_env, "prune_failed")
+    assert failed["file"] == stuck_manifest.name and str(stuck_manifest) in failed["error"], failed

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,12 +24,16 @@ import pytest
 from fixture_schema import create_fixture
 from helpers import (
     FAKES,
+    REPO_ROOT,
     add_bulk_table,
+    as_root,
     backups_of,
     bytes_of,
+    cli_argv,
     command_name,
     descendants,
     describe,
+    events_named,
     finish,
     leftovers_in,
     log_events,
@@ -365,3 +371,133 @@ def test_a_manifest_that_cannot_be_written_takes_its_backup_file_away_too(backup
     assert backups_of(backup_dir, "mysql") == [], "no backup file without its manifest"
     assert [name for name in names_in(backup_dir) if name.startswith(".") and name.endswith(".tmp")] == []
     assert len(backups_of(backup_dir, "sessions")) == 1
+
+
+# --- errors outside the two parts: the run goes on where it can, and is always recorded ------------------------
+
+
+def test_a_directory_named_like_a_leftover_is_left_alone_and_the_backup_still_runs(backup_env: dict[str, str]) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    squatter = backup_dir / "mysql_backup_20260101_000000.sql.gz.partial"
+    squatter.mkdir(parents=True)
+    (squatter / "somebody's file").write_text("not ours\n")
+
+    for _ in range(2):  # not just once: every run used to stop here
+        result = run_cli(backup_env)
+
+        assert result.returncode == 0, describe(result)
+        assert "Traceback" not in result.stderr, describe(result)
+    assert len(backups_of(backup_dir, "mysql")) == 2 and len(backups_of(backup_dir, "sessions")) == 2
+    assert (squatter / "somebody's file").read_text() == "not ours\n", "a directory is never removed"
+    skipped = events_named(backup_env, "leftover_not_removed")
+    assert [event["file"] for event in skipped] == [squatter.name] * 2
+    assert "Is a directory" in skipped[0]["error"], skipped[0]
+    assert json.loads((backup_dir / "last_run.json").read_text())["outcome"] == "success"
+
+
+def plant_undeletable_backup(backup_dir: Path, kind: str, age: timedelta) -> Path:
+    """An old backup whose manifest's name is taken by a directory: prune can delete the file but not that."""
+    backup = plant_backup(backup_dir, kind, age, manifest=False)
+    manifest = backup.with_name(backup.name + ".json")
+    manifest.mkdir()
+    (manifest / "inside").write_text("a directory where the manifest should be\n")
+    return manifest
+
+
+def test_a_file_that_prune_cannot_delete_is_logged_the_rest_is_pruned_and_the_run_is_recorded_failed(
+    backup_env: dict[str, str],
+) -> None:
+    backup_dir = Path(backup_env["BACKUP_DIR"])
+    prunable = [plant_backup(backup_dir, kind, timedelta(days=20)) for kind in ("mysql", "sessions")]
+    stuck = plant_undeletable_backup(backup_dir, "mysql", timedelta(days=30))
+    backup_env.update({"BACKUP_RETENTION_DAYS": "7", "BACKUP_KEEP_LAST": "1"})
+
+    result = run_cli(backup_env)
+
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    [error] = stderr_errors(result)
+    assert error.startswith("error: prune could not delete ") and stuck.name in error and "Is a directory" in error
+    assert len(backups_of(backup_dir, "mysql")) == 1 and len(backups_of(backup_dir, "sessions")) == 1
+    assert not [path for path in prunable if path.exists() or path.with_name(path.name + ".json").exists()]
+    assert (stuck / "inside").exists(), "what cannot be deleted stays as it was"
+    [failed] = events_named(backup_env, "prune_failed")
+    assert failed["file"] == stuck.name and "Is a directory" in failed["error"], failed
+    assert sorted(event["file"] for event in events_named(backup_env, "pruned")) == sorted(p.name for p in prunable)
+    [finished] = events_named(backup_env, "backup_finished")
+    assert finished["outcome"] == "failed", finished
+    record = json.loads((backup_dir / "last_run.json").read_text())
+    assert record["outcome"] == "failed" and stuck.name in record["error"], record
+    assert record["parts"]["mysql"]["ok"] and record["parts"]["sessions"]["ok"], "the backups themselves are good"
+
+
+def test_a_full_disk_before_the_first_byte_fails_both_parts_in_words_without_a_traceback(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The pid in the lock file and the first gzip header are the first writes: both meet ENOSPC."""
+    backup_dir = tmp_path / "full-disk"
+    listing = tmp_path / "left-on-the-full-disk.txt"
+    backup_env["BACKUP_DIR"] = str(backup_dir)
+
+    result = run_cli(backup_env, wrapper=small_tmpfs(backup_dir, "256k", fill=True, listing=listing))
+
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    errors = stderr_errors(result)
+    assert [line.split(":")[1].strip() for line in errors] == ["mysql backup failed", "sessions backup failed"], errors
+    assert "No space left on device" in errors[0] and str(backup_dir) in errors[0], errors
+    left = listing.read_text().split()
+    assert not [name for name in left if name.endswith(".partial") or name.startswith("mysql_backup_")], left
+
+
+def test_a_run_that_cannot_record_its_failure_leaves_no_earlier_success_standing(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One private tmpfs for three commands: a good backup, then (disk filled up) a failing one, then status."""
+    backup_dir = tmp_path / "small-disk"
+    out = tmp_path / "out"
+    out.mkdir()
+    backup_env["BACKUP_DIR"] = str(backup_dir)
+    cli = shlex.join(cli_argv())
+    steps = [
+        f"{cli} > {out}/first.txt 2>&1",
+        f"cp {backup_dir}/last_run.json {out}/first.json",
+        f"dd if=/dev/zero of={backup_dir}/filler bs=64k > /dev/null 2>&1",
+        f"{cli} > {out}/second.txt 2>&1; echo $? > {out}/second.rc",
+        f"cp {backup_dir}/last_run.json {out}/second.json",
+        f"{cli} status --json > {out}/status.json 2>&1; echo $? > {out}/status.rc",
+    ]
+    wrapper = small_tmpfs(backup_dir, "64m")
+    subprocess.run([*wrapper, "sh", "-c", "; ".join(steps)], cwd=REPO_ROOT, env=backup_env, timeout=600, check=True)
+
+    assert json.loads((out / "first.json").read_text())["outcome"] == "success", (out / "first.txt").read_text()
+    second = (out / "second.txt").read_text()
+    assert (out / "second.rc").read_text().strip() == "1", second
+    assert "No space left on device" in second and "Traceback" not in second, second
+    # The failed run's own record: the old one was removed, which freed the room to write it.
+    record = json.loads((out / "second.json").read_text())
+    assert record["outcome"] == "failed" and "No space left on device" in record["error"], record
+    status = json.loads((out / "status.json").read_text())
+    assert (out / "status.rc").read_text().strip() == "1" and not status["healthy"], status
+    assert any(problem.startswith("last run failed") for problem in status["problems"]), status
+
+
+def test_a_safety_backup_killed_mid_dump_leaves_a_partial_that_the_next_backup_removes(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
+) -> None:
+    backup_dir = Path(backed_up["BACKUP_DIR"])
+    add_bulk_table(mariadb, fir_db, BULK_ROWS)  # what the restore's safety backup dumps first
+    restore = start_cli(as_root(backed_up), "restore", "mysql", "latest", "--yes")
+    with stalled_mid_dump(restore, mariadb, "root"):
+        restore.kill()
+    finish(restore)
+    [partial] = [n for n in names_in(backup_dir / "safety") if n.endswith(".partial")]
+    listed = run_cli(backed_up, "list")
+    assert f"removed by the next backup): {backup_dir / 'safety' / partial}" in listed.stdout, describe(listed)
+
+    result = run_cli(backed_up)
+
+    assert result.returncode == 0, describe(result)
+    assert leftovers_in(backup_dir / "safety") == []
+    removed = events_named(backed_up, "removed_leftovers")
+    assert [event["files"] for event in removed] == [[f"safety/{partial}"]]

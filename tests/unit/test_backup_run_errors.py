@@ -1,0 +1,109 @@
+"""A backup run and what it cannot do outside its two parts: leftovers it may not remove, and unexpected errors."""
+
+from __future__ import annotations
+
+import errno
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from afirgen_backup.actions import backup
+from afirgen_backup.actions.backup import remove_leftovers, run_backup
+from afirgen_backup.config import load_settings
+from afirgen_backup.errors import BackupError
+from afirgen_backup.logs import bind_run, configure_logging
+
+
+def touch(directory: Path, *names: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (directory / name).write_bytes(b"x")
+
+
+def read_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_directory_named_like_a_leftover_is_logged_and_left_and_the_rest_is_removed(tmp_path: Path) -> None:
+    configure_logging(tmp_path / "backup.log")
+    bind_run("run-leftovers")
+    squatter = tmp_path / "mysql_backup_20261126_060000.sql.gz.partial"
+    squatter.mkdir()
+    touch(tmp_path, "sessions_backup_20261126_060000.db.gz.partial", ".sessions-copy-abc.db")
+
+    assert sorted(remove_leftovers(tmp_path)) == [
+        ".sessions-copy-abc.db",
+        "sessions_backup_20261126_060000.db.gz.partial",
+    ]
+
+    assert squatter.is_dir()
+    [skipped] = [e for e in read_events(tmp_path / "backup.log") if e["event"] == "leftover_not_removed"]
+    assert skipped["file"] == squatter.name and skipped["level"] == "warning" and "Is a directory" in skipped["error"]
+
+
+def test_a_published_backup_keeps_its_manifest_whatever_is_named_like_its_partial(tmp_path: Path) -> None:
+    published = "mysql_backup_20261126_060000.sql.gz"
+    touch(tmp_path, published, published + ".json")
+    (tmp_path / (published + ".partial")).mkdir()
+    touch(tmp_path, "mysql_backup_20261126_000000.sql.gz.json", "mysql_backup_20261126_000000.sql.gz.partial")
+
+    removed = remove_leftovers(tmp_path)
+
+    assert sorted(removed) == [
+        "mysql_backup_20261126_000000.sql.gz.json",
+        "mysql_backup_20261126_000000.sql.gz.partial",
+    ]
+    assert (tmp_path / published).exists() and (tmp_path / (published + ".json")).exists()
+
+
+def test_the_leftovers_of_a_killed_safety_backup_are_removed_too(tmp_path: Path) -> None:
+    safety = tmp_path / "safety"
+    leftovers = [
+        "mysql_backup_20261126_060000.sql.gz.partial",
+        "mysql_backup_20261126_060000.sql.gz.json",  # its manifest, written before the rename that never came
+        ".mysql_backup_20261126_070000.sql.gz.json.4242.tmp",
+    ]
+    kept = ["mysql_backup_20261125_060000.sql.gz", "mysql_backup_20261125_060000.sql.gz.json"]
+    touch(safety, *leftovers, *kept)
+
+    assert sorted(remove_leftovers(tmp_path)) == sorted(f"safety/{name}" for name in leftovers)
+    assert sorted(p.name for p in safety.iterdir()) == sorted(kept)
+
+
+def test_a_safety_name_that_is_not_a_directory_is_left_alone(tmp_path: Path) -> None:
+    touch(tmp_path, "safety")
+    assert remove_leftovers(tmp_path) == []
+    assert (tmp_path / "safety").read_bytes() == b"x"
+
+
+def test_an_unexpected_error_after_the_lock_is_recorded_as_a_failed_run_and_raised_in_words(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error from prune stands in for any error outside the parts (EIO cannot be made on demand here)."""
+    connection = sqlite3.connect(backup_dir.parent / "sessions.db")  # where the backup_dir fixture points
+    connection.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
+    connection.close()
+    monkeypatch.setenv("BACKUP_MYSQL_ENABLED", "false")
+    monkeypatch.setenv("BACKUP_YIELD_CPU", "false")
+    settings = load_settings()
+    (backup_dir / "last_run.json").write_text(json.dumps({"outcome": "success", "run_id": "the-previous-run"}))
+    configure_logging(settings.log_file)
+    bind_run("run-eio")
+
+    def failing_prune(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "Input/output error", str(backup_dir / "sessions_backup_20200101_000000.db.gz"))
+
+    monkeypatch.setattr(backup, "prune_backups", failing_prune)
+
+    with pytest.raises(BackupError) as caught:
+        run_backup(settings, "run-eio")
+
+    expected = f"backup failed: Input/output error: {backup_dir / 'sessions_backup_20200101_000000.db.gz'}"
+    assert str(caught.value) == expected
+    record = json.loads((backup_dir / "last_run.json").read_text())
+    assert (record["run_id"], record["outcome"], record["error"]) == ("run-eio", "failed", expected)
+    assert record["parts"]["sessions"]["ok"], "the part itself had succeeded"
+    [finished] = [e for e in read_events(settings.log_file) if e["event"] == "backup_finished"]
+    assert finished["outcome"] == "failed" and finished["error"] == expected and finished["level"] == "error"

@@ -204,3 +204,11 @@ def read_last_run(backup_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def failed_kinds(record: dict[str, Any] | None) -> list[str]:
+    """The kinds whose part failed in a last_run.json record (none when there is no readable record)."""
+    parts = record.get("parts") if record else None
+    if not isinstance(parts, dict):
+        return []
+    return sorted(kind for kind, part in parts.items() if isinstance(part, dict) and part.get("ok") is False)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from afirgen_backup import __version__, process
+from afirgen_backup import __version__, catalog, process
 from afirgen_backup.archive import describe_os_error
 from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted
@@ -61,7 +61,9 @@ def command_prune(settings: Settings, args: argparse.Namespace, run_id: str) -> 
     from afirgen_backup.lock import backup_dir_lock
 
     with backup_dir_lock(settings.backup_dir):
-        result = prune_backups(settings, dry_run=args.dry_run)
+        # A kind whose last scheduled backup failed keeps every old copy, as it does in that run's own prune.
+        failing = catalog.failed_kinds(catalog.read_last_run(settings.backup_dir))
+        result = prune_backups(settings, dry_run=args.dry_run, skip_kinds=failing)
     verb = "would delete" if args.dry_run else "deleted"
     doomed = [d for d in result.decisions if d.delete and (args.dry_run or d.backup.name in result.deleted)]
     for decision in doomed:

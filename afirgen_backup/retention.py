@@ -7,8 +7,9 @@ So the newest BACKUP_KEEP_LAST good backups are never deleted, whatever their ag
 good backup (afirgen_backup/catalog.py: no manifest, a size the manifest does not record, a failed verify) is
 never deleted while it might be among the last usable copies. A backup dated in the future is kept and does not
 count as a newer copy: after a clock was set back, it may hold older data than the runs dated before it, and
-counting it would let retention delete the backups actually taken last. A kind whose backup failed in this run
-is not pruned at all: when backups keep failing, the old ones are all that is left.
+counting it would let retention delete the backups actually taken last. A kind whose last backup failed (in this
+run, or for a manual prune in the last recorded run) is not pruned at all: when backups keep failing, the old
+ones are all that is left.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def plan_retention(
         good_newer = 0
         for backup in newest_first:
             if kind in skip_kinds:
-                decision = Decision(backup, False, "kept: this kind's backup failed in this run")
+                decision = Decision(backup, False, "kept: this kind's last backup failed")
             elif backup.time > future:
                 decision = Decision(backup, False, "kept: dated in the future (not counted as a newer copy)")
             elif backup.time >= cutoff:

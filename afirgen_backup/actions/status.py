@@ -56,7 +56,9 @@ def kind_status(found: catalog.Catalog, kind: str, now: datetime, max_age_s: flo
         return {"kind": kind, "newest": None, "healthy": False, "problem": missing}
     age = (now - entry.time).total_seconds()
     fresh = age <= max_age_s
-    problem: str | None = None if fresh else f"newest {kind} backup is {format_age(age)} old (limit {max_age_s / 3600:g}h)"
+    problem: str | None = (
+        None if fresh else f"newest {kind} backup is {format_age(age)} old (limit {max_age_s / 3600:g}h)"
+    )
     if future:
         problem = f"{problem}; {future}" if problem else future
     return {

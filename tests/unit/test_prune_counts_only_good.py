@@ -47,3 +47,17 @@ def test_a_copy_dated_in_the_future_does_not_push_out_the_run_just_taken(keep_on
 
     assert ahead.exists() and just_taken.exists()
     assert not older.exists()  # retention still works: the run just taken is the one copy kept
+
+
+def test_a_manual_prune_keeps_every_copy_of_a_kind_whose_last_backup_failed(keep_one: Path) -> None:
+    mysql = [publish_fake_backup(keep_one, "mysql", timedelta(days=d)) for d in (10, 11, 12)]
+    sessions = [publish_fake_backup(keep_one, "sessions", timedelta(days=d)) for d in (10, 11, 12)]
+    catalog.write_last_run(
+        keep_one,
+        {"outcome": "failed", "parts": {"mysql": {"ok": False, "error": "Access denied"}, "sessions": {"ok": True}}},
+    )
+
+    assert cli.main(["prune"]) == 0
+
+    assert all(path.exists() for path in mysql)
+    assert [path.exists() for path in sessions] == [True, False, False]

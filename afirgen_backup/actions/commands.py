@@ -77,9 +77,12 @@ def command_verify(settings: Settings, args: argparse.Namespace, run_id: str) ->
 def command_restore_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     from afirgen_backup.actions.listing import locate_backup
     from afirgen_backup.actions.restore import restore_mysql
+    from afirgen_backup.sources.mysql_restore import check_database_name
 
+    # `is None`: an empty --target-db is a mistake to name, not a request for the default database
+    database = settings.mysql_db if args.target_db is None else args.target_db
+    check_database_name(database, "MYSQL_DB" if args.target_db is None else "--target-db")
     entry = locate_backup(settings, args.name, "mysql")
-    database = args.target_db or settings.mysql_db
     facts = restore_mysql(settings, entry, database, yes=args.yes, safety=not args.no_safety_backup, run_id=run_id)
     if facts.get("safety_backup"):
         sys.stdout.write(
@@ -99,10 +102,15 @@ def command_restore_sessions(settings: Settings, args: argparse.Namespace, run_i
     from afirgen_backup.actions.listing import locate_backup
     from afirgen_backup.actions.restore import restore_sessions
 
-    entry = locate_backup(settings, args.name, "sessions")
-    target = Path(args.target) if args.target else settings.sessions_db_path
+    if args.target is not None and not args.target.strip():
+        raise UsageError(
+            f"restore sessions: --target {args.target!r} is empty; allowed: the path of the sessions.db file to "
+            "restore into (leave --target out to restore into SESSIONS_DB_PATH)"
+        )
+    target = settings.sessions_db_path if args.target is None else Path(args.target)
     if target is None:
         raise UsageError("restore sessions: SESSIONS_DB_PATH is not set; give the file to restore into with --target")
+    entry = locate_backup(settings, args.name, "sessions")
     facts = restore_sessions(settings, entry, target, yes=args.yes)
     if facts.get("kept"):
         sys.stdout.write(f"the replaced file is kept as {facts['kept']}\n")

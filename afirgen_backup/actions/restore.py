@@ -85,6 +85,7 @@ def restore_mysql(
     settings: Settings, entry: BackupEntry, database: str, *, yes: bool, safety: bool, run_id: str
 ) -> dict[str, Any]:
     """Load a verified dump into `database`; return the audit facts."""
+    mysql_restore.check_database_name(database, "database")
     where = f"database {database} on {settings.mysql_host}:{settings.mysql_port}"
     with backup_dir_lock(settings.backup_dir), audited("mysql", entry, where, user=settings.mysql_user) as facts:
         refuse_damaged(entry, verify.check_file(entry), where)

@@ -1,14 +1,26 @@
-"""restore mysql through the tool: round trip on the FIR fixture, refusals, safety backups, audit events."""
+"""restore mysql through the tool: round trip on the FIR fixture, refusals, safety backups, audit events,
+unusable target names and clients, errors and signals on the way."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from dbcompare import data_differences, history_digests, object_lists, schema_differences, table_checksums
-from helpers import as_root, events_named, run_cli
+from helpers import (
+    as_root,
+    describe,
+    events_named,
+    newest_backup,
+    run_cli,
+    stderr_errors,
+)
 from mariadb_server import MariaDBServer
+
+from afirgen_backup.config import load_settings
+from afirgen_backup.sources import mysql_restore
 
 pytestmark = pytest.mark.mariadb
 
@@ -109,3 +121,98 @@ def test_restore_without_create_privilege_says_which_privilege_is_missing(
     assert result.returncode == 1
     assert "lacks the CREATE privilege" in result.stderr
     assert "CREATE ROUTINE" in result.stderr
+
+
+# --- the target database's name ----------------------------------------------------------------------------
+
+
+def database_names(mariadb: MariaDBServer) -> list[str]:
+    with mariadb.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+        return [str(row[0]) for row in cur.fetchall()]
+
+
+def change_after_backup(mariadb: MariaDBServer, db: str) -> tuple[object, ...]:
+    """Make `db` differ from its backup (a new table, a deleted row); its snapshot afterwards."""
+    mariadb.execute("CREATE TABLE added_after_backup (id INT PRIMARY KEY)", database=db)
+    mariadb.execute("INSERT INTO added_after_backup VALUES (1)", "DELETE FROM police_stations LIMIT 1", database=db)
+    return snapshot(mariadb, db)
+
+
+def assert_refused_untouched(result: subprocess.CompletedProcess[str], env: dict[str, str], *words: str) -> None:
+    """Exit 2 with exactly one `error:` line holding `words`, no traceback, no safety backup, no restore begun."""
+    assert result.returncode == 2, describe(result)
+    errors = stderr_errors(result)
+    assert len(errors) == 1, describe(result)
+    for word in words:
+        assert word in errors[0], describe(result)
+    assert "Traceback" not in result.stderr
+    assert not (Path(env["BACKUP_DIR"]) / "safety").exists()
+    assert events_named(env, "restore_started") == []
+
+
+def test_a_target_name_that_reads_as_a_client_option_is_refused_and_nothing_is_touched(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
+) -> None:
+    odd = f"--database={fir_db}"
+    changed = change_after_backup(mariadb, fir_db)
+    databases = database_names(mariadb)
+    try:
+        result = run_cli(as_root(backed_up), "restore", "mysql", "latest", f"--target-db={odd}")
+
+        assert_refused_untouched(result, backed_up, "--target-db", "starts with '-'", "allowed:")
+        assert database_names(mariadb) == databases  # no database named `--database=...` either
+        assert snapshot(mariadb, fir_db) == changed
+    finally:
+        mariadb.execute(f"DROP DATABASE IF EXISTS `{odd}`")
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "is empty"),
+        ("-x", "starts with '-'"),
+        ("n" * 65, "65 characters"),
+        ("trailing ", "ends with a space"),
+        ("two\nlines", "control character"),
+        ("\udcff", "not valid UTF-8"),  # the byte 0xff on the command line
+        ("mysql", "system schema"),
+        ("MySQL", "system schema"),
+        ("information_schema", "system schema"),
+        ("PERFORMANCE_SCHEMA", "system schema"),
+        ("sys", "system schema"),
+    ],
+)
+def test_an_unusable_target_name_is_refused_even_with_yes_and_nothing_is_touched(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, name: str, problem: str
+) -> None:
+    changed = change_after_backup(mariadb, fir_db)
+    databases = database_names(mariadb)
+    with mariadb.connect() as conn:
+        system_tables = object_lists(conn, "mysql")
+
+    result = run_cli(as_root(backed_up), "restore", "mysql", "latest", f"--target-db={name}", "--yes")
+
+    assert_refused_untouched(result, backed_up, "--target-db", problem, "allowed:")
+    assert database_names(mariadb) == databases
+    assert snapshot(mariadb, fir_db) == changed  # an empty name does not fall back to MYSQL_DB
+    with mariadb.connect() as conn:
+        assert object_lists(conn, "mysql") == system_tables
+
+
+def test_the_client_is_given_the_database_as_an_option_never_as_a_bare_word(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, make_database
+) -> None:
+    victim = make_database("victim")
+    odd = f"--database={victim}"  # the check refuses such names; the client must not misread them either
+    mariadb.execute(f"CREATE DATABASE `{odd}`")
+    try:
+        settings = load_settings(as_root(backed_up))
+
+        mysql_restore.load_dump(settings, newest_backup(backed_up), odd, source=fir_db)
+
+        with mariadb.connect() as conn:
+            assert object_lists(conn, victim)["tables"] == []
+            assert table_checksums(conn, odd) == table_checksums(conn, fir_db)
+    finally:
+        mariadb.execute(f"DROP DATABASE IF EXISTS `{odd}`")

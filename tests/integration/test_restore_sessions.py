@@ -1,4 +1,5 @@
-"""restore sessions through the tool: round trip, stale -wal, files in use, damaged copies, audit events.
+"""restore sessions through the tool: round trip, stale -wal, files in use, damaged copies, audit events, targets
+that are no database file, read-only or symlinked, and names of kept files already taken.
 
 No MySQL server is needed: these runs have BACKUP_MYSQL_ENABLED=false.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fixture_schema import build_sessions_db
-from helpers import events_named, run_cli
+from helpers import describe, events_named, run_cli, stderr_errors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -200,3 +201,34 @@ def test_a_sessions_copy_failing_integrity_check_is_named_by_verify_and_refused_
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".sessions.db", "sessions.db."))] == []
     assert [e["what"] for e in events_named(env, "restore_failed")] == ["sessions"]
+
+
+# --- what the target is ------------------------------------------------------------------------------------
+
+
+def names_beside(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir())
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 2 with exactly one `error:` line holding `words`, and no traceback."""
+    assert result.returncode == 2, describe(result)
+    errors = stderr_errors(result)
+    assert len(errors) == 1, describe(result)
+    for word in words:
+        assert word in errors[0], describe(result)
+    assert "Traceback" not in result.stderr
+
+
+def test_an_empty_target_is_refused_and_sessions_db_path_is_not_touched(
+    backed_up: tuple[dict[str, str], Path],
+) -> None:
+    env, source = backed_up
+    leave_stale_wal(source)  # differs from the backup: a fallback to SESSIONS_DB_PATH would replace it
+    before, beside = contents(source), names_beside(source)
+
+    result = run_cli(env, "restore", "sessions", "--target", "", "--yes")
+
+    assert_refused(result, "--target", "empty", "allowed:")
+    assert contents(source) == before
+    assert names_beside(source) == beside

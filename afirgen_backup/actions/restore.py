@@ -86,6 +86,7 @@ def restore_mysql(
 ) -> dict[str, Any]:
     """Load a verified dump into `database`; return the audit facts."""
     mysql_restore.check_database_name(database, "database")
+    mysql_restore.check_client(settings)
     where = f"database {database} on {settings.mysql_host}:{settings.mysql_port}"
     with backup_dir_lock(settings.backup_dir), audited("mysql", entry, where, user=settings.mysql_user) as facts:
         refuse_damaged(entry, verify.check_file(entry), where)

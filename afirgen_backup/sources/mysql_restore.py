@@ -20,8 +20,8 @@ import pymysql
 from afirgen_backup import process
 from afirgen_backup.archive import iter_gzip
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, CommandFailed, UsageError
-from afirgen_backup.sources.mysql import Inventory, quote_identifier, schema_charset
+from afirgen_backup.errors import BackupError, CommandFailed, ConfigError, UsageError
+from afirgen_backup.sources.mysql import Inventory, parse_client_version, quote_identifier, schema_charset
 
 # What loading a dump takes on the target database (mysqldump writes LOCK TABLES around each table's rows).
 LOAD_PRIVILEGES = (
@@ -138,6 +138,26 @@ def check_database_name(name: str, given_as: str) -> None:
     problem = database_name_problem(name)
     if problem is not None:
         raise UsageError(f"{given_as} {name!r} cannot be restored into: {problem}; allowed: {NAME_RULES}")
+
+
+def check_client(settings: Settings) -> str:
+    """Run `MYSQL_BIN --version`; return its answer, or raise ConfigError (exit 2).
+
+    The client is needed only after the target was dropped and created again, so a missing or wrong one
+    must be found before that: otherwise the restore would leave an empty database behind.
+    """
+    allowed = "allowed: the mysql or mariadb client, as a program name on PATH or a path"
+    try:
+        output = process.run((settings.mysql_bin, "--version"), what=f"{settings.mysql_bin} --version")
+    except CommandFailed as error:
+        raise ConfigError(f"MYSQL_BIN={settings.mysql_bin!r} cannot be used: {error}; {allowed}") from None
+    if parse_client_version(output).name == "unknown":
+        answer = process.last_line(output)
+        raise ConfigError(
+            f"MYSQL_BIN={settings.mysql_bin!r} does not answer --version like a MySQL/MariaDB client ({answer}); "
+            f"{allowed}"
+        )
+    return output.strip()
 
 
 def describe_privileges(database: str) -> str:

@@ -216,3 +216,18 @@ def test_the_client_is_given_the_database_as_an_option_never_as_a_bare_word(
             assert table_checksums(conn, odd) == table_checksums(conn, fir_db)
     finally:
         mariadb.execute(f"DROP DATABASE IF EXISTS `{odd}`")
+
+
+# --- failures on the way: one line, and the target left as it was (or said where its content is) ------------
+
+
+@pytest.mark.parametrize("client", ["/nonexistent/mysql", "/bin/true"])
+def test_an_unusable_mysql_client_is_found_before_the_target_is_dropped(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, client: str
+) -> None:
+    changed = change_after_backup(mariadb, fir_db)
+
+    result = run_cli(dict(as_root(backed_up), MYSQL_BIN=client), "restore", "mysql", "--yes")
+
+    assert_refused_untouched(result, backed_up, "MYSQL_BIN", client, "allowed:")
+    assert snapshot(mariadb, fir_db) == changed

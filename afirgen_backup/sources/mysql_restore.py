@@ -46,8 +46,9 @@ DEFINER_NOTE = (
 ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
 NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")
 
-INSERT_PREFIX = b"INSERT INTO"
+CREATE_TABLE_PREFIX = b"CREATE TABLE "
 SEQUENCE_FUNCTIONS = ("nextval", "lastval")
+QUOTES = frozenset(b"'\"`")
 
 MAX_NAME_LENGTH = 64
 # The server's own schemas: dropping one breaks the server (accounts, grants) or is refused half-way.
@@ -61,12 +62,16 @@ Progress = Callable[[int], None]
 
 
 class SequenceRetargeter:
-    """Rewrite `nextval(`source`.` into `nextval(`target`.` in every line of a dump but its row data.
+    """Rewrite `nextval(`source`.` into `nextval(`target`.` in the CREATE TABLE statements of a dump, nowhere else.
 
     MariaDB keeps a column's `DEFAULT nextval(seq)` qualified with the database name, and mysqldump writes it
     so; loaded under another name, the table would draw its ids from the source database's sequence (or fail
-    where that database does not exist or may not be written). INSERT lines pass through untouched, as they
-    come, so a long row never has to be held in memory.
+    where that database does not exist or may not be written). Row data must come back exactly as it was, and
+    mariadb-dump 10.11 writes a multi-row INSERT as `INSERT INTO t VALUES` followed by one line per row, so a
+    line cannot tell by its start that it is data. Instead the table definitions are what is rewritten: from a
+    line that starts with `CREATE TABLE ` to the line that closes it (starts with `)` or ends with `;`), and
+    there only outside quoted strings (a COMMENT may say anything). Every other line streams through as it
+    comes, so a long row is never held in memory.
     """
 
     def __init__(self, source: str, target: str) -> None:
@@ -74,13 +79,46 @@ class SequenceRetargeter:
             (f"{fn}({quote_identifier(source)}.".encode(), f"{fn}({quote_identifier(target)}.".encode())
             for fn in SEQUENCE_FUNCTIONS
         ]
-        self.pending = b""
-        self.passing = False
+        self.pending = b""  # the start of the current line, held until it shows whether it is rewritten
+        self.passing = False  # the rest of the current line streams through
+        self.in_table = False  # inside a CREATE TABLE statement
 
     def rewrite(self, line: bytes) -> bytes:
-        for old, new in self.pairs:
-            line = line.replace(old, new)
-        return line
+        """Replace the references that stand outside '...', "..." and `...` (backslash escapes in strings)."""
+        out = bytearray()
+        quote: int | None = None
+        position = 0
+        while position < len(line):
+            if quote is None:
+                match = next(((old, new) for old, new in self.pairs if line.startswith(old, position)), None)
+                if match is not None:
+                    out += match[1]
+                    position += len(match[0])
+                    continue
+                if line[position] in QUOTES:
+                    quote = line[position]
+            elif line[position] == quote:
+                quote = None
+            elif line[position] == ord("\\") and quote != ord("`"):
+                out += line[position : position + 1]
+                position += 1
+            out += line[position : position + 1]
+            position += 1
+        return bytes(out)
+
+    def may_rewrite(self, start: bytes) -> bool:
+        """Whether a line beginning with `start` may still turn out to be part of a table definition."""
+        if self.in_table:
+            return True
+        known = start[: len(CREATE_TABLE_PREFIX)]
+        return CREATE_TABLE_PREFIX.startswith(known)
+
+    def end_line(self, line: bytes) -> bytes:
+        if not (self.in_table or line.startswith(CREATE_TABLE_PREFIX)):
+            return line
+        stripped = line.rstrip()
+        self.in_table = not (stripped.startswith(b")") or stripped.endswith(b";"))
+        return self.rewrite(line)
 
     def feed(self, chunk: bytes) -> bytes:
         out = []
@@ -94,20 +132,20 @@ class SequenceRetargeter:
                 out.append(piece)
             else:
                 self.pending += piece
-                if self.pending.startswith(INSERT_PREFIX):
+                if newline >= 0:
+                    out.append(self.end_line(self.pending))
+                    self.pending = b""
+                elif not self.may_rewrite(self.pending):
                     out.append(self.pending)
                     self.pending = b""
                     self.passing = True
-                elif newline >= 0:
-                    out.append(self.rewrite(self.pending))
-                    self.pending = b""
             if newline >= 0:
                 self.passing = False
         return b"".join(out)
 
     def finish(self) -> bytes:
         rest, self.pending = self.pending, b""
-        return self.rewrite(rest)
+        return self.end_line(rest) if rest else b""
 
 
 def database_name_problem(name: str) -> str | None:

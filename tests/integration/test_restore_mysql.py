@@ -218,6 +218,31 @@ def test_the_client_is_given_the_database_as_an_option_never_as_a_bare_word(
         mariadb.execute(f"DROP DATABASE IF EXISTS `{odd}`")
 
 
+def test_row_text_quoting_a_sequence_reference_comes_back_exactly_under_another_name(
+    mariadb: MariaDBServer, backup_env: dict[str, str], fir_db: str, make_database
+) -> None:
+    notes = [
+        (1, f"copied from the schema: DEFAULT nextval(`{fir_db}`.`evidence_id_seq`)"),
+        (2, f"lastval(`{fir_db}`.`evidence_id_seq`) and nextval(`{fir_db}`.`x`)"),
+        (3, "CREATE TABLE nothing (\n) in a row"),
+    ]
+    mariadb.execute("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL)", database=fir_db)
+    with mariadb.connect(fir_db) as conn, conn.cursor() as cur:
+        cur.executemany("INSERT INTO notes VALUES (%s, %s)", notes)
+    assert run_cli(backup_env, "backup").returncode == 0
+    target = make_database("renamed")
+    mariadb.execute(f"DROP DATABASE `{target}`")
+
+    result = run_cli(as_root(backup_env), "restore", "mysql", "--target-db", target)
+
+    assert result.returncode == 0, describe(result)
+    with mariadb.connect(target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id, body FROM notes ORDER BY id")
+        assert [tuple(row) for row in cur.fetchall()] == notes
+        cur.execute("SHOW CREATE TABLE evidence_items")
+        assert f"nextval(`{target}`.`evidence_id_seq`)" in cur.fetchone()[1]
+
+
 # --- failures on the way: one line, and the target left as it was (or said where its content is) ------------
 
 

@@ -3,10 +3,13 @@
 Both restores run under the BACKUP_DIR lock (a backup must not dump a database that is being loaded, and the
 safety backup writes into BACKUP_DIR/safety). A damaged file is refused before the target is touched. A target
 that holds anything is replaced only with --yes (a refusal is exit 2: the command asked for something unsafe).
+A file system or server error on the way ends the restore with one line (exit 1) that names the target, never
+with a traceback.
 
 MySQL: a non-empty target is first saved with the engine into BACKUP_DIR/safety (same names and manifests as
 regular backups; never `latest`, never pruned), then dropped and created again (same character set and
-collation), so that afterwards it holds exactly what the backup holds, nothing left over.
+collation), so that afterwards it holds exactly what the backup holds, nothing left over. Once it was emptied,
+a failed or interrupted load says where its earlier content is.
 
 Sessions: the old file is kept as `<target>.before-restore-<UTC stamp>` together with its -wal/-journal (which
 belong to it), the -shm is removed, and only then does the restored file take the target's name.
@@ -19,9 +22,12 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pymysql
 
 from afirgen_backup import catalog
 from afirgen_backup.actions import verify
@@ -29,7 +35,7 @@ from afirgen_backup.actions.listing import safety_dir
 from afirgen_backup.actions.progress import ProgressReporter
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import CommandFailed, UsageError, VerificationFailed
+from afirgen_backup.errors import BackupError, CommandFailed, Interrupted, UsageError, VerificationFailed
 from afirgen_backup.lock import backup_dir_lock
 from afirgen_backup.logs import get_logger
 from afirgen_backup.sources import mysql, mysql_restore, sqlite_restore
@@ -66,6 +72,19 @@ def audited(what: str, entry: BackupEntry, target: str, **fields: Any) -> Any:
     log.info("restore_finished", outcome="success", finished_at=iso_now(), **facts)
 
 
+@contextlib.contextmanager
+def one_line_errors(target: str) -> Iterator[None]:
+    """An OSError or a driver error inside a restore becomes a BackupError (exit 1) naming the target.
+
+    cli.main prints a BackupError as one line; anything else would end the restore in a traceback, which
+    hides the one thing the operator needs to know: in what state the target was left.
+    """
+    try:
+        yield
+    except (OSError, pymysql.MySQLError) as error:
+        raise BackupError(f"restore into {target} failed: {mysql_restore.describe_failure(error)}") from None
+
+
 def take_safety_backup(settings: Settings, database: str, run_id: str) -> str:
     from afirgen_backup.actions.backup import backup_mysql, unused_stamp
 
@@ -81,6 +100,15 @@ def take_safety_backup(settings: Settings, database: str, run_id: str) -> str:
     return str(directory / part.file)
 
 
+def partly_loaded(where: str, objects: int, safety_backup: str | None) -> str:
+    """What the operator must know when a load stopped half-way: the target's content is gone, and where it is."""
+    if not objects:
+        before = "it was empty before"
+    else:
+        before = f"its earlier content is in {safety_backup or 'no safety backup (skipped)'}"
+    return f"{where} is now partly loaded ({before})"
+
+
 def restore_mysql(
     settings: Settings, entry: BackupEntry, database: str, *, yes: bool, safety: bool, run_id: str
 ) -> dict[str, Any]:
@@ -88,7 +116,11 @@ def restore_mysql(
     mysql_restore.check_database_name(database, "database")
     mysql_restore.check_client(settings)
     where = f"database {database} on {settings.mysql_host}:{settings.mysql_port}"
-    with backup_dir_lock(settings.backup_dir), audited("mysql", entry, where, user=settings.mysql_user) as facts:
+    with (
+        backup_dir_lock(settings.backup_dir),
+        audited("mysql", entry, where, user=settings.mysql_user) as facts,
+        one_line_errors(where),
+    ):
         refuse_damaged(entry, verify.check_file(entry), where)
         with mysql.connect(settings) as connection:
             exists = mysql_restore.database_exists(connection, database)
@@ -104,25 +136,25 @@ def restore_mysql(
             get_logger().info("safety_backup_taken", file=facts["safety_backup"], database=database)
         elif objects:
             get_logger().warning("safety_backup_skipped", database=database, reason="--no-safety-backup")
-        with mysql.connect(settings) as connection:
-            if objects:
-                mysql_restore.empty_database(connection, database)
-            elif not exists:
-                charset = mysql_restore.charset_for_copy(connection, entry.manifest or {})
-                mysql_restore.create_database(connection, database, charset)
         progress = ProgressReporter(f"loading {entry.name}", (entry.manifest or {}).get("uncompressed_size"))
         try:
+            with mysql.connect(settings) as connection:
+                if objects:
+                    mysql_restore.empty_database(connection, database)  # a signal meanwhile is raised right after
+                elif not exists:
+                    charset = mysql_restore.charset_for_copy(connection, entry.manifest or {})
+                    mysql_restore.create_database(connection, database, charset)
             mysql_restore.load_dump(settings, entry.path, database, progress, source=verify.source_database(entry))
         except CommandFailed as error:
-            if not objects:
-                before = "it was empty before"
-            else:
-                before = f"its earlier content is in {facts['safety_backup'] or 'no safety backup (skipped)'}"
             raise CommandFailed(
-                f"{error}; {where} is now partly loaded ({before})",
+                f"{error}; {partly_loaded(where, objects, facts['safety_backup'])}",
                 returncode=error.returncode,
                 stderr_tail=error.stderr_tail,
             ) from None
+        except Interrupted as error:
+            # the same words as a failed load: restore_failed carries them into the log and onto stderr
+            error.args = (f"{error}; {partly_loaded(where, objects, facts['safety_backup'])}",)
+            raise
         facts.update(progress.finish())
         with mysql.connect(settings) as connection:
             differences = mysql_restore.differences_from_manifest(
@@ -151,7 +183,11 @@ def restore_sessions(settings: Settings, entry: BackupEntry, target: Path, *, ye
     """Swap a checked copy of the sessions backup in for `target`; return the audit facts."""
     if not target.parent.is_dir():
         raise UsageError(f"the directory of the restore target {target} does not exist")
-    with backup_dir_lock(settings.backup_dir), audited("sessions", entry, str(target)) as facts:
+    with (
+        backup_dir_lock(settings.backup_dir),
+        audited("sessions", entry, str(target)) as facts,
+        one_line_errors(str(target)),
+    ):
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.restore-", dir=target.parent)
         os.close(fd)
         temp = Path(name)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pymysql
 from isal import isal_zlib
 
 from afirgen_backup import catalog, process
@@ -261,9 +262,13 @@ def verify_backup(settings: Settings, entry: BackupEntry, *, restore_test: bool 
     log = get_logger()
     log.info("verify_started", file=entry.name, kind=entry.kind, restore_test=restore_test)
     verification = Verification(entry, restore_test=restore_test and entry.kind == "mysql")
-    verification.checks = check_file(entry)
-    if verification.restore_test and verification.ok:
-        verification.checks.append(run_restore_test(settings, entry))
+    try:
+        verification.checks = check_file(entry)
+        if verification.restore_test and verification.ok:
+            verification.checks.append(run_restore_test(settings, entry))
+    except (OSError, pymysql.MySQLError) as error:
+        # one line through cli.main (exit 1), not a traceback; the scratch database was dropped on the way out
+        raise BackupError(f"cannot verify {entry.name}: {mysql_restore.describe_failure(error)}") from None
     record_result(verification)
     event = log.info if verification.ok else log.error
     event("verify_finished", file=entry.name, ok=verification.ok, failures=verification.failures)

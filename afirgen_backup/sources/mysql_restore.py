@@ -18,7 +18,7 @@ from typing import Any
 import pymysql
 
 from afirgen_backup import process
-from afirgen_backup.archive import iter_gzip
+from afirgen_backup.archive import describe_os_error, iter_gzip
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, ConfigError, UsageError
 from afirgen_backup.sources.mysql import Inventory, parse_client_version, quote_identifier, schema_charset
@@ -198,6 +198,14 @@ def check_client(settings: Settings) -> str:
     return output.strip()
 
 
+def describe_failure(error: OSError | pymysql.MySQLError) -> str:
+    """An OSError or a driver error on one line, as the operator reads it (no errno number, no traceback)."""
+    if isinstance(error, OSError):
+        return describe_os_error(error)
+    code, message = (tuple(error.args) + (None, ""))[:2]
+    return f"MySQL error ({code}) {message}" if code is not None else f"MySQL error: {error}"
+
+
 def describe_privileges(database: str) -> str:
     return f"it needs {', '.join(LOAD_PRIVILEGES)} on {quote_identifier(database)}.*; {DEFINER_NOTE}"
 
@@ -288,10 +296,14 @@ def charset_for_copy(connection: pymysql.Connection, manifest: dict[str, Any]) -
 
 
 def empty_database(connection: pymysql.Connection, database: str) -> None:
-    """Drop and create `database` again with its default character set and collation."""
+    """Drop and create `database` again with its default character set and collation.
+
+    SIGTERM/SIGINT wait until both are done: cut in between, the database would be gone rather than empty.
+    """
     charset = charset_of(connection, database) or "utf8mb4"
-    drop_database(connection, database)
-    create_database(connection, database, charset)
+    with process.signals_deferred():
+        drop_database(connection, database)
+        create_database(connection, database, charset)
 
 
 def load_dump(

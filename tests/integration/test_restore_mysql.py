@@ -4,23 +4,36 @@ unusable target names and clients, errors and signals on the way."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import signal
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dbcompare import data_differences, history_digests, object_lists, schema_differences, table_checksums
 from helpers import (
+    add_bulk_table,
     as_root,
+    bytes_of,
+    command_name,
+    descendants,
     describe,
     events_named,
+    finish,
+    frozen,
     newest_backup,
     run_cli,
+    start_cli,
     stderr_errors,
+    wait_for,
 )
 from mariadb_server import MariaDBServer
 
 from afirgen_backup.config import load_settings
-from afirgen_backup.sources import mysql_restore
+from afirgen_backup.sources import mysql, mysql_restore
 
 pytestmark = pytest.mark.mariadb
 
@@ -256,3 +269,121 @@ def test_an_unusable_mysql_client_is_found_before_the_target_is_dropped(
 
     assert_refused_untouched(result, backed_up, "MYSQL_BIN", client, "allowed:")
     assert snapshot(mariadb, fir_db) == changed
+
+
+def test_a_file_system_error_ends_the_restore_in_one_line_before_the_drop(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str
+) -> None:
+    changed = change_after_backup(mariadb, fir_db)
+    (Path(backed_up["BACKUP_DIR"]) / "safety").write_text("a file where the safety directory belongs\n")
+
+    result = run_cli(as_root(backed_up), "restore", "mysql", "--yes")
+
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stderr
+    errors = stderr_errors(result)
+    assert len(errors) == 1 and fir_db in errors[0] and "File exists" in errors[0], describe(result)
+    assert snapshot(mariadb, fir_db) == changed
+
+
+@pytest.fixture
+def limited_root(mariadb: MariaDBServer) -> Iterator[tuple[str, str]]:
+    """An account with every privilege that may run one statement an hour: its second one fails in the driver."""
+    user = f"limited_{secrets.token_hex(4)}"
+    mariadb.execute(
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw' WITH MAX_QUERIES_PER_HOUR 1",
+        f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'",
+    )
+    yield user, "pw"
+    mariadb.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def test_a_server_error_inside_restore_is_one_line_not_a_traceback(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, limited_root: tuple[str, str]
+) -> None:
+    changed = change_after_backup(mariadb, fir_db)
+    env = dict(backed_up, MYSQL_USER=limited_root[0], MYSQL_PASSWORD=limited_root[1])
+
+    result = run_cli(env, "restore", "mysql", "--yes")
+
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stderr
+    errors = stderr_errors(result)
+    assert len(errors) == 1 and "max_queries_per_hour" in errors[0] and fir_db in errors[0], describe(result)
+    assert snapshot(mariadb, fir_db) == changed
+    assert [e["what"] for e in events_named(backed_up, "restore_failed")] == ["mysql"]
+
+
+def test_a_server_error_inside_verify_is_one_line_not_a_traceback(
+    backed_up: dict[str, str], limited_root: tuple[str, str]
+) -> None:
+    env = dict(backed_up, MYSQL_USER=limited_root[0], MYSQL_PASSWORD=limited_root[1])
+
+    result = run_cli(env, "verify", "--restore-test")
+
+    assert result.returncode == 1, describe(result)
+    assert "Traceback" not in result.stderr
+    errors = stderr_errors(result)
+    assert len(errors) == 1 and "max_queries_per_hour" in errors[0], describe(result)
+
+
+def find_load_client(cli_pid: int) -> int:
+    """The pid of the mysql/mariadb client that loads the dump (not a `--version` run: it reads credentials)."""
+
+    def client() -> int | None:
+        for pid in descendants(cli_pid):
+            cmdline = bytes_of(Path(f"/proc/{pid}/cmdline"))
+            if command_name(pid) in ("mysql", "mariadb") and b"--defaults-extra-file=" in cmdline:
+                return pid
+        return None
+
+    return int(wait_for(client, 60, "the CLI to start the mysql client", interval=0.002))
+
+
+def test_sigterm_mid_load_says_the_database_is_partly_loaded_and_where_its_content_is(
+    mariadb: MariaDBServer, backup_env: dict[str, str], fir_db: str
+) -> None:
+    add_bulk_table(mariadb, fir_db, rows=300)  # ~20 MB of SQL: the load outlasts the pipe's buffer
+    assert run_cli(backup_env, "backup").returncode == 0
+    cli = start_cli(as_root(backup_env), "restore", "mysql", "--yes")
+    client = find_load_client(cli.pid)
+    with frozen(client):  # the client reads nothing: the CLI is stuck writing the dump into its stdin
+        time.sleep(0.5)
+        cli.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    result = finish(cli)
+
+    assert result.returncode == 143, describe(result)
+    safety = sorted((Path(backup_env["BACKUP_DIR"]) / "safety").glob("mysql_backup_*.sql.gz"))
+    assert len(safety) == 1
+    said = f"is now partly loaded (its earlier content is in {safety[0]})"
+    assert said in result.stderr, describe(result)
+    failed = events_named(backup_env, "restore_failed")
+    assert len(failed) == 1
+    assert "SIGTERM" in failed[0]["error"] and said in failed[0]["error"]
+
+
+def test_a_signal_between_drop_and_create_waits_until_the_database_exists_again(
+    mariadb: MariaDBServer, backed_up: dict[str, str], fir_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Stopped(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    real_drop = mysql_restore.drop_database
+
+    def drop_then_signal(connection: object, database: str) -> None:
+        real_drop(connection, database)  # type: ignore[arg-type]
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(mysql_restore, "drop_database", drop_then_signal)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stopped), mysql.connect(load_settings(as_root(backed_up))) as connection:
+            mysql_restore.empty_database(connection, fir_db)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert fir_db in database_names(mariadb)

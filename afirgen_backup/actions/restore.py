@@ -1,18 +1,21 @@
 """restore: put a backup back, after checking it, without surprises, and leave an audit event in backup.log.
 
 Both restores run under the BACKUP_DIR lock (a backup must not dump a database that is being loaded, and the
-safety backup writes into BACKUP_DIR/safety). A damaged file is refused before the target is touched. A target
-that holds anything is replaced only with --yes (a refusal is exit 2: the command asked for something unsafe).
-A file system or server error on the way ends the restore with one line (exit 1) that names the target, never
-with a traceback.
+safety backup writes into BACKUP_DIR/safety). Whatever can be checked without touching the target is checked
+first: the target's name or path, the mysql client, the backup file. A damaged file is refused before the
+target is touched. A target that holds anything is replaced only with --yes (a refusal is exit 2: the command
+asked for something unsafe). A file system or server error on the way ends the restore with one line (exit 1)
+that names the target, never with a traceback.
 
 MySQL: a non-empty target is first saved with the engine into BACKUP_DIR/safety (same names and manifests as
 regular backups; never `latest`, never pruned), then dropped and created again (same character set and
 collation), so that afterwards it holds exactly what the backup holds, nothing left over. Once it was emptied,
 a failed or interrupted load says where its earlier content is.
 
-Sessions: the old file is kept as `<target>.before-restore-<UTC stamp>` together with its -wal/-journal (which
-belong to it), the -shm is removed, and only then does the restored file take the target's name.
+Sessions: a symlinked target is followed, so that the database it points to is replaced, not the link. The old
+file is kept as `<target>.before-restore-<UTC stamp>` (with `-2`, `-3`, ... when that name is taken) together
+with its -wal/-journal (which belong to it), the -shm is removed, and only then does the restored file take the
+target's name.
 """
 
 from __future__ import annotations
@@ -181,8 +184,7 @@ def copy_ownership(old: os.stat_result | None, path: Path) -> None:
 
 def restore_sessions(settings: Settings, entry: BackupEntry, target: Path, *, yes: bool) -> dict[str, Any]:
     """Swap a checked copy of the sessions backup in for `target`; return the audit facts."""
-    if not target.parent.is_dir():
-        raise UsageError(f"the directory of the restore target {target} does not exist")
+    target = sqlite_restore.check_target(target)
     with (
         backup_dir_lock(settings.backup_dir),
         audited("sessions", entry, str(target)) as facts,
@@ -201,8 +203,7 @@ def restore_sessions(settings: Settings, entry: BackupEntry, target: Path, *, ye
                 )
             if holders:
                 get_logger().warning("restore_over_open_database", target=str(target), holders=holders)
-            stamp = catalog.format_stamp(datetime.now(UTC))
-            kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+            kept = sqlite_restore.unused_kept_name(target, catalog.format_stamp(datetime.now(UTC)))
             copy_ownership(target.stat() if target.exists() else None, temp)
             replacement = sqlite_restore.replace_database(temp, target, kept)
         finally:

@@ -9,15 +9,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fixture_schema import build_sessions_db
-from helpers import describe, events_named, run_cli, stderr_errors
+from helpers import describe, events_named, read_only_bind, run_cli, stderr_errors
+
+from afirgen_backup import catalog
+from afirgen_backup.sources.sqlite import sidecar
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -232,3 +237,134 @@ def test_an_empty_target_is_refused_and_sessions_db_path_is_not_touched(
     assert_refused(result, "--target", "empty", "allowed:")
     assert contents(source) == before
     assert names_beside(source) == beside
+
+
+def test_a_directory_as_target_is_refused_and_nothing_is_moved(
+    backed_up: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, _ = backed_up
+    target = tmp_path / "data" / "sessions.db"
+    target.mkdir(parents=True)
+    (target / "keep-me").write_text("inside the directory\n")
+
+    result = run_cli(env, "restore", "sessions", "--target", str(target), "--yes")
+
+    assert_refused(result, str(target), "is a directory", "allowed:")
+    assert target.is_dir() and (target / "keep-me").read_text() == "inside the directory\n"
+    assert names_beside(target) == ["sessions.db"]
+
+
+def test_a_file_that_is_no_sqlite_database_is_refused_and_left_in_place(
+    backed_up: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, _ = backed_up
+    target = tmp_path / "notes" / "notes.txt"
+    target.parent.mkdir()
+    target.write_text("not a database, and not to be replaced by one\n")
+
+    result = run_cli(env, "restore", "sessions", "--target", str(target), "--yes")
+
+    assert_refused(result, str(target), "not an SQLite database", "allowed:")
+    assert target.read_text() == "not a database, and not to be replaced by one\n"
+    assert names_beside(target) == ["notes.txt"]
+
+
+def test_an_empty_file_is_an_empty_database_to_sqlite_and_is_replaced(
+    backed_up: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, source = backed_up
+    target = tmp_path / "fresh" / "sessions.db"
+    target.parent.mkdir()
+    sqlite3.connect(target).close()  # what an application that never wrote leaves behind
+    assert target.stat().st_size == 0
+
+    result = run_cli(env, "restore", "sessions", "--target", str(target))
+
+    assert result.returncode == 0, describe(result)
+    assert contents(target) == contents(source)
+
+
+def test_a_read_only_target_directory_is_refused_in_one_line(
+    backed_up: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, source = backed_up
+    mountpoint = tmp_path / "mounted"
+    wrapper = read_only_bind(source.parent, mountpoint)  # as the container mounts the sessions volume
+    before, beside = source.read_bytes(), names_beside(source)
+
+    result = run_cli(env, "restore", "sessions", "--target", str(mountpoint / source.name), "--yes", wrapper=wrapper)
+
+    assert_refused(result, "read-only file system", "allowed:")
+    assert source.read_bytes() == before
+    assert names_beside(source) == beside
+
+
+def test_a_symlinked_target_is_followed_and_the_link_stays(
+    backed_up: tuple[dict[str, str], Path], tmp_path: Path
+) -> None:
+    env, source = backed_up
+    real = tmp_path / "volume" / "sessions.db"
+    real.parent.mkdir()
+    build_sessions_db(real, "delete", seed=11).close()
+    replaced = contents(real)
+    link = tmp_path / "app" / "sessions.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+
+    result = run_cli(env, "restore", "sessions", "--target", str(link), "--yes")
+
+    assert result.returncode == 0, describe(result)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert names_beside(link) == ["sessions.db"]
+    assert contents(real) == contents(source)
+    kept = sorted(real.parent.glob("sessions.db.before-restore-*"))
+    assert len(kept) == 1 and contents(kept[0]) == replaced
+
+
+# --- the name the old file is kept under -------------------------------------------------------------------
+
+
+def stamps_around_now(seconds: int = 20) -> list[str]:
+    """The UTC stamps of the next `seconds` seconds (and the last one): a restore started now uses one of them."""
+    now = datetime.now(UTC)
+    return [catalog.format_stamp(now + timedelta(seconds=offset)) for offset in range(-1, seconds)]
+
+
+def test_a_kept_name_already_taken_in_this_second_is_not_reused(
+    backed_up: tuple[dict[str, str], Path],
+) -> None:
+    env, source = backed_up
+    leave_stale_wal(source)
+    taken = {}
+    for stamp in stamps_around_now():  # as if another restore had kept a file in this very second
+        earlier = source.with_name(f"{source.name}.before-restore-{stamp}")
+        earlier.write_bytes(f"kept by an earlier restore at {stamp}".encode())
+        taken[earlier] = earlier.read_bytes()
+
+    result = run_cli(env, "restore", "sessions", "--yes")
+
+    assert result.returncode == 0, describe(result)
+    assert {path: path.read_bytes() for path in taken} == taken
+    kept = [p for p in source.parent.glob("sessions.db.before-restore-*") if p not in taken]
+    assert len(kept) == 2 and min(kept).name.endswith("-2") and sidecar(min(kept), "-wal") in kept
+    assert f"kept as {min(kept)}" in result.stdout
+    assert contents(min(kept))["stale_rows"] == [("committed after the backup, only in the -wal",)]
+
+
+def test_a_taken_journal_name_is_never_renamed_over(
+    backed_up: tuple[dict[str, str], Path],
+) -> None:
+    env, source = backed_up
+    leave_stale_wal(source)
+    taken = {}
+    for stamp in stamps_around_now():
+        journal = source.with_name(f"{source.name}.before-restore-{stamp}-wal")
+        journal.write_bytes(b"the -wal of a file kept earlier")
+        taken[journal] = journal.read_bytes()
+
+    result = run_cli(env, "restore", "sessions", "--yes")
+
+    assert result.returncode == 0, describe(result)
+    assert {path: path.read_bytes() for path in taken} == taken
+    kept = [p for p in source.parent.glob("sessions.db.before-restore-*") if p not in taken]
+    assert len(kept) == 2 and sidecar(min(kept), "-wal") in kept

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afirgen_backup import process
-from afirgen_backup.archive import fsync_directory
+from afirgen_backup.archive import fsync_directory, fsync_file
 from afirgen_backup.errors import UsageError
 from afirgen_backup.sources.sqlite import JOURNAL_SUFFIXES, integrity_of, sidecar, table_row_counts
 
@@ -168,11 +168,12 @@ def refuse_existing(destination: Path) -> None:
         raise FileExistsError(errno.EEXIST, "refusing to replace an existing file", str(destination))
 
 
-def move_without_replacing(source: Path, destination: Path) -> None:
-    """Rename `source` to `destination`, or raise FileExistsError: an existing `destination` is never replaced.
+def link_or_rename(source: Path, destination: Path) -> bool:
+    """Give `source` the name `destination` without ever replacing an existing `destination`.
 
-    link(2) refuses an existing name by itself; where the file system has no hard links, rename(2) follows a
-    look at the name (the restore holds the BACKUP_DIR lock, so no other restore picks it meanwhile).
+    link(2) refuses an existing name by itself and keeps `source` (True); where the file system has no hard
+    links, rename(2) follows a look at the name (False: `source` is gone). The restore holds the BACKUP_DIR lock,
+    so no other restore picks the name meanwhile.
     """
     try:
         os.link(source, destination)
@@ -181,8 +182,14 @@ def move_without_replacing(source: Path, destination: Path) -> None:
             raise
         refuse_existing(destination)
         os.rename(source, destination)
-        return
-    os.unlink(source)
+        return False
+    return True
+
+
+def move_without_replacing(source: Path, destination: Path) -> None:
+    """Rename `source` to `destination`, or raise FileExistsError: an existing `destination` is never replaced."""
+    if link_or_rename(source, destination):
+        os.unlink(source)
 
 
 def move_journals_aside(target: Path, kept: Path, replacement: Replacement) -> None:
@@ -199,22 +206,7 @@ def keep_old_file(target: Path, kept: Path) -> None:
 
     Without hard links it is renamed instead; an existing `kept` is never replaced either way.
     """
-    try:
-        os.link(target, kept)
-    except OSError as error:
-        if error.errno not in LINK_UNSUPPORTED:
-            raise
-        refuse_existing(kept)
-        os.rename(target, kept)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush a file's data to disk: renamed into place unflushed, a crash could leave the target empty."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    link_or_rename(target, kept)
 
 
 def replace_database(restored: Path, target: Path, kept: Path) -> Replacement:
@@ -226,7 +218,7 @@ def replace_database(restored: Path, target: Path, kept: Path) -> Replacement:
     replacement = Replacement()
     for name in (kept, *(sidecar(kept, suffix) for suffix in JOURNAL_SUFFIXES)):
         refuse_existing(name)  # before anything moves, so that a taken name leaves the target as it was
-    fsync_file(restored)
+    fsync_file(restored)  # renamed into place unflushed, a crash could leave the target empty
     with process.signals_deferred():
         if target.exists():
             keep_old_file(target, kept)

@@ -105,6 +105,16 @@ def stderr_errors(result: subprocess.CompletedProcess[str] | Finished) -> list[s
     return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
 
 
+def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 2 with exactly one `error:` line holding `words`, and no traceback."""
+    assert result.returncode == 2, describe(result)
+    errors = stderr_errors(result)
+    assert len(errors) == 1, describe(result)
+    for word in words:
+        assert word in errors[0], describe(result)
+    assert "Traceback" not in result.stderr
+
+
 # --- what is in BACKUP_DIR ---------------------------------------------------------------------------------
 
 

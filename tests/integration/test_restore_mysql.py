@@ -17,6 +17,7 @@ from dbcompare import data_differences, history_digests, object_lists, schema_di
 from helpers import (
     add_bulk_table,
     as_root,
+    assert_refused,
     bytes_of,
     command_name,
     descendants,
@@ -154,12 +155,7 @@ def change_after_backup(mariadb: MariaDBServer, db: str) -> tuple[object, ...]:
 
 def assert_refused_untouched(result: subprocess.CompletedProcess[str], env: dict[str, str], *words: str) -> None:
     """Exit 2 with exactly one `error:` line holding `words`, no traceback, no safety backup, no restore begun."""
-    assert result.returncode == 2, describe(result)
-    errors = stderr_errors(result)
-    assert len(errors) == 1, describe(result)
-    for word in words:
-        assert word in errors[0], describe(result)
-    assert "Traceback" not in result.stderr
+    assert_refused(result, *words)
     assert not (Path(env["BACKUP_DIR"]) / "safety").exists()
     assert events_named(env, "restore_started") == []
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from fixture_schema import build_sessions_db
-from helpers import describe, events_named, read_only_bind, run_cli, stderr_errors
+from helpers import assert_refused, describe, events_named, read_only_bind, run_cli
 
 from afirgen_backup import catalog
 from afirgen_backup.sources.sqlite import sidecar
@@ -213,16 +213,6 @@ def test_a_sessions_copy_failing_integrity_check_is_named_by_verify_and_refused_
 
 def names_beside(path: Path) -> list[str]:
     return sorted(p.name for p in path.parent.iterdir())
-
-
-def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    """Exit 2 with exactly one `error:` line holding `words`, and no traceback."""
-    assert result.returncode == 2, describe(result)
-    errors = stderr_errors(result)
-    assert len(errors) == 1, describe(result)
-    for word in words:
-        assert word in errors[0], describe(result)
-    assert "Traceback" not in result.stderr
 
 
 def test_an_empty_target_is_refused_and_sessions_db_path_is_not_touched(

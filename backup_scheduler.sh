@@ -7,7 +7,7 @@
 #                                       (sh, bash, ...) is run as given instead
 #
 # The service, step by step:
-#  1. BACKUP_SCHEDULE (default "0 */6 * * *"), BACKUP_ON_START (default true) and BACKUP_STOP_TIMEOUT are
+#  1. BACKUP_SCHEDULE (default "0 */6 * * *"), BACKUP_ON_START (default true), BACKUP_STOP_TIMEOUT and TZ are
 #     validated here, every other setting by `backup_database.py check-config`; a bad value ends the container
 #     with exit 2 and one line naming the variable in `docker logs`.
 #  2. The configuration the container was given (its environment laid over BACKUP_ENV_FILE or /app/.env) is
@@ -46,47 +46,73 @@ die_config() {
 
 # --- validation of the scheduler's own settings -----------------------------------------------------------------
 
-# check_cron_field VALUE MIN MAX NAME [NAMES]: one field of a five-field cron schedule (lists, ranges, steps, *).
-check_cron_field() {
-  local value=$1 min=$2 max=$3 names=${5:-} item base step lo hi
-  local lower=${value,,}
-  if [[ -n $names && " $names " == *" $lower "* ]]; then
+readonly MONTH_NAMES=(jan feb mar apr may jun jul aug sep oct nov dec) # 1-12
+readonly WEEKDAY_NAMES=(sun mon tue wed thu fri sat)                         # 0-6 (7 is Sunday too)
+
+# cron_number TOKEN MIN MAX [NAMES...]: sets REPLY to the value of one number of a cron field, or fails. Digits
+# (leading zeros allowed, as cron allows them) within MIN..MAX, or one of NAMES (the field's three-letter names,
+# any case, as cron takes them; the first name stands for MIN). Compared as text first, so that no number is too
+# big for bash: cron drops a line with 18446744073709551616 in it, bash would wrap it to 0.
+cron_number() {
+  local token=${1,,} min=$2 max=$3 i
+  shift 3
+  if [[ $token =~ ^0*([0-9]+)$ ]]; then
+    REPLY=${BASH_REMATCH[1]}
+    ((${#REPLY} <= ${#max} && 10#$REPLY >= min && 10#$REPLY <= max)) || return 1
+    REPLY=$((10#$REPLY))
     return 0
   fi
+  for ((i = 1; i <= $#; i++)); do
+    if [[ $token == "${!i}" ]]; then
+      REPLY=$((min + i - 1))
+      return 0
+    fi
+  done
+  return 1
+}
+
+# check_cron_field VALUE MIN MAX [NAMES...]: one field of a five-field cron schedule: a list of items, each `*`,
+# a number or a name, or a range of them, a range or `*` optionally with a /step.
+check_cron_field() {
+  local value=$1 min=$2 max=$3 item base lo hi step
+  shift 3
   local -a items
+  [[ -n $value && $value != *, && $value != ,* && $value != *,,* ]] || return 1
   IFS=, read -ra items <<<"$value"
-  [[ $value != *, && $value != ,* && $value != *,,* && ${#items[@]} -gt 0 ]] || return 1
   for item in "${items[@]}"; do
-    [[ $item =~ ^(\*|[0-9]+(-[0-9]+)?)(/([0-9]+))?$ ]] || return 1
-    base=${BASH_REMATCH[1]}
-    step=${BASH_REMATCH[4]}
-    if [[ -n $step ]] && ((10#$step < 1 || 10#$step > max)); then
-      return 1
+    [[ $item =~ ^(\*|([0-9A-Za-z]+)(-([0-9A-Za-z]+))?)(/([0-9]+))?$ ]] || return 1
+    base=${BASH_REMATCH[1]} lo=${BASH_REMATCH[2]} hi=${BASH_REMATCH[4]} step=${BASH_REMATCH[6]}
+    if [[ -n $step ]]; then
+      [[ $base == '*' || -n $hi ]] || return 1 # "5/10" is not cron syntax; "5-59/10" is
+      cron_number "$step" 1 $((max - min + 1)) || return 1
     fi
     [[ $base == '*' ]] && continue
-    lo=${base%-*}
-    hi=${base#*-}
-    ((10#$lo >= min && 10#$lo <= max && 10#$hi >= min && 10#$hi <= max && 10#$lo <= 10#$hi)) || return 1
-    [[ $base == *-* || -z $step ]] || return 1 # "5/10" is not cron syntax; "5-59/10" is
+    cron_number "$lo" "$min" "$max" "$@" || return 1
+    lo=$REPLY
+    if [[ -n $hi ]]; then
+      cron_number "$hi" "$min" "$max" "$@" || return 1
+      ((lo <= REPLY)) || return 1 # cron takes "fri-mon" but never runs it
+    fi
   done
   return 0
 }
 
 validate_schedule() {
-  local schedule=$1
+  local schedule=$1 tab=$'\t'
   local -a fields
   case $schedule in
     @yearly | @annually | @monthly | @weekly | @daily | @midnight | @hourly) return 0 ;;
   esac
-  # Only characters of cron's syntax: no newline, no %, nothing that could add a line or a command to the crontab.
-  [[ $schedule != *[!0-9A-Za-z*/,\ -]* ]] || return 1
+  # Only characters of cron's syntax (fields apart by spaces or tabs): no newline, no %, nothing that could add a
+  # line or a command to the crontab.
+  [[ $schedule != *[!0-9A-Za-z*/,\ "$tab"-]* ]] || return 1
   read -ra fields <<<"$schedule"
   ((${#fields[@]} == 5)) || return 1
-  check_cron_field "${fields[0]}" 0 59 minute &&
-    check_cron_field "${fields[1]}" 0 23 hour &&
-    check_cron_field "${fields[2]}" 1 31 day-of-month &&
-    check_cron_field "${fields[3]}" 1 12 month "jan feb mar apr may jun jul aug sep oct nov dec" &&
-    check_cron_field "${fields[4]}" 0 7 day-of-week "sun mon tue wed thu fri sat"
+  check_cron_field "${fields[0]}" 0 59 &&
+    check_cron_field "${fields[1]}" 0 23 &&
+    check_cron_field "${fields[2]}" 1 31 &&
+    check_cron_field "${fields[3]}" 1 12 "${MONTH_NAMES[@]}" &&
+    check_cron_field "${fields[4]}" 0 7 "${WEEKDAY_NAMES[@]}"
 }
 
 parse_bool() { # NAME VALUE -> prints true/false, or fails
@@ -232,6 +258,14 @@ shutdown() {
 
 # --- main -----------------------------------------------------------------------------------------------------
 
+# valid_time_zone TZ: a zone file under /usr/share/zoneinfo (a directory such as Asia, or a table such as
+# zone.tab, is none).
+valid_time_zone() {
+  local name=${1#:}
+  [[ $name =~ ^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$ ]] || return 1
+  [[ -f /usr/share/zoneinfo/$name && $(head -c 4 -- "/usr/share/zoneinfo/$name" 2>/dev/null) == TZif ]]
+}
+
 main() {
   if (($# > 0)) && [[ $1 != scheduler ]]; then
     if [[ $1 != */* ]] && command -v -- "$1" >/dev/null 2>&1; then
@@ -247,20 +281,25 @@ main() {
   fi
   cd /app || exit 2
 
+  local -a words
   SCHEDULE=${BACKUP_SCHEDULE:-$DEFAULT_SCHEDULE}
   SCHEDULE=$(printf '%s' "$SCHEDULE" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
   validate_schedule "$SCHEDULE" ||
-    die_config "BACKUP_SCHEDULE='$SCHEDULE' is not a cron schedule; allowed: five fields" \
-      "(minute hour day-of-month month day-of-week, e.g. '0 */6 * * *') or @hourly/@daily/@weekly/@monthly/@yearly"
+    die_config "BACKUP_SCHEDULE='$SCHEDULE' is not a cron schedule; allowed: five fields (minute 0-59, hour 0-23," \
+      "day of month 1-31, month 1-12 or jan-dec, day of week 0-7 or sun-sat; each *, a value, a range a-b or a list," \
+      "* and ranges with an optional /step, e.g. '0 */6 * * *' or '0 9 * * mon-fri') or @hourly/@daily/@weekly/@monthly/@yearly"
+  read -ra words <<<"$SCHEDULE"
+  SCHEDULE=${words[*]} # tabs as single spaces
   ON_START=$(parse_bool BACKUP_ON_START "${BACKUP_ON_START:-true}") ||
     die_config "BACKUP_ON_START='${BACKUP_ON_START}' is not a boolean; allowed: true/false, yes/no, on/off, 1/0"
   STOP_TIMEOUT=${BACKUP_STOP_TIMEOUT:-25}
-  if [[ ! $STOP_TIMEOUT =~ ^[0-9]+$ ]] || ((10#$STOP_TIMEOUT > 3600)); then
+  if [[ $STOP_TIMEOUT =~ ^0*([0-9]{1,4})$ ]] && ((10#${BASH_REMATCH[1]} <= 3600)); then
+    STOP_TIMEOUT=$((10#${BASH_REMATCH[1]}))
+  else
     die_config "BACKUP_STOP_TIMEOUT='$STOP_TIMEOUT' is not a whole number of seconds; allowed: 0 to 3600"
   fi
-  STOP_TIMEOUT=$((10#$STOP_TIMEOUT))
-  if [[ -n ${TZ:-} && $TZ != UTC && ! -e /usr/share/zoneinfo/${TZ#:} ]]; then
-    die_config "TZ='$TZ' is not a known time zone; allowed: a name under /usr/share/zoneinfo, e.g. UTC or Asia/Kolkata"
+  if [[ -n ${TZ:-} && $TZ != UTC ]] && ! valid_time_zone "$TZ"; then
+    die_config "TZ='$TZ' is not a known time zone; allowed: a zone name under /usr/share/zoneinfo, e.g. UTC or Asia/Kolkata"
   fi
 
   trap 'shutdown TERM' TERM

@@ -22,8 +22,9 @@
 #     ("<schedule> afirgen <command>"). cron reads the schedule in the container's time zone: TZ (default UTC).
 #  5. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
 #     (scheduled, start-up or `docker exec`) gets the same signal so that the engine stops mysqldump and removes
-#     its .partial files, and this script waits for them (at most BACKUP_STOP_TIMEOUT seconds, default 25; give
-#     the container a longer stop timeout than that, e.g. compose `stop_grace_period: 30s`), then exits 0.
+#     its .partial files, and this script waits for them, at most BACKUP_STOP_TIMEOUT seconds (default 25) from
+#     the signal; what still runs then is killed (SIGKILL) and the script exits 1, else 0. Give the container a
+#     longer stop timeout (compose `stop_grace_period: 30s`).
 set -uo pipefail
 
 readonly APP=/app/backup_database.py
@@ -221,18 +222,42 @@ engine_pids() {
   done
 }
 
+# now_ms: the time in milliseconds (for the stop deadline; SECONDS counts whole seconds only).
+now_ms() {
+  local now=${EPOCHREALTIME/[.,]/}
+  echo $((10#$now / 1000))
+}
+
 CRON_PID=
 START_PID=
 READER_PIDS=()
 STOPPING=
 
+# alive PID: PID exists and is not a zombie (one not reaped yet has finished).
+alive() {
+  local stat
+  { stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
+
+# still_running: the backup_database.py processes, and the start-up run while it has not become python yet.
+still_running() {
+  local pids
+  pids=$(engine_pids)
+  if [[ -n $START_PID ]] && alive "$START_PID" && [[ $'\n'$pids$'\n' != *$'\n'$START_PID$'\n'* ]]; then
+    pids+=${pids:+$'\n'}$START_PID
+  fi
+  printf '%s' "$pids"
+}
+
 shutdown() {
   local signal=$1 pids deadline
   [[ -n $STOPPING ]] && return
   STOPPING=1
+  deadline=$(($(now_ms) + STOP_TIMEOUT * 1000))
   log "received SIG$signal: stopping cron and any running backup"
   [[ -n $CRON_PID ]] && kill -TERM "$CRON_PID" 2>/dev/null && wait "$CRON_PID" 2>/dev/null
-  deadline=$((SECONDS + STOP_TIMEOUT))
   # Signal twice: a job that cron forked just before it stopped may not have been a python process yet.
   for _ in 1 2; do
     pids=$(engine_pids)
@@ -243,13 +268,17 @@ shutdown() {
     fi
     sleep 0.3
   done
-  while [[ -n $(engine_pids) ]] && ((SECONDS < deadline)); do
+  while [[ -n $(still_running) ]] && (($(now_ms) < deadline)); do
     sleep 0.2
   done
-  pids=$(engine_pids)
-  [[ -n $pids ]] && err "backup_database.py (pid ${pids//$'\n'/, }) still running after ${STOP_TIMEOUT}s"
-  [[ -n $START_PID ]] && wait "$START_PID" 2>/dev/null
-  sleep 0.2 # let the log readers copy what the last lines the jobs wrote
+  pids=$(still_running)
+  if [[ -n $pids ]]; then
+    # The deadline holds: what is left is killed (its .partial file stays; the next run removes it).
+    err "backup_database.py (pid ${pids//$'\n'/, }) still running after ${STOP_TIMEOUT}s (BACKUP_STOP_TIMEOUT): killing it"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+  fi
+  sleep 0.2 # let the log readers copy the last lines the jobs wrote
   ((${#READER_PIDS[@]})) && kill "${READER_PIDS[@]}" 2>/dev/null
   log "stopped"
   [[ -z $pids ]] && exit 0

@@ -69,6 +69,37 @@ def finished_runs(container: Container) -> list[str]:
     return [e["run_id"] for e in log_events(container) if e["event"] == "backup_finished"]
 
 
+def volume_listing(docker: Docker, image: str, volume: str) -> list[str]:
+    """The names in a volume, read by a throwaway container (the one that used it may have stopped)."""
+    args = ["run", "--rm", "--network", "host", "--entrypoint", "ls", "-v", f"{volume}:/b", image, "-a", "/b"]
+    return docker.run(*args).stdout.split()
+
+
+def stubborn_mysqldump(directory: Path, *, ignore_sigterm: bool) -> Path:
+    """A mysqldump that makes the real dump, then hangs on with stdout open: the backup stays in progress.
+    With ignore_sigterm it (and its sleep) ignores SIGTERM, so only SIGKILL ends it."""
+    path = directory / ("deaf-mysqldump" if ignore_sigterm else "slow-mysqldump")
+    path.write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" --version "*) exec /usr/bin/mysqldump "$@" ;; esac\n'
+        + ("trap '' TERM\n" if ignore_sigterm else "")
+        + '/usr/bin/mysqldump "$@"\n'
+        "exec sleep 300\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def wait_for_partial(container: Container, backup_dir: str = "/app/backups", timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = container.exec("ls", "-a", backup_dir)
+        if any(name.endswith(".partial") for name in result.stdout.split()):
+            return
+        assert time.monotonic() < deadline, container.logs()
+        time.sleep(0.3)
+
+
 @pytest.fixture(scope="module")
 def module_database(mariadb: MariaDBServer) -> Iterator[str]:
     name = f"fir_db_ct_{os.getpid()}"
@@ -276,15 +307,7 @@ def test_a_bad_setting_stops_the_container_with_the_reason(
 def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(
     containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
 ) -> None:
-    slow = tmp_path / "slow-mysqldump"
-    slow.write_text(
-        "#!/bin/sh\n"
-        "# the real dump, then the process hangs on with stdout open: the backup stays in progress\n"
-        'case " $* " in *" --version "*) exec /usr/bin/mysqldump "$@" ;; esac\n'
-        '/usr/bin/mysqldump "$@"\n'
-        "exec sleep 300\n"
-    )
-    slow.chmod(0o755)
+    slow = stubborn_mysqldump(tmp_path, ignore_sigterm=False)
     volume = containers.volume()
     settings = {
         **mysql_settings(backup_user, module_database),
@@ -294,10 +317,7 @@ def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(
     container = containers.start(
         settings=settings, mounts=[f"{volume}:/app/backups", f"{slow}:/usr/local/bin/slow-mysqldump:ro"]
     )
-    deadline = time.monotonic() + 60
-    while not any(name.endswith(".partial") for name in listing(container)):
-        assert time.monotonic() < deadline, container.logs()
-        time.sleep(0.3)
+    wait_for_partial(container)
 
     started = time.monotonic()
     containers.run("stop", "-t", "30", container.name, timeout=60)
@@ -306,10 +326,35 @@ def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(
     logs = container.logs()
     assert "sending SIGTERM to backup_database.py" in logs and "interrupted" in logs, logs
 
-    left = containers.run(
-        "run", "--rm", "--network", "host", "--entrypoint", "ls", "-v", f"{volume}:/b", backup_image, "-a", "/b"
-    ).stdout.split()
+    left = volume_listing(containers, backup_image, volume)
     assert not [name for name in left if BACKUP_NAME.match(name) or name.endswith(".partial")], left
+
+
+def test_docker_stop_keeps_to_backup_stop_timeout(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
+) -> None:
+    """A start-up backup that does not end on SIGTERM (its mysqldump ignores it; the tool gives mysqldump 5 s
+    before SIGKILL) is killed once BACKUP_STOP_TIMEOUT (1 s) has passed."""
+    deaf = stubborn_mysqldump(tmp_path, ignore_sigterm=True)
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "BACKUP_STOP_TIMEOUT": "1",
+        "MYSQLDUMP_BIN": "/usr/local/bin/deaf-mysqldump",
+    }
+    container = containers.start(
+        settings=settings,
+        mounts=[f"{containers.volume()}:/app/backups", f"{deaf}:/usr/local/bin/deaf-mysqldump:ro"],
+    )
+    wait_for_partial(container)
+
+    started = time.monotonic()
+    containers.run("stop", "-t", "30", container.name, timeout=60)
+    elapsed = time.monotonic() - started
+    logs = container.logs()
+    assert elapsed < 4, f"docker stop took {elapsed:.1f}s with BACKUP_STOP_TIMEOUT=1:\n{logs[-3000:]}"
+    assert "still running after 1s (BACKUP_STOP_TIMEOUT): killing it" in logs, logs
+    assert container.state()["ExitCode"] == 1
 
 
 def test_compose_file_validates(tmp_path: Path) -> None:

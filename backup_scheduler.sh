@@ -21,10 +21,10 @@
 #  4. One backup at start when BACKUP_ON_START is true; then `cron -f` with /etc/cron.d/afirgen-backup
 #     ("<schedule> afirgen <command>"). cron reads the schedule in the container's time zone: TZ (default UTC).
 #  5. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
-#     (scheduled, start-up or `docker exec`) gets the same signal so that the engine stops mysqldump and removes
-#     its .partial files, and this script waits for them, at most BACKUP_STOP_TIMEOUT seconds (default 25) from
-#     the signal; what still runs then is killed (SIGKILL) and the script exits 1, else 0. Give the container a
-#     longer stop timeout (compose `stop_grace_period: 30s`).
+#     (scheduled, start-up or `docker exec`, by absolute or relative path) gets the same signal so that the engine
+#     stops mysqldump and removes its .partial files, and this script waits for them, at most
+#     BACKUP_STOP_TIMEOUT seconds (default 25) from the signal; what still runs then is killed (SIGKILL) and the
+#     script exits 1, else 0. Give the container a longer stop timeout (compose `stop_grace_period: 30s`).
 set -uo pipefail
 
 readonly APP=/app/backup_database.py
@@ -211,14 +211,26 @@ as_job_user() {
 
 # --- processes ------------------------------------------------------------------------------------------------
 
-# PIDs of every backup_database.py process in the container (cron jobs, the start-up run, docker exec runs).
+# PIDs of every backup_database.py process in the container (cron jobs, the start-up run, docker exec runs): a
+# python whose script is /app/backup_database.py, named by its absolute path or a relative one (`docker exec
+# afirgen-backup python3 backup_database.py` runs in /app). The image holds no other file of that name, and the
+# working directory of a run that switched to the job's user cannot be read here (no CAP_SYS_PTRACE), so the name
+# decides.
 engine_pids() {
-  local dir pid cmdline
+  local dir pid arg
+  local -a argv
   for dir in /proc/[0-9]*; do
     pid=${dir#/proc/}
-    [[ $pid == "$$" ]] && continue
-    cmdline=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
-    [[ $cmdline == *python*"$APP"* ]] && echo "$pid"
+    [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+    mapfile -d '' -t argv 2>/dev/null <"$dir/cmdline" || continue
+    ((${#argv[@]} >= 2)) || continue
+    [[ ${argv[0]##*/} == python* ]] || continue
+    for arg in "${argv[@]:1}"; do
+      if [[ $arg == "$APP" || $arg == backup_database.py || $arg == */backup_database.py ]]; then
+        echo "$pid"
+        break
+      fi
+    done
   done
 }
 

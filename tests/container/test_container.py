@@ -75,6 +75,12 @@ def volume_listing(docker: Docker, image: str, volume: str) -> list[str]:
     return docker.run(*args).stdout.split()
 
 
+def volume_log(docker: Docker, image: str, volume: str) -> list[dict]:
+    """backup.log of a volume, read by a throwaway container."""
+    args = ["run", "--rm", "--network", "host", "--entrypoint", "cat", "-v", f"{volume}:/b", image, "/b/backup.log"]
+    return [json.loads(line) for line in docker.run(*args).stdout.splitlines() if line.strip()]
+
+
 def stubborn_mysqldump(directory: Path, *, ignore_sigterm: bool) -> Path:
     """A mysqldump that makes the real dump, then hangs on with stdout open: the backup stays in progress.
     With ignore_sigterm it (and its sleep) ignores SIGTERM, so only SIGKILL ends it."""
@@ -328,6 +334,34 @@ def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(
 
     left = volume_listing(containers, backup_image, volume)
     assert not [name for name in left if BACKUP_NAME.match(name) or name.endswith(".partial")], left
+
+
+def test_docker_stop_stops_a_docker_exec_backup_started_with_a_relative_path(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
+) -> None:
+    """`docker exec afirgen-backup python3 backup_database.py` (relative to /app) is stopped cleanly too."""
+    slow = stubborn_mysqldump(tmp_path, ignore_sigterm=False)
+    volume = containers.volume()
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "BACKUP_ON_START": "false",
+        "MYSQLDUMP_BIN": "/usr/local/bin/slow-mysqldump",
+    }
+    container = containers.start(
+        settings=settings, mounts=[f"{volume}:/app/backups", f"{slow}:/usr/local/bin/slow-mysqldump:ro"]
+    )
+    container.wait_for_log("cron started", timeout=60)
+    containers.run("exec", "-d", container.name, "python3", "backup_database.py")
+    wait_for_partial(container)
+
+    containers.run("stop", "-t", "30", container.name, timeout=60)
+    assert container.state()["ExitCode"] == 0
+    assert "sending SIGTERM to backup_database.py" in container.logs(), container.logs()
+    left = volume_listing(containers, backup_image, volume)
+    assert not [name for name in left if BACKUP_NAME.match(name) or name.endswith(".partial")], left
+    events = [e["event"] for e in volume_log(containers, backup_image, volume)]
+    assert "backup_interrupted" in events, events
 
 
 def test_docker_stop_keeps_to_backup_stop_timeout(

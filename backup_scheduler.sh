@@ -13,8 +13,10 @@
 #  2. The configuration the container was given (its environment laid over BACKUP_ENV_FILE or /app/.env) is
 #     written to /run/afirgen/backup.env, mode 0600, owner afirgen, in python-dotenv syntax (double-quoted, `\` and
 #     `"` escaped, read back and compared before use), because cron starts jobs with an almost empty environment.
-#     The cron job gets only BACKUP_ENV_FILE pointing at it. `check-config` is then run a second time exactly as
-#     the job will run (user afirgen, empty environment), so that what cron would fail on fails now instead.
+#     /run/afirgen should be a tmpfs (compose mounts one; `docker run --tmpfs /run/afirgen`): a warning says so
+#     when it is not. The cron job gets only BACKUP_ENV_FILE pointing at it. `check-config` is then run a second
+#     time exactly as the job will run (user afirgen, empty environment), so that what cron would fail on fails
+#     now instead.
 #  3. The job's stdout/stderr go to two FIFOs that this script copies to its own stdout/stderr, i.e. to
 #     `docker logs`: a job started by cron (as afirgen) cannot open /proc/1/fd/1. backup.log is written by the
 #     engine alone, so each event is in it exactly once.
@@ -353,8 +355,15 @@ main() {
     exit "$rc"
   }
 
-  # 2. Private run directory, the job's configuration file, BACKUP_DIR owned by the job's user.
+  # 2. Private run directory (it should be a tmpfs: the job's configuration holds the password), the job's
+  #    configuration file, BACKUP_DIR owned by the job's user.
   install -d -m 0700 -o "$JOB_USER" -g "$JOB_USER" "$RUN_DIR" || exit 1
+  run_fs=$(stat -f -c %T "$RUN_DIR" 2>/dev/null)
+  if [[ $run_fs != tmpfs && $run_fs != ramfs ]]; then
+    err "warning: $RUN_DIR is not a tmpfs (${run_fs:-unknown filesystem}): the cron job's configuration, password" \
+      "included, is written to the container's disk layer; start the container with --tmpfs $RUN_DIR" \
+      "(docker-compose.yaml does: tmpfs: [$RUN_DIR])"
+  fi
   rm -f "$RUN_DIR"/*.tmp
   backup_dir=$(write_job_env) || {
     err "could not write the configuration for the cron job ($JOB_ENV)"

@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.mariadb]
 BACKUP_NAME = re.compile(r"^(mysql_backup_\d{8}_\d{6}\.sql\.gz|sessions_backup_\d{8}_\d{6}\.db\.gz)$")
 CONSOLE_EVENT = re.compile(r"\[\s*\w+\s*\] (\S+)\s.*\brun_id=([0-9a-f]+)")
 STARTUP_DONE = "start-up backup finished with exit code"
+TMPFS_WARNING = "warning: /run/afirgen is not a tmpfs"
 JOB_ENV = "/run/afirgen/backup.env"
 CRON_ENVIRONMENT = ("env", "-i", "HOME=/app", "PATH=/opt/venv/bin:/usr/bin:/bin", f"BACKUP_ENV_FILE={JOB_ENV}")
 
@@ -143,7 +144,9 @@ def service(
     }
     health = ["--health-interval=2s", "--health-start-period=120s", "--health-retries=2"]
     container = own.start(
-        settings=settings, mounts=[f"{volume}:/app/backups", f"{live_sessions}:/data/sessions:ro"], extra=health
+        settings=settings,
+        mounts=[f"{volume}:/app/backups", f"{live_sessions}:/data/sessions:ro"],
+        extra=[*health, "--tmpfs", "/run/afirgen"],
     )
     try:
         container.wait_for_log(STARTUP_DONE, timeout=90)
@@ -196,6 +199,11 @@ def test_job_configuration_is_private_and_exact(service: Container) -> None:
     job = [line for line in crontab.splitlines() if line.startswith("* * * * * ")]
     assert len(job) == 1 and job[0].split()[5] == "afirgen", crontab
     assert BACKUP_PASSWORD not in crontab
+
+
+def test_job_configuration_on_a_tmpfs_draws_no_warning(service: Container) -> None:
+    assert service.exec("stat", "-f", "-c", "%T", "/run/afirgen").stdout.strip() == "tmpfs"
+    assert TMPFS_WARNING not in service.logs()
 
 
 def test_manual_trigger_with_docker_exec(service: Container) -> None:
@@ -251,7 +259,8 @@ def test_events_in_docker_logs_and_once_in_backup_log(service: Container) -> Non
 def test_a_root_docker_exec_first_leaves_the_cron_job_working(
     containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str
 ) -> None:
-    """With BACKUP_ON_START=false the first run may be a `docker exec` (root); the job after it must still run."""
+    """With BACKUP_ON_START=false the first run may be a `docker exec` (root); the job after it must still run.
+    Started with a plain `docker run` (no tmpfs on /run/afirgen), the entrypoint warns about the disk layer."""
     settings = {
         **mysql_settings(backup_user, module_database),
         "BACKUP_SESSIONS_ENABLED": "false",
@@ -259,7 +268,9 @@ def test_a_root_docker_exec_first_leaves_the_cron_job_working(
         "BACKUP_SCHEDULE": "0 0 1 1 *",
     }
     container = containers.start(settings=settings, mounts=[f"{containers.volume()}:/app/backups"])
-    container.wait_for_log("cron started", timeout=60)
+    logs = container.wait_for_log("cron started", timeout=60)
+    warning = [line for line in logs.splitlines() if TMPFS_WARNING in line]
+    assert len(warning) == 1 and "--tmpfs /run/afirgen" in warning[0], logs
     manual = container.exec("python3", "/app/backup_database.py")
     assert manual.returncode == 0, manual.stdout + manual.stderr
     # What cron runs: the job's user, an empty environment but for BACKUP_ENV_FILE.

@@ -49,3 +49,41 @@ def test_the_settings_are_found_in_the_code():
 def test_every_setting_is_in_the_readme_and_env_example(name):
     assert f"`{name}`" in README, f"{name} is not in README.md"
     assert name in ENV_EXAMPLE, f"{name} is not in .env.example"
+
+
+SCHEDULER = (REPO / "backup_scheduler.sh").read_text(encoding="utf-8")
+COMPOSE = (REPO / "docker-compose.yaml").read_text(encoding="utf-8")
+
+
+def readme_section(title: str) -> str:
+    """The README text under the heading `title`, up to the next heading of the same or a higher level (lines in
+    fenced code blocks are never headings)."""
+    lines, inside, level, fenced = [], False, 0, False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"^(#+) (.*)$", line)
+        if heading and inside and len(heading.group(1)) <= level:
+            break
+        if inside:
+            lines.append(line)
+        elif heading and heading.group(2) == title:
+            inside, level = True, len(heading.group(1))
+    assert inside, f"no section {title!r} in README.md"
+    return "\n".join(lines)
+
+
+def env_example_entries() -> dict[str, str]:
+    """KEY: value of every setting line in .env.example, the commented-out defaults (#KEY=value) included."""
+    entries = {}
+    for line in ENV_EXAMPLE.splitlines():
+        match = re.match(r"^#?([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            entries[match.group(1)] = match.group(2)
+    return entries
+
+
+def test_the_job_configuration_tmpfs_is_in_compose_and_the_docker_run_advice():
+    backup = COMPOSE[COMPOSE.index("\n  backup:") : COMPOSE.index("\n  fir_pipeline:")]
+    assert re.search(r"tmpfs:\n(?:\s*#.*\n)*\s*- /run/afirgen\n", backup)
+    assert "--tmpfs /run/afirgen" in readme_section("The container")

@@ -8,21 +8,23 @@
 #
 # The service, step by step:
 #  1. BACKUP_SCHEDULE (default "0 */6 * * *"), BACKUP_ON_START (default true), BACKUP_STOP_TIMEOUT and TZ are
-#     validated here, every other setting by `backup_database.py check-config`; a bad value ends the container
-#     with exit 2 and one line naming the variable in `docker logs`.
+#     validated here, every other setting by `backup_database.py check-config` (which creates nothing); a bad
+#     value ends the container with exit 2 and one line naming the variable in `docker logs`.
 #  2. The configuration the container was given (its environment laid over BACKUP_ENV_FILE or /app/.env) is
 #     written to /run/afirgen/backup.env, mode 0600, owner afirgen, in python-dotenv syntax (double-quoted, `\` and
 #     `"` escaped, read back and compared before use), because cron starts jobs with an almost empty environment.
 #     /run/afirgen should be a tmpfs (compose mounts one; `docker run --tmpfs /run/afirgen`): a warning says so
-#     when it is not. The cron job gets only BACKUP_ENV_FILE pointing at it. `check-config` is then run a second
-#     time exactly as the job will run (user afirgen, empty environment), so that what cron would fail on fails
-#     now instead.
-#  3. The job's stdout/stderr go to two FIFOs that this script copies to its own stdout/stderr, i.e. to
+#     when it is not. The cron job gets only BACKUP_ENV_FILE pointing at it.
+#  3. BACKUP_DIR is created when missing (install -d, owner afirgen, 0700) and everything in it is given to
+#     afirgen; a BACKUP_DIR that is or holds a system directory is refused (exit 2) before that recursive chown.
+#     The lock and the log file are created for afirgen. `check-config` is then run a second time exactly as
+#     the job will run (user afirgen, empty environment), so that what cron would fail on fails now instead.
+#  4. The job's stdout/stderr go to two FIFOs that this script copies to its own stdout/stderr, i.e. to
 #     `docker logs`: a job started by cron (as afirgen) cannot open /proc/1/fd/1. backup.log is written by the
 #     engine alone, so each event is in it exactly once.
-#  4. One backup at start when BACKUP_ON_START is true; then `cron -f` with /etc/cron.d/afirgen-backup
+#  5. One backup at start when BACKUP_ON_START is true; then `cron -f` with /etc/cron.d/afirgen-backup
 #     ("<schedule> afirgen <command>"). cron reads the schedule in the container's time zone: TZ (default UTC).
-#  5. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
+#  6. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
 #     (scheduled, start-up or `docker exec`, by absolute or relative path) gets the same signal so that the engine
 #     stops mysqldump and removes its .partial files, and this script waits for them, at most
 #     BACKUP_STOP_TIMEOUT seconds (default 25) from the signal; what still runs then is killed (SIGKILL) and the
@@ -128,7 +130,7 @@ parse_bool() { # NAME VALUE -> prints true/false, or fails
 
 # --- the configuration handed to the cron job ----------------------------------------------------------------
 
-# Writes $JOB_ENV (and prints BACKUP_DIR): the engine's settings (MYSQL_*, MYSQLDUMP_*, BACKUP_*, SESSIONS_*) from the container's
+# Writes $JOB_ENV (and prints the paths the job needs, see the end): the engine's settings (MYSQL_*, MYSQLDUMP_*, BACKUP_*, SESSIONS_*) from the container's
 # environment laid over its .env file, in python-dotenv syntax, 0600, owned by the job's user. A Docker secret
 # named by MYSQL_PASSWORD_FILE is copied next to it (0400, the job's user) so that it need not be readable by
 # that user on the host. The file is read back with python-dotenv and compared before it is used.
@@ -186,22 +188,15 @@ if dotenv_values(target, interpolate=False) != settings:
     target.unlink()
     sys.exit("the configuration file for the cron job did not read back identically")
 
-# The lock and the log file are made now, owned by the job's user: were a first `docker exec` run (as root) to
-# create them, root would own them (0600) and every cron job after it would fail to open them.
-backup_dir = Path(settings.get("BACKUP_DIR", "").strip() or "/app/backups")
+# What the scheduler prepares for the job, NUL-separated: BACKUP_DIR, the log file, sessions.db, the lock's name.
+backup_dir = settings.get("BACKUP_DIR", "").strip() or "/app/backups"
+log_file = settings.get("BACKUP_LOG_FILE", "").strip() or os.path.join(backup_dir, "backup.log")
 try:
     from afirgen_backup.lock import LOCK_NAME
 except ImportError:
     LOCK_NAME = ".afirgen-backup.lock"
-for path in (backup_dir / LOCK_NAME, Path(settings.get("BACKUP_LOG_FILE", "").strip() or backup_dir / "backup.log")):
-    if backup_dir.is_dir() and not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            os.fchown(fd, user.pw_uid, user.pw_gid)
-            os.close(fd)
-        except OSError as error:
-            print(f"warning: could not create {path}: {error}", file=sys.stderr)
-print(backup_dir)
+fields = (backup_dir, log_file, settings.get("SESSIONS_DB_PATH", "").strip(), LOCK_NAME)
+sys.stdout.write("".join(f"{field}\0" for field in fields))
 PY
 }
 
@@ -209,6 +204,53 @@ PY
 as_job_user() {
   env -i HOME=/app PATH="$JOB_PATH" LANG=C.UTF-8 BACKUP_ENV_FILE="$JOB_ENV" \
     setpriv --reuid="$JOB_USER" --regid="$JOB_USER" --init-groups --inh-caps=-all "$@"
+}
+
+# --- BACKUP_DIR -----------------------------------------------------------------------------------------------
+
+# backup_dir_refusal DIR SESSIONS_DB: prints why DIR may not be BACKUP_DIR, or nothing. The entrypoint gives
+# BACKUP_DIR and everything in it to the job's user at every start, so it must be a directory of the backups' own:
+# never a system directory, one inside a system tree, nor one that holds the tool, its run directory or sessions.db.
+backup_dir_refusal() {
+  local dir sessions_dir protected top
+  dir=$(realpath -m -- "$1") || return 0
+  local -a systems=(/ /app /bin /boot /data /dev /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /opt /proc
+    /root /run /sbin /srv /sys /tmp /usr /var /var/backups /var/cache /var/lib /var/log /var/spool /var/tmp)
+  local -a trees=(/bin /boot /dev /etc /lib /lib32 /lib64 /libx32 /opt/venv /proc /run/afirgen /sbin /sys /usr
+    /var/cache /var/lib /var/spool /app/afirgen_backup)
+  local -a held=("$APP" /app/afirgen_backup /opt/venv "$RUN_DIR" /etc/cron.d /usr/local/bin/backup_scheduler.sh)
+  if [[ -n $2 ]]; then
+    sessions_dir=$(realpath -m -- "$(dirname -- "$2")") && held+=("$sessions_dir")
+  fi
+  for top in "${systems[@]}"; do
+    [[ $dir == "$top" ]] && echo "is the system directory $dir" && return 0
+  done
+  for top in "${trees[@]}"; do
+    [[ $dir == "$top"/* ]] && echo "is inside the system directory $top" && return 0
+  done
+  for protected in "${held[@]}"; do
+    [[ $protected == "$dir" || $protected == "$dir"/* ]] && echo "holds $protected" && return 0
+  done
+  return 0
+}
+
+# make_job_dir DIR: create a missing DIR (missing parents too) for the job's user, mode 0700; an existing one is
+# left as it is. Prints the reason when it cannot.
+make_job_dir() {
+  local output
+  [[ -e $1 || -L $1 ]] && return 0
+  output=$(install -d -o "$JOB_USER" -g "$JOB_USER" -m 0700 -- "$1" 2>&1) && return 0
+  printf '%s' "${output##*: }"
+  return 1
+}
+
+# make_job_file FILE: an empty FILE owned by the job's user, mode 0600, unless it exists. Were a first `docker
+# exec` run (as root) to create the lock or the log file, root would own them and every cron job after it would
+# fail to open them.
+make_job_file() {
+  [[ -e $1 || -L $1 ]] && return 0
+  install -m 0600 -o "$JOB_USER" -g "$JOB_USER" /dev/null "$1" 2>/dev/null ||
+    err "warning: could not create $1 for $JOB_USER; the cron job may not be able to open it"
 }
 
 # --- processes ------------------------------------------------------------------------------------------------
@@ -348,15 +390,16 @@ main() {
   trap 'shutdown TERM' TERM
   trap 'shutdown INT' INT
 
-  # 1. The engine's own validation, with the container's environment (this is what `docker exec` runs with).
+  # 1. The engine's own validation, with the container's environment (this is what `docker exec` runs with). It
+  #    creates nothing.
   "$PYTHON" "$APP" check-config || {
     rc=$?
     err "check-config failed (exit $rc); fix the setting named above and start the container again"
     exit "$rc"
   }
 
-  # 2. Private run directory (it should be a tmpfs: the job's configuration holds the password), the job's
-  #    configuration file, BACKUP_DIR owned by the job's user.
+  # 2. Private run directory (it should be a tmpfs: the job's configuration holds the password) and the job's
+  #    configuration file.
   install -d -m 0700 -o "$JOB_USER" -g "$JOB_USER" "$RUN_DIR" || exit 1
   run_fs=$(stat -f -c %T "$RUN_DIR" 2>/dev/null)
   if [[ $run_fs != tmpfs && $run_fs != ramfs ]]; then
@@ -365,23 +408,38 @@ main() {
       "(docker-compose.yaml does: tmpfs: [$RUN_DIR])"
   fi
   rm -f "$RUN_DIR"/*.tmp
-  backup_dir=$(write_job_env) || {
+  local -a paths
+  mapfile -d '' -t paths < <(write_job_env)
+  ((${#paths[@]} == 4)) || {
     err "could not write the configuration for the cron job ($JOB_ENV)"
     exit 1
   }
+  backup_dir=${paths[0]} log_file=${paths[1]}
+
+  # 3. BACKUP_DIR (created when missing) and everything in it belong to the job's user, and so does the log file.
+  reason=$(backup_dir_refusal "$backup_dir" "${paths[2]}")
+  [[ -z $reason ]] ||
+    die_config "BACKUP_DIR='$backup_dir' $reason, and the entrypoint gives BACKUP_DIR and everything in it to" \
+      "$JOB_USER; allowed: a directory of the backups' own, e.g. /app/backups (the image's volume)"
+  reason=$(make_job_dir "$backup_dir") ||
+    die_config "BACKUP_DIR='$backup_dir' cannot be created ($reason); allowed: a directory the container can create, or a mounted volume"
   if [[ -d $backup_dir ]]; then
     # A run started as root (an earlier `docker exec`, another image) may have left root-owned files here.
     find "$backup_dir" -xdev \( ! -user "$JOB_USER" -o ! -group "$JOB_USER" \) \
       -exec chown -h "$JOB_USER:$JOB_USER" {} + 2>/dev/null ||
       err "warning: could not give everything in $backup_dir to $JOB_USER; the cron job may not be able to use it"
   fi
+  reason=$(make_job_dir "$(dirname -- "$log_file")") ||
+    die_config "BACKUP_LOG_FILE='$log_file': its directory cannot be created ($reason); allowed: a file in a directory the container can create"
+  make_job_file "$backup_dir/${paths[3]}"
+  make_job_file "$log_file"
   as_job_user "$PYTHON" "$APP" check-config >/dev/null || {
     rc=$?
     err "check-config failed as the cron job would run it (user $JOB_USER, settings from $JOB_ENV; exit $rc)"
     exit "$rc"
   }
 
-  # 3. The jobs' output to docker logs.
+  # 4. The jobs' output to docker logs.
   rm -f "$OUT_FIFO" "$ERR_FIFO"
   mkfifo -m 0600 "$OUT_FIFO" "$ERR_FIFO" && chown "$JOB_USER:$JOB_USER" "$OUT_FIFO" "$ERR_FIFO" || exit 1
   cat <>"$OUT_FIFO" &
@@ -389,7 +447,7 @@ main() {
   cat <>"$ERR_FIFO" >&2 &
   READER_PIDS+=($!)
 
-  # 4. The cron entry (with its user field), then one backup at start, then cron.
+  # 5. The cron entry (with its user field), then one backup at start, then cron.
   umask 022
   {
     printf '# Written by backup_scheduler.sh at container start. Time zone: the container'"'"'s TZ (%s).\n' "${TZ:-UTC}"

@@ -55,8 +55,8 @@ def listing(container: Container) -> dict[str, int]:
     return files
 
 
-def log_events(container: Container) -> list[dict]:
-    result = container.exec("cat", "/app/backups/backup.log")
+def log_events(container: Container, backup_dir: str = "/app/backups") -> list[dict]:
+    result = container.exec("cat", f"{backup_dir}/backup.log")
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
@@ -66,8 +66,8 @@ def console_events(text: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in map(CONSOLE_EVENT.search, text.splitlines()) if m]
 
 
-def finished_runs(container: Container) -> list[str]:
-    return [e["run_id"] for e in log_events(container) if e["event"] == "backup_finished"]
+def finished_runs(container: Container, backup_dir: str = "/app/backups") -> list[str]:
+    return [e["run_id"] for e in log_events(container, backup_dir) if e["event"] == "backup_finished"]
 
 
 def volume_listing(docker: Docker, image: str, volume: str) -> list[str]:
@@ -278,6 +278,35 @@ def test_a_root_docker_exec_first_leaves_the_cron_job_working(
     assert job.returncode == 0, job.stdout + job.stderr
 
 
+def test_a_missing_backup_dir_is_made_for_the_job_user_and_cron_backs_up_into_it(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str
+) -> None:
+    """BACKUP_DIR missing at start: the entrypoint creates it for the job's user, and cron's backups, and a root
+    `docker exec` after them, work in it."""
+    backup_dir = "/srv/backups/afirgen"
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "BACKUP_SCHEDULE": "* * * * *",
+        "BACKUP_DIR": backup_dir,
+    }
+    container = containers.start(settings=settings)
+    logs = container.wait_for_log(STARTUP_DONE, timeout=60)
+    assert f"{STARTUP_DONE} 0" in logs, logs
+    assert container.exec("stat", "-c", "%U %a", backup_dir).stdout.split() == ["afirgen", "700"]
+    deadline = time.monotonic() + 75
+    while len(runs := finished_runs(container, backup_dir)) < 2:  # the start-up run, then cron's
+        assert time.monotonic() < deadline, container.logs()[-4000:]
+        time.sleep(1)
+    finished = [e for e in log_events(container, backup_dir) if e["event"] == "backup_finished"]
+    assert [e["outcome"] for e in finished] == ["success", "success"], finished
+    assert runs[1] in {run_id for _event, run_id in console_events(container.logs())}, "cron's run reached the logs"
+    manual = container.exec("python3", "/app/backup_database.py")  # as root
+    assert manual.returncode == 0, manual.stdout + manual.stderr
+    owners = container.exec("find", backup_dir, "!", "-user", "afirgen").stdout.split()
+    assert owners == [], f"not the job user's: {owners}"
+
+
 def test_password_from_a_docker_secret_only_root_can_read(
     containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
 ) -> None:
@@ -307,6 +336,10 @@ def test_password_from_a_docker_secret_only_root_can_read(
         ("TZ", "Asia"),
         ("BACKUP_SCHEDULE", "18446744073709551616 * * * *"),
         ("BACKUP_STOP_TIMEOUT", "18446744073709551616"),
+        ("BACKUP_DIR", "/"),
+        ("BACKUP_DIR", "/etc"),
+        ("BACKUP_DIR", "/app"),
+        ("BACKUP_DIR", "/run/afirgen"),
     ],
 )
 def test_a_bad_setting_stops_the_container_with_the_reason(

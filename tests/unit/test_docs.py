@@ -83,6 +83,16 @@ def env_example_entries() -> dict[str, str]:
     return entries
 
 
+def test_the_quick_start_creates_the_backup_user_before_starting_the_backup():
+    quick = readme_section("With Docker (the service)")
+    user = env_example_entries()["MYSQL_USER"]
+    grant = re.search(r"^GRANT .* TO '([^']+)'@'%';$", readme_section("A least-privilege MySQL user for backups"), re.M)
+    assert grant and grant.group(1) == user
+    assert f"CREATE USER '{user}'@'%'" in quick and grant.group(0) in quick
+    assert quick.index("up -d mysql") < quick.index("CREATE USER") < quick.index("up -d backup")
+    assert "BACKUP_SESSIONS_ENABLED=false" in quick and "--profile app up -d" in quick
+
+
 def test_the_job_configuration_tmpfs_is_in_compose_and_the_docker_run_advice():
     backup = COMPOSE[COMPOSE.index("\n  backup:") : COMPOSE.index("\n  fir_pipeline:")]
     assert re.search(r"tmpfs:\n(?:\s*#.*\n)*\s*- /run/afirgen\n", backup)

@@ -93,6 +93,14 @@ def test_the_quick_start_creates_the_backup_user_before_starting_the_backup():
     assert "BACKUP_SESSIONS_ENABLED=false" in quick and "--profile app up -d" in quick
 
 
+def test_the_readme_tells_what_the_restart_policy_does_after_a_bad_setting():
+    backup = COMPOSE[COMPOSE.index("\n  backup:") :]
+    policy = re.search(r"^    restart: (\S+)", backup, re.MULTILINE).group(1)
+    container = readme_section("The container")
+    if policy in ("always", "unless-stopped") or policy.startswith("on-failure"):
+        assert "Restarting" in container and "shows it stopped" not in container
+
+
 def test_the_job_configuration_tmpfs_is_in_compose_and_the_docker_run_advice():
     backup = COMPOSE[COMPOSE.index("\n  backup:") : COMPOSE.index("\n  fir_pipeline:")]
     assert re.search(r"tmpfs:\n(?:\s*#.*\n)*\s*- /run/afirgen\n", backup)

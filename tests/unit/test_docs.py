@@ -93,6 +93,14 @@ def test_the_quick_start_creates_the_backup_user_before_starting_the_backup():
     assert "BACKUP_SESSIONS_ENABLED=false" in quick and "--profile app up -d" in quick
 
 
+def test_the_compose_version_note_matches_the_features_used():
+    minimum = re.search(r"docker-compose (\d+)\.(\d+)\+", COMPOSE)
+    assert minimum, "docker-compose.yaml should say which docker-compose it needs"
+    if re.search(r"^\s+profiles:", COMPOSE, re.MULTILINE):
+        assert (int(minimum.group(1)), int(minimum.group(2))) >= (1, 28), "profiles: needs docker-compose 1.28"
+    assert f"docker-compose {minimum.group(1)}.{minimum.group(2)}+" in readme_section("Quick start")
+
+
 def test_the_readme_tells_what_the_restart_policy_does_after_a_bad_setting():
     backup = COMPOSE[COMPOSE.index("\n  backup:") :]
     policy = re.search(r"^    restart: (\S+)", backup, re.MULTILINE).group(1)

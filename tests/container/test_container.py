@@ -15,11 +15,12 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from docker_helpers import REPO, Container, Docker
+from dotenv import dotenv_values
 from fixture_schema import build_sessions_db, create_fixture
 from infrastructure import unavailable
 from mariadb_server import BACKUP_PASSWORD, BackupUser, MariaDBServer
@@ -456,6 +457,50 @@ def test_compose_file_validates(tmp_path: Path) -> None:
         assert re.search(r"cpu_shares: 256\b", backup), "the backup container must yield the CPU to MySQL and the app"
         pipeline = config[config.index("fir_pipeline:") :]
         assert re.search(r"profiles:\s*\n\s*- app", pipeline), "the stand-in must stay behind the `app` profile"
+
+
+def env_example_with_defaults(directory: Path) -> dict[str, str]:
+    """.env.example with every commented-out default switched on, as `directory/.env`; returns KEY: text after =."""
+    lines, values = [], {}
+    for line in (REPO / ".env.example").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^#?([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            line = line.lstrip("#")
+            values[match.group(1)] = match.group(2)
+        lines.append(line)
+    (directory / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return values
+
+
+def environment_of(output: str, names: Iterable[str]) -> dict[str, str]:
+    found = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    return {name: found.get(name, "<missing>") for name in names}
+
+
+def test_env_example_values_reach_the_container_as_written(docker: Docker, backup_image: str, tmp_path: Path) -> None:
+    """.env.example's values, its defaults included, arrive byte for byte through every reader of the file:
+    docker-compose's env_file, `docker run --env-file` and python-dotenv (a local run)."""
+    written = env_example_with_defaults(tmp_path)
+    env_file = tmp_path / ".env"
+    by_dotenv = {k: v for k, v in dotenv_values(env_file, interpolate=False).items() if k in written}
+    assert by_dotenv == written
+    by_run = docker.run("run", "--rm", "--network", "host", "--env-file", str(env_file), "--entrypoint", "env",
+                        backup_image).stdout  # fmt: skip
+    assert environment_of(by_run, written) == written
+    tools = [cmd for cmd in (["docker-compose"], ["docker", "compose"]) if compose_available(cmd)]
+    if not tools:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    (tmp_path / "docker-compose.yaml").write_text(
+        f"services:\n  backup:\n    image: {backup_image}\n    env_file: .env\n    network_mode: host\n"
+        '    entrypoint: ["env"]\n'
+    )
+    for tool in tools:
+        result = subprocess.run(
+            [*tool, "-p", f"afirgen-env-{os.getpid()}", "run", "--rm", "-T", "backup"],
+            cwd=tmp_path, env=docker.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{' '.join(tool)} run: {result.stderr}"
+        assert environment_of(result.stdout, written) == written, " ".join(tool)
 
 
 def compose_available(command: list[str]) -> bool:

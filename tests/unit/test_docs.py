@@ -83,6 +83,19 @@ def env_example_entries() -> dict[str, str]:
     return entries
 
 
+def test_env_example_values_follow_the_one_quoting_rule():
+    """Unquoted, and nothing that docker-compose v1/v2, `docker run --env-file` and python-dotenv read differently."""
+    for name, value in env_example_entries().items():
+        assert value == value.strip(), f"{name}: spaces at an end"
+        assert not re.search(r"[$'\"\\]| #", value), f"{name}={value}: quotes, $, \\ or ' #' in a value"
+
+
+def test_the_readme_gives_one_quoting_rule():
+    assert "single-quote" not in README.lower() and "MYSQL_PASSWORD='" not in README
+    assert 'MYSQL_PASSWORD="' not in README
+    assert "MYSQL_PASSWORD_FILE" in readme_section("Configuration")
+
+
 def test_the_quick_start_creates_the_backup_user_before_starting_the_backup():
     quick = readme_section("With Docker (the service)")
     user = env_example_entries()["MYSQL_USER"]

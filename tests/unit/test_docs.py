@@ -83,6 +83,24 @@ def env_example_entries() -> dict[str, str]:
     return entries
 
 
+SCHEDULER_SETTINGS = dict(re.findall(r"\$\{((?:BACKUP_[A-Z_]+|TZ)):-([^}]*)\}", SCHEDULER))
+
+
+def test_the_scheduler_settings_are_found_in_the_script():
+    assert {"BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT"} <= set(SCHEDULER_SETTINGS)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULER_SETTINGS))
+def test_every_scheduler_setting_has_its_default_in_the_readme_table_and_env_example(name):
+    default = SCHEDULER_SETTINGS[name]
+    if default.startswith("$"):  # ${BACKUP_SCHEDULE:-$DEFAULT_SCHEDULE}
+        default = re.search(rf"readonly {default[1:]}='([^']*)'", SCHEDULER).group(1)
+    rows = [line for line in README.splitlines() if line.startswith(f"| `{name}` |")]
+    assert len(rows) == 1, f"{name} needs one row in a README settings table"
+    assert rows[0].split("|")[2].strip() == f"`{default}`", rows[0]
+    assert env_example_entries().get(name) == default, f".env.example: #{name}={default}"
+
+
 def test_env_example_values_follow_the_one_quoting_rule():
     """Unquoted, and nothing that docker-compose v1/v2, `docker run --env-file` and python-dotenv read differently."""
     for name, value in env_example_entries().items():
@@ -126,3 +144,15 @@ def test_the_job_configuration_tmpfs_is_in_compose_and_the_docker_run_advice():
     backup = COMPOSE[COMPOSE.index("\n  backup:") : COMPOSE.index("\n  fir_pipeline:")]
     assert re.search(r"tmpfs:\n(?:\s*#.*\n)*\s*- /run/afirgen\n", backup)
     assert "--tmpfs /run/afirgen" in readme_section("The container")
+
+
+def test_every_command_row_lists_the_command_options():
+    """A row of the Commands table that spells out a command's options spells out all of them."""
+    cells = [re.split(r"(?<!\\)\|", line)[1:-1] for line in readme_section("Commands").splitlines()]
+    for command, parser in COMMANDS.items():
+        options = {o for a in parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+        rows = [row for row in cells if row and (f"`{command} " in row[0] or f"`{command}`" in row[0])]
+        if not options or not rows or rows[0][0].strip().endswith("...`"):  # "`restore mysql [NAME] ...`"
+            continue
+        missing = [option for option in sorted(options) if option not in "|".join(rows[0])]
+        assert not missing, f"the Commands row of {command} lacks {missing}"

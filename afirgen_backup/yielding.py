@@ -181,17 +181,25 @@ class ServerWrites:
             self.stack.close()
 
 
-def file_changes(path: Path) -> Callable[[], tuple[tuple[int, int, int, int] | None, ...]]:
-    """The state (sqlite.file_state) of an SQLite file and of its -wal and -journal files; None for a missing one."""
+def file_changes(path: Path) -> Callable[[], tuple[tuple[int, int, int] | None, ...]]:
+    """Inode, size and mtime (sqlite.file_state without the ctime) of an SQLite file and of its -wal and -journal
+    files; None for a missing one.
+
+    Only a write changes these. The ctime is left out: SQLite, running as root, fchowns a -wal it opens to the
+    database's owner, which moves the ctime without a write, so the backup's own read of sessions.db would look
+    like the application's activity.
+    """
     paths = [path, *(sqlite.sidecar(path, suffix) for suffix in sqlite.JOURNAL_SUFFIXES)]
 
-    def read() -> tuple[tuple[int, int, int, int] | None, ...]:
-        result: list[tuple[int, int, int, int] | None] = []
+    def read() -> tuple[tuple[int, int, int] | None, ...]:
+        result: list[tuple[int, int, int] | None] = []
         for item in paths:
             try:
-                result.append(sqlite.file_state(item))
+                inode, size, mtime, _ctime = sqlite.file_state(item)
             except OSError:
                 result.append(None)
+                continue
+            result.append((inode, size, mtime))
         return tuple(result)
 
     return read

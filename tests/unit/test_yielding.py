@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -56,6 +57,27 @@ def test_file_changes_sees_commits_to_the_database_and_its_wal(tmp_path: Path):
     (tmp_path / "sessions.db-wal").write_bytes(b"y" * 20)
     second = read()
     assert second != first and second[1] is not None and second[1][1] == 20
+
+
+def test_file_changes_ignores_what_a_reader_does_to_the_wal(tmp_path: Path):
+    """A reader running as root fchowns the -wal it opens (same owner, new ctime): no write, no activity."""
+    db = tmp_path / "sessions.db"
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    writer.commit()  # the writer stays open: its -wal stays
+    read = yielding.file_changes(db)
+    before = read()
+    wal = tmp_path / "sessions.db-wal"
+    ctime = wal.stat().st_ctime_ns
+    time.sleep(0.01)
+    os.chown(wal, wal.stat().st_uid, wal.stat().st_gid)
+    assert wal.stat().st_ctime_ns != ctime
+    assert read() == before
+    writer.execute("INSERT INTO t VALUES (1)")
+    writer.commit()
+    assert read() != before
+    writer.close()
 
 
 def free_port() -> int:

@@ -225,6 +225,16 @@ def test_healthcheck_turns_healthy(service: Container) -> None:
     assert health["Log"][-1]["ExitCode"] == 0
 
 
+def test_the_health_check_never_answers_with_dockers_reserved_exit_code_2(service: Container) -> None:
+    """status exits 2 on a configuration error; the HEALTHCHECK must then say unhealthy (1), not Docker's reserved 2."""
+    command = service.inspect()["Config"]["Healthcheck"]["Test"]
+    assert command[0] == "CMD"
+    broken = ["env", "BACKUP_MAX_AGE_HOURS=soon", *command[1:]]
+    assert service.exec(*broken[:2], "python3", "/app/backup_database.py", "status").returncode == 2
+    assert service.exec(*broken).returncode == 1
+    assert service.exec(*command[1:]).returncode == 0
+
+
 def scheduled_runs(container: Container) -> list[str]:
     """run_ids whose events reached docker logs (the start-up run first, then cron's), in order."""
     return list(dict.fromkeys(run_id for _event, run_id in console_events(container.logs())))

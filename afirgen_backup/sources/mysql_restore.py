@@ -47,6 +47,8 @@ ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
 NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")
 
 CREATE_TABLE_PREFIX = b"CREATE TABLE "
+VIEW_PREFIX = b"/*!50001 VIEW "  # mysqldump writes a view's `VIEW name AS select ...` on one line of its own
+DEFINITION_PREFIXES = (CREATE_TABLE_PREFIX, VIEW_PREFIX)
 SEQUENCE_FUNCTIONS = ("nextval", "lastval")
 QUOTES = frozenset(b"'\"`")
 
@@ -68,10 +70,12 @@ class SequenceRetargeter:
     so; loaded under another name, the table would draw its ids from the source database's sequence (or fail
     where that database does not exist or may not be written). Row data must come back exactly as it was, and
     mariadb-dump 10.11 writes a multi-row INSERT as `INSERT INTO t VALUES` followed by one line per row, so a
-    line cannot tell by its start that it is data. Instead the table definitions are what is rewritten: from a
-    line that starts with `CREATE TABLE ` to the line that closes it (starts with `)` or ends with `;`), and
-    there only outside quoted strings (a COMMENT may say anything). Every other line streams through as it
-    comes, so a long row is never held in memory.
+    line cannot tell by its start that it is data. Instead the definitions in which the server itself qualifies a
+    sequence with its database are what is rewritten: a table's, from a line that starts with `CREATE TABLE ` to
+    the line that closes it (starts with `)` or ends with `;`), and a view's, the one line `/*!50001 VIEW ...`;
+    there only outside quoted strings (a COMMENT may say anything). Triggers and routines keep their text as it
+    was written, so an unqualified `nextval(seq)` in them follows the database by itself. Every other line
+    streams through as it comes, so a long row is never held in memory.
     """
 
     def __init__(self, source: str, target: str) -> None:
@@ -110,10 +114,11 @@ class SequenceRetargeter:
         """Whether a line beginning with `start` may still turn out to be part of a table definition."""
         if self.in_table:
             return True
-        known = start[: len(CREATE_TABLE_PREFIX)]
-        return CREATE_TABLE_PREFIX.startswith(known)
+        return any(prefix.startswith(start[: len(prefix)]) for prefix in DEFINITION_PREFIXES)
 
     def end_line(self, line: bytes) -> bytes:
+        if line.startswith(VIEW_PREFIX):
+            return self.rewrite(line)
         if not (self.in_table or line.startswith(CREATE_TABLE_PREFIX)):
             return line
         stripped = line.rstrip()

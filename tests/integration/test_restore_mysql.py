@@ -235,7 +235,11 @@ def test_row_text_quoting_a_sequence_reference_comes_back_exactly_under_another_
         (2, f"lastval(`{fir_db}`.`evidence_id_seq`) and nextval(`{fir_db}`.`x`)"),
         (3, "CREATE TABLE nothing (\n) in a row"),
     ]
-    mariadb.execute("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL)", database=fir_db)
+    mariadb.execute(
+        "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT NOT NULL)",
+        "CREATE VIEW next_evidence_id AS SELECT nextval(evidence_id_seq) AS n",  # stored qualified, like a default
+        database=fir_db,
+    )
     with mariadb.connect(fir_db) as conn, conn.cursor() as cur:
         cur.executemany("INSERT INTO notes VALUES (%s, %s)", notes)
     assert run_cli(backup_env, "backup").returncode == 0
@@ -249,6 +253,8 @@ def test_row_text_quoting_a_sequence_reference_comes_back_exactly_under_another_
         cur.execute("SELECT id, body FROM notes ORDER BY id")
         assert [tuple(row) for row in cur.fetchall()] == notes
         cur.execute("SHOW CREATE TABLE evidence_items")
+        assert f"nextval(`{target}`.`evidence_id_seq`)" in cur.fetchone()[1]
+        cur.execute("SHOW CREATE VIEW next_evidence_id")
         assert f"nextval(`{target}`.`evidence_id_seq`)" in cur.fetchone()[1]
 
 

@@ -1,4 +1,5 @@
-"""Only table definitions are retargeted: row data of multi-line INSERTs and quoted text come back as written.
+"""Only table and view definitions are retargeted: row data of multi-line INSERTs and quoted text come back as
+written.
 
 mariadb-dump 10.11 writes `INSERT INTO t VALUES` on a line of its own and then one line per row, which is the
 layout of the dump below (taken from a real 10.11 dump, with a row that quotes a sequence reference).
@@ -23,9 +24,16 @@ DUMP = (
     b"INSERT INTO `evidence` VALUES\n" + ROW + b",\n"
     b"(2,'CREATE TABLE nextval(`fir_db`.`x`) in data'),\n"
     b"(3,'nextval(`fir_db`.`evidence_id_seq`)');\n"
+    b"/*!50001 DROP VIEW IF EXISTS `next_ids`*/;\n"
+    b"/*!50001 CREATE ALGORITHM=UNDEFINED */\n"
+    b"/*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */\n"
+    b"/*!50001 VIEW `next_ids` AS select nextval(`fir_db`.`evidence_id_seq`) AS `n`,"
+    b"'nextval(`fir_db`.`q`)' AS `t` */;\n"
     b"-- Dump completed on 2024-06-01 10:00:00\n"
 )
-EXPECTED = DUMP.replace(b"DEFAULT nextval(`fir_db`.`evidence_id_seq`),", b"DEFAULT nextval(`copy`.`evidence_id_seq`),")
+EXPECTED = DUMP.replace(
+    b"DEFAULT nextval(`fir_db`.`evidence_id_seq`),", b"DEFAULT nextval(`copy`.`evidence_id_seq`),"
+).replace(b"select nextval(`fir_db`.`evidence_id_seq`) AS", b"select nextval(`copy`.`evidence_id_seq`) AS")
 
 
 def run(chunks: list[bytes]) -> bytes:

@@ -178,10 +178,12 @@ def parse_choice(env: Mapping[str, str], name: str, default: str, choices: tuple
 
 def parse_db_name(env: Mapping[str, str]) -> str:
     name = env.get("MYSQL_DB", "").strip() or "fir_db"
-    if len(name) > 64 or "`" in name or "/" in name or "\\" in name or "." in name or name != name.strip():
+    unusable = any(c in name for c in "`/\\.") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+    if len(name) > 64 or unusable or name != name.strip() or name.startswith("-"):
+        # mysqldump takes the name as a word of its own: one starting with '-' would be read as an option
         raise ConfigError(
-            f"MYSQL_DB={name!r} is not a usable database name; allowed: up to 64 characters, "
-            "without backtick, slash, backslash or dot"
+            f"MYSQL_DB={name!r} is not a usable database name; allowed: up to 64 characters, not starting "
+            "with '-', without backtick, slash, backslash, dot or control characters"
         )
     return name
 

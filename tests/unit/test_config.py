@@ -83,6 +83,8 @@ def test_the_password_is_not_in_the_settings_repr(env):
         ("BACKUP_YIELD_CPU", "sometimes", "BACKUP_YIELD_CPU='sometimes' is not a boolean; allowed: true/false"),
         ("BACKUP_COMPRESS_LEVEL", "9", "BACKUP_COMPRESS_LEVEL='9' is out of range; allowed: an ISA-L gzip level"),
         ("MYSQL_DB", "fir`db", "MYSQL_DB='fir`db' is not a usable database name"),
+        ("MYSQL_DB", "--all-databases", "MYSQL_DB='--all-databases' is not a usable database name; allowed: up to"),
+        ("MYSQL_DB", "fir\x01db", "MYSQL_DB='fir\\x01db' is not a usable database name"),
         ("MYSQLDUMP_BIN", "/nonexistent/mysqldump", "MYSQLDUMP_BIN='/nonexistent/mysqldump' is not an executable"),
         ("MYSQL_PASSWORD_FILE", "/nonexistent/secret", "MYSQL_PASSWORD_FILE='/nonexistent/secret' does not exist"),
         ("BACKUP_LOG_FORMAT", "xml", "BACKUP_LOG_FORMAT='xml' is not allowed; allowed: console, json"),

@@ -57,10 +57,12 @@ readonly WEEKDAY_NAMES=(sun mon tue wed thu fri sat)                         # 0
 # cron_number TOKEN MIN MAX [NAMES...]: sets REPLY to the value of one number of a cron field, or fails. Digits
 # (leading zeros allowed, as cron allows them) within MIN..MAX, or one of NAMES (the field's three-letter names,
 # any case, as cron takes them; the first name stands for MIN). Compared as text first, so that no number is too
-# big for bash: cron drops a line with 18446744073709551616 in it, bash would wrap it to 0.
+# big for bash: cron drops a line with 18446744073709551616 in it, bash would wrap it to 0. A token of 100
+# characters or more is refused whatever it says: cron's own buffer drops one of about 1000 zeros and a digit.
 cron_number() {
   local token=${1,,} min=$2 max=$3 i
   shift 3
+  ((${#token} < 100)) || return 1
   if [[ $token =~ ^0*([0-9]+)$ ]]; then
     REPLY=${BASH_REMATCH[1]}
     ((${#REPLY} <= ${#max} && 10#$REPLY >= min && 10#$REPLY <= max)) || return 1
@@ -215,7 +217,7 @@ backup_dir_refusal() {
   local dir sessions_dir protected top
   dir=$(realpath -m -- "$1") || return 0
   local -a systems=(/ /app /bin /boot /data /dev /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /opt /proc
-    /root /run /sbin /srv /sys /tmp /usr /var /var/backups /var/cache /var/lib /var/log /var/spool /var/tmp)
+    /root /run /sbin /srv /sys /tmp /usr /var /var/cache /var/lib /var/log /var/spool /var/tmp)
   local -a trees=(/bin /boot /dev /etc /lib /lib32 /lib64 /libx32 /opt/venv /proc /run/afirgen /sbin /sys /usr
     /var/cache /var/lib /var/spool /app/afirgen_backup)
   local -a held=("$APP" /app/afirgen_backup /opt/venv "$RUN_DIR" /etc/cron.d /usr/local/bin/backup_scheduler.sh)

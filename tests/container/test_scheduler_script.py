@@ -53,6 +53,8 @@ REFUSED = [
     "0 0 * 13 *",
     "0 0 * * 8",
     "18446744073709551616 * * * *",
+    "0" * 1000 + "5 * * * *",
+    "*/" + "0" * 1000 + "5 * * * *",
     "4294967296 * * * *",
     "100 * * * *",
     "*/61 * * * *",
@@ -107,3 +109,31 @@ def test_what_passes_is_what_the_image_cron_accepts(docker: Docker, backup_image
     assert len(verdicts) == len(accepted), result.stdout + result.stderr
     refused_by_cron = [schedule for schedule, verdict in zip(accepted, verdicts, strict=True) if verdict != "ok"]
     assert not refused_by_cron, f"the script accepts what cron refuses: {refused_by_cron}"
+
+
+def backup_dir_refusal(directory: str) -> str:
+    result = subprocess.run(
+        ["bash", "-c", 'source "$0" && backup_dir_refusal "$1" /data/sessions/sessions.db', str(SCRIPT), directory],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("directory", ["/app/backups", "/backups", "/data/backups", "/var/backups", "/srv/backups"])
+def test_a_directory_of_the_backups_own_is_accepted(directory: str) -> None:
+    assert backup_dir_refusal(directory) == ""
+
+
+@pytest.mark.parametrize(
+    ("directory", "reason"),
+    [
+        ("/", "is the system directory /"),
+        ("/etc", "is the system directory /etc"),
+        ("/usr/local/backups", "is inside the system directory /usr"),
+        ("/data/sessions", "holds"),
+    ],
+)
+def test_a_directory_the_entrypoint_must_not_give_away_is_refused(directory: str, reason: str) -> None:
+    assert backup_dir_refusal(directory).startswith(reason)

@@ -160,7 +160,7 @@ def test_image_holds_no_secret_and_runs_jobs_as_a_user(docker: Docker, backup_im
     config = json.loads(docker.run("image", "inspect", backup_image).stdout)[0]["Config"]
     assert not [v for v in config["Env"] if v.split("=", 1)[0] in ("MYSQL_PASSWORD", "MYSQL_PASSWORD_FILE")]
     assert config["Env"][0].startswith("PATH=/opt/venv/bin:")
-    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "/app/backup_database.py", "status"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "sh", "-c", "python3 /app/backup_database.py status || exit 1"]
     probe = docker.run(
         "run", "--rm", "--network", "host", "--entrypoint", "sh", backup_image, "-c",
         "command -v python3; id -u afirgen; "

@@ -98,6 +98,28 @@ def stubborn_mysqldump(directory: Path, *, ignore_sigterm: bool) -> Path:
     return path
 
 
+def start_with_a_hanging_dump(
+    containers: Docker,
+    backup_user: BackupUser,
+    database: str,
+    tmp_path: Path,
+    volume: str,
+    *,
+    ignore_sigterm: bool = False,
+    **extra: str,
+) -> Container:
+    """A container backing up MySQL alone into `volume`, with stubborn_mysqldump as its mysqldump."""
+    dump = stubborn_mysqldump(tmp_path, ignore_sigterm=ignore_sigterm)
+    inside = f"/usr/local/bin/{dump.name}"
+    settings = {
+        **mysql_settings(backup_user, database),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "MYSQLDUMP_BIN": inside,
+        **extra,
+    }
+    return containers.start(settings=settings, mounts=[f"{volume}:/app/backups", f"{dump}:{inside}:ro"])
+
+
 def wait_for_partial(container: Container, backup_dir: str = "/app/backups", timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -368,16 +390,8 @@ def test_a_bad_setting_stops_the_container_with_the_reason(
 def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(
     containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
 ) -> None:
-    slow = stubborn_mysqldump(tmp_path, ignore_sigterm=False)
     volume = containers.volume()
-    settings = {
-        **mysql_settings(backup_user, module_database),
-        "BACKUP_SESSIONS_ENABLED": "false",
-        "MYSQLDUMP_BIN": "/usr/local/bin/slow-mysqldump",
-    }
-    container = containers.start(
-        settings=settings, mounts=[f"{volume}:/app/backups", f"{slow}:/usr/local/bin/slow-mysqldump:ro"]
-    )
+    container = start_with_a_hanging_dump(containers, backup_user, module_database, tmp_path, volume)
     wait_for_partial(container)
 
     started = time.monotonic()
@@ -395,16 +409,9 @@ def test_docker_stop_stops_a_docker_exec_backup_started_with_a_relative_path(
     containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, tmp_path: Path
 ) -> None:
     """`docker exec afirgen-backup python3 backup_database.py` (relative to /app) is stopped cleanly too."""
-    slow = stubborn_mysqldump(tmp_path, ignore_sigterm=False)
     volume = containers.volume()
-    settings = {
-        **mysql_settings(backup_user, module_database),
-        "BACKUP_SESSIONS_ENABLED": "false",
-        "BACKUP_ON_START": "false",
-        "MYSQLDUMP_BIN": "/usr/local/bin/slow-mysqldump",
-    }
-    container = containers.start(
-        settings=settings, mounts=[f"{volume}:/app/backups", f"{slow}:/usr/local/bin/slow-mysqldump:ro"]
+    container = start_with_a_hanging_dump(
+        containers, backup_user, module_database, tmp_path, volume, BACKUP_ON_START="false"
     )
     container.wait_for_log("cron started", timeout=60)
     containers.run("exec", "-d", container.name, "python3", "backup_database.py")
@@ -424,16 +431,14 @@ def test_docker_stop_keeps_to_backup_stop_timeout(
 ) -> None:
     """A start-up backup that does not end on SIGTERM (its mysqldump ignores it; the tool gives mysqldump 5 s
     before SIGKILL) is killed once BACKUP_STOP_TIMEOUT (1 s) has passed."""
-    deaf = stubborn_mysqldump(tmp_path, ignore_sigterm=True)
-    settings = {
-        **mysql_settings(backup_user, module_database),
-        "BACKUP_SESSIONS_ENABLED": "false",
-        "BACKUP_STOP_TIMEOUT": "1",
-        "MYSQLDUMP_BIN": "/usr/local/bin/deaf-mysqldump",
-    }
-    container = containers.start(
-        settings=settings,
-        mounts=[f"{containers.volume()}:/app/backups", f"{deaf}:/usr/local/bin/deaf-mysqldump:ro"],
+    container = start_with_a_hanging_dump(
+        containers,
+        backup_user,
+        module_database,
+        tmp_path,
+        containers.volume(),
+        ignore_sigterm=True,
+        BACKUP_STOP_TIMEOUT="1",
     )
     wait_for_partial(container)
 

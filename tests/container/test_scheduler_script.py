@@ -16,13 +16,15 @@ from docker_helpers import Docker
 SCRIPT = Path(__file__).resolve().parents[2] / "backup_scheduler.sh"
 
 
-def schedule_is_valid(schedule: str) -> bool:
-    result = subprocess.run(
-        ["bash", "-c", 'source "$0" && validate_schedule "$1"', str(SCRIPT), schedule],
-        capture_output=True,
-        text=True,
-        check=False,
+def call_in_script(*call: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Source the script in bash and call one of its functions with the given arguments."""
+    return subprocess.run(
+        ["bash", "-c", 'source "$0" && "$@"', str(SCRIPT), *call], capture_output=True, text=True, check=check
     )
+
+
+def schedule_is_valid(schedule: str) -> bool:
+    result = call_in_script("validate_schedule", schedule)
     assert result.stderr == ""
     return result.returncode == 0
 
@@ -112,13 +114,7 @@ def test_what_passes_is_what_the_image_cron_accepts(docker: Docker, backup_image
 
 
 def backup_dir_refusal(directory: str) -> str:
-    result = subprocess.run(
-        ["bash", "-c", 'source "$0" && backup_dir_refusal "$1" /data/sessions/sessions.db', str(SCRIPT), directory],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
+    return call_in_script("backup_dir_refusal", directory, "/data/sessions/sessions.db", check=True).stdout.strip()
 
 
 @pytest.mark.parametrize("directory", ["/app/backups", "/backups", "/data/backups", "/var/backups", "/srv/backups"])

@@ -425,8 +425,9 @@ def run_part(settings: Settings, run: RunResult, kind: str, yielder: Yielder | N
 def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str | None) -> None:
     """Write BACKUP_DIR/last_run.json for `status`.
 
-    When it cannot be written (a full disk), the previous record must not go on speaking for this run: it is
-    removed (an unlink needs no space, and frees some), then the write is tried once more. If that fails too
+    When it cannot be written (a full disk), the previous record must not go on speaking for this run: this
+    record is written over it in place (catalog.overwrite_last_run: that needs no new block); failing that, it
+    is removed (an unlink needs no space, and frees some) and the write is tried once more. If that fails too
     there is no record, which `status` shows as none recorded, never as the previous run's success.
     """
     record = {
@@ -448,6 +449,9 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
         return
     except OSError as failure:
         first = describe_os_error(failure)
+    if catalog.overwrite_last_run(settings.backup_dir, record):
+        log.warning("run_recorded_in_place", error=first)
+        return
     previous = catalog.last_run_path(settings.backup_dir)
     try:
         with contextlib.suppress(FileNotFoundError):

@@ -3,7 +3,8 @@
 It only reads: BACKUP_DIR's listing, the manifests, last_run.json and the free space. No decompression, no
 hashing, no lock, no log event, nothing written. Healthy (exit 0) when the newest good backup of every enabled
 kind (afirgen_backup/catalog.py says what is good) is younger than BACKUP_MAX_AGE_HOURS, none is dated in the
-future, BACKUP_DIR can be read and the last run did not fail; an interrupted last run is reported but is not by
+future, BACKUP_DIR can be read and the last run did not fail. A last_run.json that exists but cannot be read or
+parsed is unhealthy too, since it may be hiding a failure. An interrupted last run is reported but is not by
 itself unhealthy (the age limit catches a run that keeps failing to finish). A backup dated in the future is
 unhealthy because it would otherwise look fresh for as long as the clock is wrong.
 """
@@ -82,8 +83,10 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
     except BackupError as error:  # unreadable: every kind is unknown, and that is the one problem to name
         found, unreadable = catalog.Catalog([], [], []), str(error)
     kinds = [kind_status(found, kind, now, max_age_s) for kind in settings.enabled_kinds]
-    last_run = catalog.read_last_run(settings.backup_dir)
+    last_run, record_problem = catalog.load_last_run(settings.backup_dir)
     problems = [unreadable] if unreadable else [k["problem"] for k in kinds if k["problem"]]
+    if record_problem and not unreadable:
+        problems.append(record_problem)
     if last_run and last_run.get("outcome") == "failed":
         problems.append(f"last run failed: {last_run.get('error') or 'see backup.log'}")
     files, total = measure_directory(settings.backup_dir)
@@ -93,6 +96,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "max_age_hours": settings.max_age_hours,
         "kinds": kinds,
         "last_run": last_run,
+        "last_run_problem": record_problem,
         "backup_dir": {
             "path": str(settings.backup_dir),
             "files": files,
@@ -115,7 +119,7 @@ def render_status(status: dict[str, Any]) -> str:
         )
     last = status["last_run"]
     if last is None:
-        lines.append("last run: none recorded")
+        lines.append("last run: unknown" if status["last_run_problem"] else "last run: none recorded")
     else:
         error = f": {last['error']}" if last.get("error") else ""
         lines.append(f"last run: {last.get('outcome')} (started {last.get('started_at')}){error}")

@@ -474,7 +474,7 @@ def test_a_run_that_cannot_record_its_failure_leaves_no_earlier_success_standing
     second = (out / "second.txt").read_text()
     assert (out / "second.rc").read_text().strip() == "1", second
     assert "No space left on device" in second and "Traceback" not in second, second
-    # The failed run's own record: the old one was removed, which freed the room to write it.
+    # The failed run's own record, written over the old one (or, where that cannot be done, after removing it).
     record = json.loads((out / "second.json").read_text())
     assert record["outcome"] == "failed" and "No space left on device" in record["error"], record
     status = json.loads((out / "status.json").read_text())

@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from afirgen_backup import catalog, cli
 from afirgen_backup.actions import backup
 from afirgen_backup.actions.backup import remove_leftovers, run_backup
 from afirgen_backup.config import load_settings
@@ -107,3 +109,68 @@ def test_an_unexpected_error_after_the_lock_is_recorded_as_a_failed_run_and_rais
     assert record["parts"]["sessions"]["ok"], "the part itself had succeeded"
     [finished] = [e for e in read_events(settings.log_file) if e["event"] == "backup_finished"]
     assert finished["outcome"] == "failed" and finished["error"] == expected and finished["level"] == "error"
+
+
+def a_failed_run() -> backup.RunResult:
+    run = backup.RunResult("run-full", datetime(2026, 11, 26, 6, 0, tzinfo=UTC))
+    run.parts["mysql"] = backup.PartResult("mysql", False, error="mysql backup failed: No space left on device")
+    run.parts["sessions"] = backup.PartResult("sessions", True, file="sessions_backup_20261126_060000.db.gz")
+    return run
+
+
+def no_new_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full ext4 or XFS: no new file gets a block, not even after an unlink, until the journal commits (which
+    cannot be timed from a test); writing inside an existing file's size still works."""
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(catalog, "write_file_atomically", no_space)
+
+
+def test_a_run_that_gets_no_new_block_writes_its_failure_over_the_previous_success(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    previous = {"outcome": "success", "run_id": "the-previous-run", "error": None, "started_at": "x"}
+    previous["parts"] = {kind: {"ok": True, "file": f"{kind}_backup_20261126_000000.gz", "size": 1} for kind in "ab"}
+    catalog.write_last_run(backup_dir, previous)
+    size = (backup_dir / "last_run.json").stat().st_size
+    no_new_files(monkeypatch)
+    settings = load_settings()
+
+    backup.record_run(settings, a_failed_run(), outcome="failed", error="mysql backup failed: No space left")
+
+    path = backup_dir / "last_run.json"
+    assert path.stat().st_size == size, "written inside the old file's size"
+    record = json.loads(path.read_text())
+    assert (record["run_id"], record["outcome"]) == ("run-full", "failed")
+    assert record["error"] == "mysql backup failed: No space left"
+    assert catalog.failed_kinds(record) == ["mysql"]
+    assert cli.main(["status"]) == 1
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("UNHEALTHY: ")
+
+
+def test_a_record_too_long_for_the_old_file_is_cut_to_its_outcome_and_the_start_of_its_error(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (backup_dir / "last_run.json").write_text('{"outcome": "success"}' + " " * 150)
+    no_new_files(monkeypatch)
+    long_error = "mysql backup failed: " + "x" * 400
+
+    backup.record_run(load_settings(), a_failed_run(), outcome="failed", error=long_error)
+
+    text = (backup_dir / "last_run.json").read_text()
+    assert len(text) == 172
+    record = json.loads(text)
+    assert record["outcome"] == "failed" and record["run_id"] == "run-full"
+    assert record["error"].startswith("mysql backup failed: xxx") and record["error"].endswith("...")
+
+
+def test_with_no_previous_record_and_no_space_the_run_leaves_none(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_new_files(monkeypatch)
+
+    backup.record_run(load_settings(), a_failed_run(), outcome="failed", error="no space")
+
+    assert not (backup_dir / "last_run.json").exists()

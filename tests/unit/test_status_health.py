@@ -147,3 +147,19 @@ def test_an_unreadable_backup_dir_is_unhealthy_with_the_reason(
 
     assert code == 1
     assert out.strip().splitlines()[-1] == f"UNHEALTHY: cannot read the backup directory {target}: Not a directory"
+
+
+@pytest.mark.parametrize("content", ['{"outcome": "succ', "[]", "\x00" * 64])
+def test_a_last_run_record_that_cannot_be_parsed_is_unhealthy(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    """It may be hiding a failure: a run that was cut off while writing it over the previous one, say."""
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=5))
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+    (backup_dir / "last_run.json").write_text(content)
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert "last run: unknown" in out
+    assert out.strip().splitlines()[-1] == "UNHEALTHY: last_run.json is not a valid record (damaged?)"

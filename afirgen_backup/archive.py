@@ -2,6 +2,14 @@
 
 The gzip writer is python-isal's threaded writer (standard gzip that gunzip reads); the sha256 and size of the
 compressed bytes are computed while they are written, so no second pass over the file is needed.
+
+A backup is written to disk as it goes, not in one burst at the end: every WRITEBACK_WINDOW bytes the kernel is
+asked to start writing the window just written (posix_fadvise DONTNEED starts writeback of dirty pages) and to
+drop the window before it from the page cache, by then clean. Left to itself the kernel keeps hundreds of MB
+dirty (its background threshold is a share of RAM) until the final fsync, and on ext4 an application's own fsync
+during that flush waits for the backup's data to reach the disk (journal commits in data=ordered mode): the
+benchmark measured sessions.db commits blocked for 250-300 ms. The dropped pages also leave the page cache to
+the application instead of to a file nobody reads until a restore.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from isal import igzip_threaded
 PARTIAL_SUFFIX = ".partial"
 FILE_MODE = 0o600
 READ_CHUNK = 1 << 20
+WRITEBACK_WINDOW = 8 << 20
 
 
 class HashingWriter(io.RawIOBase):
@@ -29,6 +38,8 @@ class HashingWriter(io.RawIOBase):
         self.fd = fd
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.kicked = 0  # bytes before this offset have been handed to writeback
+        self.dropped = 0  # ... and bytes before this one dropped from the page cache
 
     def writable(self) -> bool:
         return True
@@ -40,7 +51,23 @@ class HashingWriter(io.RawIOBase):
             written += os.write(self.fd, view[written:])
         self.sha256.update(view)
         self.size += written
+        if self.size - self.kicked >= WRITEBACK_WINDOW:
+            self.write_back()
         return written
+
+    def write_back(self) -> None:
+        """Start writeback of what was written since the last call, and drop the window before that."""
+        advise_dontneed(self.fd, self.kicked, self.size - self.kicked)
+        advise_dontneed(self.fd, self.dropped, self.kicked - self.dropped)
+        self.dropped, self.kicked = self.kicked, self.size
+
+
+def advise_dontneed(fd: int, offset: int, length: int) -> None:
+    """posix_fadvise(DONTNEED): Linux starts writeback of the range's dirty pages and drops its clean ones. Advice
+    only: where it is not supported, nothing changes but the page cache."""
+    if length > 0:
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 @dataclass(frozen=True)
@@ -110,6 +137,7 @@ class GzipPublisher:
             self._gzip.close()
             self._gzip = None
             os.fsync(self._fd)
+            advise_dontneed(self._fd, 0, self._raw.size)  # all clean now: leave the page cache to the application
             os.close(self._fd)
             self._fd = -1
             self.finished = WrittenFile(self.final, self._raw.sha256.hexdigest(), self._raw.size)

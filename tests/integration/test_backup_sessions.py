@@ -8,6 +8,8 @@ commits before the backup started and after it ended. The copy is restored with 
 
 from __future__ import annotations
 
+import re
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -27,6 +29,9 @@ from helpers import (
     table_rows,
     user_tables,
 )
+from infrastructure import unavailable
+
+from afirgen_backup.actions.backup import SESSIONS_COPY_PREFIX
 
 #: Random filler in sessions.db, so that copying it takes long enough for writes to land during the copy.
 FILLER_BYTES = 24 * 1024 * 1024
@@ -116,6 +121,27 @@ def test_the_rows_that_are_only_in_the_wal_file_are_in_the_backup(
     assert_standalone_and_sound(copy)
     for table in user_tables(sessions_db):
         assert table_rows(copy, table) == table_rows(sessions_db, table), table
+
+
+def test_the_scratch_copy_is_never_fsynced_only_the_published_backup_is(
+    sessions_db: Path, backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The copy the backup makes before compressing it is scratch: an fsync of it would write the whole database
+    to the disk in one burst (stalling the application's own commits on ext4) for a file deleted seconds later."""
+    strace = shutil.which("strace")
+    if strace is None:
+        unavailable("strace is not installed")
+    trace = tmp_path / "fsyncs.txt"
+    wrapper = [strace, "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o", str(trace)]
+
+    result = run_cli(sessions_only(backup_env, sessions_db), wrapper=wrapper)
+
+    assert result.returncode == 0, describe(result)
+    synced = re.findall(r"f(?:data)?sync\(\d+<([^>]*)>\)", trace.read_text())
+    [backup] = backups_of(Path(backup_env["BACKUP_DIR"]), "sessions")
+    assert f"{backup}.partial" in synced, f"strace saw no fsync of the backup itself: {synced}"
+    scratch = [path for path in synced if Path(path).name.startswith(SESSIONS_COPY_PREFIX)]
+    assert scratch == [], f"the scratch copy was fsynced: {scratch}"
 
 
 def test_a_rollback_journal_database_is_copied_as_one_snapshot_while_the_app_writes(

@@ -1,8 +1,8 @@
 """The compression table: time and size of each candidate compressor on one captured dump of the generated fir_db.
 
 The dump is captured once to a file in the work dir (page cache: the timings are of the compressor, not the disk),
-then compressed with ISA-L levels 0-3 through isal.igzip_threaded (2 threads, as the tool does), with Python's gzip
-module at level 6, and with `gzip -6`. Decompression time (ISA-L, what a restore pays) is measured for each output.
+then compressed with ISA-L levels 0-3 through isal.igzip_threaded (the tool's number of threads), with Python's
+gzip module at level 6, and with `gzip -6`. Decompression time (ISA-L, what a restore pays) is measured for each output.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _decompress_time(path: Path) -> float:
     return time.perf_counter() - t0
 
 
-def measure(dump: Path, out_dir: Path, threads: int = 2) -> list[Row]:
+def measure(dump: Path, out_dir: Path, threads: int) -> list[Row]:
     rows: list[Row] = []
     out = out_dir / "level-test.gz"
     candidates = [

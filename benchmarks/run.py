@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from afirgen_backup.config import DEFAULT_COMPRESS_LEVEL, DEFAULT_COMPRESS_THREADS
 from benchmarks import measure
-from benchmarks.cpugroup import IdleGroup
+from benchmarks.cpugroup import CpuGroup
 from benchmarks.datagen import ensure_fir_db, ensure_sessions_db
 from benchmarks.latency import Writers, window
 from benchmarks.server import BENCH_PASSWORD, BENCH_USER, MariaDB
@@ -60,7 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs of each command, alternating; default 3")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--level", type=int, default=None, help="BACKUP_COMPRESS_LEVEL for the tool (default: its own)")
-    p.add_argument("--threads", type=int, default=2, help="BACKUP_COMPRESS_THREADS for the tool and the table")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_COMPRESS_THREADS,
+        help=f"BACKUP_COMPRESS_THREADS for the tool and the table (default: the tool's, {DEFAULT_COMPRESS_THREADS})",
+    )
     p.add_argument("--latency-seconds", type=float, default=10.0, help="length of the idle latency window")
     p.add_argument("--interval-ms", type=float, default=5.0, help="pause between two writes of each writer")
     p.add_argument("--skip", default="", help="comma list of sections to skip: restore,latency,levels,small,sessions")
@@ -119,7 +125,7 @@ class Bench:
         files = sorted(self.backup_dir.glob(f"{prefix}_*.gz"))
         return files[-1] if files else None
 
-    def run_tool(self, label: str, group: IdleGroup | None = None, **env_kw: object) -> measure.Result:
+    def run_tool(self, label: str, group: CpuGroup | None = None, **env_kw: object) -> measure.Result:
         self.clear_backups()
         # Started as cron starts a job: in a session of its own, without a terminal (see afirgen_backup/priority.py);
         # with `group`, inside that idle CPU cgroup.
@@ -414,7 +420,7 @@ class Bench:
         walls: list[tuple[float, float]] = []
         rcs: list[int] = []
         sess_files: list[str | None] = []  # the sessions backup each cron-style run published
-        group = IdleGroup()
+        group = CpuGroup.idle_group()
         grouped = tool_ok and group.create()
         if tool_ok and not grouped:
             print(f"  (no idle CPU cgroup: {group.reason}; measuring the cron-style deployment only)")
@@ -441,7 +447,8 @@ class Bench:
             time.sleep(1.0)
             windows = {"idle": (idle0, idle1), "backup": (busy1 - r.wall, busy1), "dump": (bare1 - bare.wall, bare1)}
             if grouped:
-                # The same backup inside an idle CPU cgroup (benchmarks/cpugroup.py), for comparison.
+                # The same backup inside an idle CPU cgroup (benchmarks/cpugroup.py): the container under an idle
+                # BACKUP_CGROUP_PARENT is scheduled the same way. For comparison; the target is judged without it.
                 g = self.run_tool("latency, idle cgroup", group=group, mysql=True, sessions=True)
                 g1 = time.monotonic()
                 windows["cgidle"] = (g1 - g.wall, g1)
@@ -501,7 +508,7 @@ class Bench:
             dump_wall = statistics.median(w for _, w in walls)
             print(
                 "  windows: idle = no backup; backup = the tool started as a cron job; dump = bare mysqldump;"
-                " cgidle = the tool inside an idle CPU cgroup"
+                " cgidle = the tool inside an idle CPU cgroup (as under an idle BACKUP_CGROUP_PARENT)"
                 f"\n  in an idle CPU cgroup: the backup took {', '.join(f'{w:.2f}' for w in grouped_walls)} s"
                 f" ({statistics.median(grouped_walls) / dump_wall:.2f}x the bare dump beside it, median), the fir_db"
                 f" writer's p99 {fir['cgidle']['p99']:.2f} ms ({fir['cgidle']['p99'] / fir['idle']['p99']:.2f}x idle),"
@@ -588,10 +595,6 @@ class Bench:
             if eligible
             else min(e2e, key=lambda lvl: e2e[lvl][0])
         )
-        try:
-            from afirgen_backup.config import DEFAULT_COMPRESS_LEVEL
-        except ImportError:
-            DEFAULT_COMPRESS_LEVEL = None  # noqa: N806
         print(
             f"\n  recommended default: ISA-L level {best} (smallest output among the levels whose backup takes "
             f"<= {MAX_VS_DUMP * LEVEL_HEADROOM:.2f}x mysqldump > /dev/null and whose compression takes "

@@ -474,6 +474,93 @@ def test_compose_file_validates(tmp_path: Path) -> None:
         assert re.search(r"profiles:\s*\n\s*- app", pipeline), "the stand-in must stay behind the `app` profile"
 
 
+def compose_config(directory: Path) -> list[str]:
+    """The backup service's part of `config` by every compose tool installed, for the files in `directory`."""
+    tools = [cmd for cmd in (["docker-compose"], ["docker", "compose"]) if compose_available(cmd)]
+    if not tools:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    services = []
+    for tool in tools:
+        result = subprocess.run([*tool, "config"], cwd=directory, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{' '.join(tool)} config: {result.stderr}"
+        service = re.search(r"^  backup:\n((?:(?:    .*)?\n)*)", result.stdout, re.MULTILINE)
+        services.append(service.group(1) if service else "")
+    return services
+
+
+def test_the_backup_container_has_no_cpu_quota_and_takes_its_cgroup_parent_from_env(tmp_path: Path) -> None:
+    """BACKUP_CGROUP_PARENT in .env becomes the service's cgroup_parent; unset, Docker's default group."""
+    shutil.copy(REPO / "docker-compose.yaml", tmp_path / "docker-compose.yaml")
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    for backup in compose_config(tmp_path):
+        assert not re.search(r"^    (cpus|cpu_quota|cpu_period):", backup, re.MULTILINE), backup
+        assert re.search(r"^    cgroup_parent: ('')?$", backup, re.MULTILINE) or "cgroup_parent" not in backup, backup
+
+    with open(tmp_path / ".env", "a", encoding="utf-8") as env:
+        env.write("BACKUP_CGROUP_PARENT=afirgen-backup.slice\n")
+    for backup in compose_config(tmp_path):
+        assert re.search(r"^    cgroup_parent: afirgen-backup\.slice$", backup, re.MULTILINE), backup
+
+
+@pytest.fixture
+def idle_cpu_group() -> Iterator[str]:
+    """An idle CPU group at the top of the host's cgroup tree, as README "Sharing the CPU" makes it for Docker's
+    cgroupfs driver; yields the name to give as the cgroup parent."""
+    name = f"afirgen-test-idle-{os.getpid()}"
+    v1, v2 = Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")
+    if (v1 / "cgroup.procs").exists():
+        group = v1 / name
+    elif "cpu" in (v2 / "cgroup.subtree_control").read_text().split():
+        group = v2 / name
+    else:
+        unavailable("no cgroup cpu controller to make an idle group in")
+    try:
+        group.mkdir()
+        (group / "cpu.idle").write_text("1")
+    except OSError as error:
+        unavailable(f"cannot make an idle CPU group ({error.strerror}: {group}); it needs root and Linux 5.15+")
+    yield name
+    for made in [*Path("/sys/fs/cgroup").glob(f"*/{name}"), group]:  # Docker adds it to the other v1 controllers
+        if made.is_dir():
+            made.rmdir()
+
+
+def test_a_container_under_an_idle_cgroup_parent_backs_up_with_every_process_in_that_group(
+    containers: Docker, backup_user: BackupUser, module_database: str, idle_cpu_group: str
+) -> None:
+    """The README's production layout on a cgroupfs host: the backup, its cron and its mysqldump all run in
+    the idle group (what `docker run --cgroup-parent`, i.e. compose's cgroup_parent, does with it)."""
+    settings = {**mysql_settings(backup_user, module_database), "BACKUP_SESSIONS_ENABLED": "false"}
+    container = containers.start(
+        settings=settings, extra=["--cgroup-parent", f"/{idle_cpu_group}", "--tmpfs", "/run/afirgen"]
+    )
+    try:
+        in_the_idle_group(container, idle_cpu_group)
+    finally:
+        containers.cleanup()  # before the group goes: a group with processes in it cannot be removed
+
+
+def in_the_idle_group(container: Container, idle_cpu_group: str) -> None:
+    logs = container.wait_for_log(STARTUP_DONE, timeout=90)
+    assert f"{STARTUP_DONE} 0" in logs, logs
+
+    pid = container.inspect()["State"]["Pid"]
+    cpu_group = next(
+        line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        if line.split(":", 2)[1] in ("cpu", "cpu,cpuacct", "")
+    )  # fmt: skip
+    assert cpu_group.startswith(f"/{idle_cpu_group}/"), cpu_group
+    for root in (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")):
+        if (root / cpu_group.lstrip("/")).is_dir():
+            assert (root / idle_cpu_group / "cpu.idle").read_text().strip() == "1"
+            assert str(pid) in (root / cpu_group.lstrip("/") / "cgroup.procs").read_text().split()
+            break
+    else:
+        pytest.fail(f"the container's cpu group {cpu_group} is not in the host's cgroup tree")
+    made = listing(container)
+    assert [name for name in made if name.startswith("mysql_backup_") and name.endswith(".sql.gz")], made
+
+
 def env_example_with_defaults(directory: Path) -> dict[str, str]:
     """.env.example with every commented-out default switched on, as `directory/.env`; returns KEY: text after =."""
     lines, values = [], {}

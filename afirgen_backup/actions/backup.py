@@ -52,6 +52,7 @@ class RunResult:
     started_at: datetime
     parts: dict[str, PartResult] = field(default_factory=dict)
     prune_error: str | None = None  # retention could not delete some files (they are named in it)
+    clock: float = field(default_factory=time.monotonic)  # for the duration: started_at is whole seconds
 
     @property
     def ok(self) -> bool:
@@ -405,7 +406,7 @@ def run_totals(run: RunResult) -> dict[str, Any]:
     return {
         "files": [part.file for part in run.parts.values() if part.file],
         "total_size": sum(part.size for part in run.parts.values()),
-        "duration_s": round((datetime.now(UTC) - run.started_at).total_seconds(), 3),
+        "duration_s": round(time.monotonic() - run.clock, 3),
     }
 
 

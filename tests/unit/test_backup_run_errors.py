@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,3 +175,25 @@ def test_with_no_previous_record_and_no_space_the_run_leaves_none(
     backup.record_run(load_settings(), a_failed_run(), outcome="failed", error="no space")
 
     assert not (backup_dir / "last_run.json").exists()
+
+
+def test_the_run_duration_is_measured_not_taken_from_the_whole_second_of_its_file_names(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File names carry whole seconds; a duration counted from that stamp was up to a second too long."""
+    connection = sqlite3.connect(backup_dir.parent / "sessions.db")
+    connection.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
+    connection.close()
+    monkeypatch.setenv("BACKUP_MYSQL_ENABLED", "false")
+    monkeypatch.setenv("BACKUP_YIELD_CPU", "false")
+    settings = load_settings()
+    configure_logging(settings.log_file)
+    bind_run("run-clock")
+    stamp = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+
+    started = time.monotonic()
+    run_backup(settings, "run-clock", now=stamp)
+    elapsed = time.monotonic() - started
+
+    [finished] = [e for e in read_events(settings.log_file) if e["event"] == "backup_finished"]
+    assert 0 <= finished["duration_s"] <= elapsed + 0.001, (finished["duration_s"], elapsed)

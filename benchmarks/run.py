@@ -50,7 +50,7 @@ MAX_FIR_LATENCY = 1.0
 MAX_FIR_P99_VS_IDLE = 3.0
 MAX_SESSIONS_LATENCY = 0.200
 LEVEL_HEADROOM = 0.9  # a level is eligible as the default if its backup stays within 90% of the 1.7x target
-CPU_HEADROOM = 1.25  # ... and if compressing costs at most 1.25x the time of the cheapest level (CPU the app shares)
+CPU_HEADROOM = 1.25  # ... and if compressing takes at most 1.25x the CPU time of the cheapest level
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -554,22 +554,23 @@ class Bench:
             res = measure.run([*self.server.client_argv("mysqldump"), *DUMP_FLAGS, MAIN_DB], stdout=f, sample=False)
         size = dump.stat().st_size
         print(f"  dump: {size / MB:.1f} MB in {res.wall:.2f} s (to a file)", flush=True)
-        rows = table(dump, self.out_dir, threads=a.threads)
+        rows = table(dump, self.out_dir, threads=a.threads, repeat=a.repeat)
         dump.unlink()
         e2e: dict[int, tuple[float, int]] = getattr(self, "level_runs", {}) if tool_ok else {}
         base = self.results.get("backup_median", {}).get("dump_null")  # type: ignore[union-attr]
         print()
         print(
-            "  | compressor | compress s | MB/s | output MB | ratio | decompress s (isal) "
+            "  | compressor | compress s | CPU s | MB/s | output MB | ratio | decompress s (isal) "
             "| tool backup s (median) | vs mysqldump > /dev/null |"
         )
-        print("  |---|---:|---:|---:|---:|---:|---:|---:|")
+        print("  |---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows:
             t = e2e.get(row.level) if row.level is not None else None
             tool_s = f"{t[0]:.2f}" if t else ""
             vs = f"{t[0] / base:.2f}x" if t and base else ""
             print(
-                f"  | {row.name} | {row.seconds:.2f} | {size / MB / row.seconds:.0f} | {row.size / MB:.1f} | "
+                f"  | {row.name} | {row.seconds:.2f} | {'' if row.cpu_seconds is None else f'{row.cpu_seconds:.2f}'} | "
+                f"{size / MB / row.seconds:.0f} | {row.size / MB:.1f} | "
                 f"{size / row.size:.2f} | {row.decompress_seconds:.2f} | {tool_s} | {vs} |"
             )
         self.results["levels"] = {
@@ -583,7 +584,7 @@ class Bench:
         limit = MAX_VS_DUMP * LEVEL_HEADROOM * base
         # On a machine the application shares, compression CPU is taken from it even when the backup's wall time
         # does not show it (the dump is the bottleneck): a level may cost at most CPU_HEADROOM x the cheapest one.
-        compress_s = {row.level: row.seconds for row in rows if row.level is not None}
+        compress_s = {row.level: row.cpu_seconds or row.seconds for row in rows if row.level is not None}
         cheapest = min(compress_s.values())
         eligible = [
             lvl
@@ -598,7 +599,7 @@ class Bench:
         print(
             f"\n  recommended default: ISA-L level {best} (smallest output among the levels whose backup takes "
             f"<= {MAX_VS_DUMP * LEVEL_HEADROOM:.2f}x mysqldump > /dev/null and whose compression takes "
-            f"<= {CPU_HEADROOM:.2f}x the time of the cheapest level); "
+            f"<= {CPU_HEADROOM:.2f}x the CPU time of the cheapest level, medians); "
             f"the tool's default is {DEFAULT_COMPRESS_LEVEL}"
         )
         self.results["recommended_level"] = best

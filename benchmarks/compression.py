@@ -73,7 +73,8 @@ def measure(dump: Path, out_dir: Path, threads: int, repeat: int = 1) -> list[Ro
             sizes[lvl] = out.stat().st_size
             if round_no == repeat - 1:
                 decompress[lvl] = _decompress_time(out)
-            print(f"    isal L{lvl}: {walls[lvl][-1]:.2f} s, CPU {cpus[lvl][-1]:.2f} s, {sizes[lvl] / 1e6:.1f} MB")
+            seconds = f"{walls[lvl][-1]:.2f} s, CPU {cpus[lvl][-1]:.2f} s"
+            print(f"    isal L{lvl}: {seconds}, {sizes[lvl] / 1e6:.1f} MB", flush=True)
     rows = [
         Row(
             f"isal L{lvl} ({threads} threads)",

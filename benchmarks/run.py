@@ -19,7 +19,7 @@ from pathlib import Path
 
 from afirgen_backup.config import DEFAULT_COMPRESS_LEVEL, DEFAULT_COMPRESS_THREADS
 from benchmarks import measure
-from benchmarks.cpugroup import CpuGroup
+from benchmarks.cpugroup import IdleGroup
 from benchmarks.datagen import ensure_fir_db, ensure_sessions_db
 from benchmarks.latency import Writers, window
 from benchmarks.server import BENCH_PASSWORD, BENCH_USER, MariaDB
@@ -125,7 +125,7 @@ class Bench:
         files = sorted(self.backup_dir.glob(f"{prefix}_*.gz"))
         return files[-1] if files else None
 
-    def run_tool(self, label: str, group: CpuGroup | None = None, **env_kw: object) -> measure.Result:
+    def run_tool(self, label: str, group: IdleGroup | None = None, **env_kw: object) -> measure.Result:
         self.clear_backups()
         # Started as cron starts a job: in a session of its own, without a terminal (see afirgen_backup/priority.py);
         # with `group`, inside that idle CPU cgroup.
@@ -420,7 +420,7 @@ class Bench:
         walls: list[tuple[float, float]] = []
         rcs: list[int] = []
         sess_files: list[str | None] = []  # the sessions backup each cron-style run published
-        group = CpuGroup.idle_group()
+        group = IdleGroup()
         grouped = tool_ok and group.create()
         if tool_ok and not grouped:
             print(f"  (no idle CPU cgroup: {group.reason}; measuring the cron-style deployment only)")

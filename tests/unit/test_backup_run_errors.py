@@ -14,7 +14,7 @@ import pytest
 from afirgen_backup import catalog, cli
 from afirgen_backup.actions import backup
 from afirgen_backup.actions.backup import remove_leftovers, run_backup
-from afirgen_backup.config import load_settings
+from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.errors import BackupError
 from afirgen_backup.logs import bind_run, configure_logging
 
@@ -81,16 +81,21 @@ def test_a_safety_name_that_is_not_a_directory_is_left_alone(tmp_path: Path) -> 
     assert (tmp_path / "safety").read_bytes() == b"x"
 
 
-def test_an_unexpected_error_after_the_lock_is_recorded_as_a_failed_run_and_raised_in_words(
-    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An I/O error from prune stands in for any error outside the parts (EIO cannot be made on demand here)."""
-    connection = sqlite3.connect(backup_dir.parent / "sessions.db")  # where the backup_dir fixture points
+def sessions_only(backup_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for a real run of the sessions part alone, with a small sessions.db where the fixture points."""
+    connection = sqlite3.connect(backup_dir.parent / "sessions.db")
     connection.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
     connection.close()
     monkeypatch.setenv("BACKUP_MYSQL_ENABLED", "false")
     monkeypatch.setenv("BACKUP_YIELD_CPU", "false")
-    settings = load_settings()
+    return load_settings()
+
+
+def test_an_unexpected_error_after_the_lock_is_recorded_as_a_failed_run_and_raised_in_words(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error from prune stands in for any error outside the parts (EIO cannot be made on demand here)."""
+    settings = sessions_only(backup_dir, monkeypatch)
     (backup_dir / "last_run.json").write_text(json.dumps({"outcome": "success", "run_id": "the-previous-run"}))
     configure_logging(settings.log_file)
     bind_run("run-eio")
@@ -181,12 +186,7 @@ def test_the_run_duration_is_measured_not_taken_from_the_whole_second_of_its_fil
     backup_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """File names carry whole seconds; a duration counted from that stamp was up to a second too long."""
-    connection = sqlite3.connect(backup_dir.parent / "sessions.db")
-    connection.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
-    connection.close()
-    monkeypatch.setenv("BACKUP_MYSQL_ENABLED", "false")
-    monkeypatch.setenv("BACKUP_YIELD_CPU", "false")
-    settings = load_settings()
+    settings = sessions_only(backup_dir, monkeypatch)
     configure_logging(settings.log_file)
     bind_run("run-clock")
     stamp = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)

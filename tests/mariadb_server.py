@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pymysql
 
@@ -60,6 +60,27 @@ class BackupUser:
     port: int
     socket: Path
 
+    def backup_env(self, db: str, sessions_db: Path, tmp_path: Path) -> dict[str, str]:
+        """Environment for running the backup tool as this user on `db` and `sessions_db`; a plain dict.
+
+        BACKUP_DIR (<tmp_path>/backups) is not created: the tool must create it. BACKUP_ENV_FILE points at an
+        empty file so a developer's .env never leaks in.
+        """
+        empty_env = tmp_path / "empty.env"
+        empty_env.write_text("")
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", str(tmp_path)),
+            "MYSQL_HOST": self.host,
+            "MYSQL_PORT": str(self.port),
+            "MYSQL_USER": self.user,
+            "MYSQL_PASSWORD": self.password,
+            "MYSQL_DB": db,
+            "SESSIONS_DB_PATH": str(sessions_db),
+            "BACKUP_DIR": str(tmp_path / "backups"),
+            "BACKUP_ENV_FILE": str(empty_env),
+        }
+
     def write_option_file(self, path: Path) -> Path:
         """Write a 0600 `[client]` option file for --defaults-extra-file and return its path."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -76,7 +97,8 @@ class BackupUser:
 
 
 class MariaDBServerError(RuntimeError):
-    """The throwaway server could not be installed, started or stopped."""
+    """The throwaway server (MariaDB, or MySQL: see tests/mysql_server.py) could not be installed, started or
+    stopped."""
 
 
 def find_program(names: tuple[str, ...], extra_paths: tuple[str, ...] = ()) -> str | None:
@@ -118,6 +140,11 @@ def short_tempdir(prefix: str = "mdb") -> Path:
 @dataclass
 class MariaDBServer:
     """One mariadbd process with its own data dir, socket and port; root has no password."""
+
+    #: Which server this is: "mariadb" here, "mysql" for tests.mysql_server.MySQLServer.
+    flavor: ClassVar[str] = "mariadb"
+    #: The server program's name, for messages.
+    daemon: ClassVar[str] = "mariadbd"
 
     basedir: Path = field(default_factory=short_tempdir)
     port: int = field(default_factory=free_port)
@@ -168,7 +195,7 @@ class MariaDBServer:
 
     @property
     def running(self) -> bool:
-        """True while the mariadbd process is alive."""
+        """True while the server process is alive."""
         return self.process is not None and self.process.poll() is None
 
     def common_options(self) -> list[str]:
@@ -222,7 +249,7 @@ class MariaDBServer:
             raise MariaDBServerError(f"mariadb-install-db failed ({result.returncode}): {result.stderr[-2000:]}")
 
     def start(self) -> None:
-        """Start mariadbd (installing the data dir first if needed) and wait until it answers."""
+        """Start the server (installing the data dir first if needed) and wait until it answers."""
         if self.running:
             return
         self.install()
@@ -236,7 +263,7 @@ class MariaDBServer:
                 self.port = free_port()  # someone took our port between choosing and binding
 
     def launch(self) -> None:
-        """Spawn mariadbd once and wait until it answers; kill it if it does not."""
+        """Spawn the server once and wait until it answers; kill it if it does not."""
         self.socket.unlink(missing_ok=True)
         started = time.monotonic()
         with open(self.basedir / "stdout.log", "ab") as out:
@@ -261,7 +288,7 @@ class MariaDBServer:
         while time.monotonic() - started < self.start_timeout:
             if self.process.poll() is not None:
                 raise MariaDBServerError(
-                    f"mariadbd exited with {self.process.returncode} while starting:\n{self.error_log_tail()}"
+                    f"{self.daemon} exited with {self.process.returncode} while starting:\n{self.error_log_tail()}"
                 )
             try:
                 with self.connect(connect_timeout=2) as conn, conn.cursor() as cur:
@@ -271,7 +298,7 @@ class MariaDBServer:
                 last_error = exc
                 time.sleep(0.05)
         raise MariaDBServerError(
-            f"mariadbd did not answer within {self.start_timeout}s ({last_error}):\n{self.error_log_tail()}"
+            f"{self.daemon} did not answer within {self.start_timeout}s ({last_error}):\n{self.error_log_tail()}"
         )
 
     def kill(self) -> None:

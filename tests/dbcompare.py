@@ -1,8 +1,14 @@
-"""Compare two MariaDB databases, and load a gzipped dump the way an operator would.
+"""Compare two databases on MariaDB or MySQL, and load a gzipped dump the way an operator would.
 
 All helpers take a PyMySQL connection with read access to both databases (the
 test server's root) and fully qualify every name, so one connection can look at
-a source database and its restored copy side by side.
+a source database and its restored copy side by side. They ask the server which
+it is (MariaDB or MySQL) where the two name things differently.
+
+"Identical" means `all_differences(conn, source, copy) == []`: the same tables
+with the same CHECKSUM TABLE ... EXTENDED, views, routines, triggers (with their
+timing and ACTION_ORDER), events (with their STATUS), sequences and history, and
+the same column, index, constraint, view, trigger, routine and event definitions.
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ IMPLICIT_PERIOD_COLUMNS = ("row_start", "row_end")
 
 
 class ClientServer(Protocol):
-    """What `load_dump_with_client` needs from a server (tests.mariadb_server.MariaDBServer fits)."""
+    """What `load_dump_with_client` needs from a server (MariaDBServer and MySQLServer fit)."""
 
-    def client_command(self, program: str = "mariadb") -> list[str]:
+    def client_command(self, program: str = ...) -> list[str]:
         """argv prefix for a command-line tool logged in as root."""
         ...
 
@@ -47,6 +53,11 @@ def _rows(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(sql, args)
         return [tuple(row) for row in cur.fetchall()]
+
+
+def is_mariadb(conn: Any) -> bool:
+    """Whether the connection is to MariaDB (else it is MySQL)."""
+    return "mariadb" in str(_rows(conn, "SELECT VERSION()")[0][0]).lower()
 
 
 def _names(conn: Any, sql: str, db: str) -> list[str]:
@@ -144,8 +155,26 @@ def sequence_names(conn: Any, db: str) -> list[str]:
     )
 
 
+def trigger_order(conn: Any, db: str) -> list[tuple[str, str, str, int, str]]:
+    """(table, timing, event, ACTION_ORDER, name) of every trigger: the order in which they fire."""
+    rows = _rows(
+        conn,
+        "SELECT EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER, TRIGGER_NAME"
+        " FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
+        (db,),
+    )
+    return sorted((str(t), str(timing), str(event), int(order), str(name)) for t, timing, event, order, name in rows)
+
+
+def event_status(conn: Any, db: str) -> dict[str, str]:
+    """STATUS (ENABLED, DISABLED, ...) of every event."""
+    rows = _rows(conn, "SELECT EVENT_NAME, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s", (db,))
+    return {str(name): str(status) for name, status in sorted(rows)}
+
+
 def object_lists(conn: Any, db: str) -> dict[str, Any]:
-    """Sorted names of tables, views, procedures, functions, triggers, events and sequences, plus row counts."""
+    """Sorted names of tables, views, procedures, functions, triggers, events and sequences, plus row counts,
+    the triggers' timing and order (`trigger_order`) and the events' STATUS (`event_status`)."""
     routine_sql = "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s AND ROUTINE_TYPE = "
     return {
         "tables": data_tables(conn, db),
@@ -156,6 +185,8 @@ def object_lists(conn: Any, db: str) -> dict[str, Any]:
         "events": _names(conn, "SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s", db),
         "sequences": sequence_names(conn, db),
         "row_counts": row_counts(conn, db),
+        "trigger_order": trigger_order(conn, db),
+        "event_status": event_status(conn, db),
     }
 
 
@@ -199,22 +230,29 @@ def schema_details(conn: Any, db: str) -> dict[str, list[tuple[Any, ...]]]:
     CHECK constraints, foreign keys, table engines/options/AUTO_INCREMENT, view
     definitions and check options, triggers, routines and events. A reference to
     ANOTHER database (e.g. a sequence default still naming the source database)
-    stays visible as a difference.
+    stays visible as a difference. On MySQL also the SRID of spatial columns, the
+    expression and visibility of (functional) indexes and whether a CHECK is enforced.
     """
-    queries = {
-        "columns": (
-            "SELECT TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,"
-            " GENERATION_EXPRESSION, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT"
-            " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s"
-        ),
-        "indexes": (
-            "SELECT TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NON_UNIQUE, SUB_PART, INDEX_TYPE, IGNORED"
-            " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
-        ),
-        "check_constraints": (
-            "SELECT TABLE_NAME, CONSTRAINT_NAME, LEVEL, CHECK_CLAUSE"
-            " FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s"
-        ),
+    queries = mariadb_schema_queries() if is_mariadb(conn) else mysql_schema_queries()
+    if not is_mariadb(conn):
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION information_schema_stats_expiry = 0")  # AUTO_INCREMENT as it is now
+    own_name = re.compile(r"`" + re.escape(db.replace("`", "``")) + r"`\.")
+    details: dict[str, list[tuple[Any, ...]]] = {}
+    for kind, sql in queries.items():
+        rows = [
+            tuple(own_name.sub("`<db>`.", value) if isinstance(value, str) else value for value in row)
+            for row in _rows(conn, sql, (db,))
+        ]
+        if kind == "foreign_keys":
+            rows = [(*row[:2], "<db>" if row[2] == db else row[2], *row[3:]) for row in rows]
+        details[kind] = sorted(rows, key=repr)
+    return details
+
+
+def common_schema_queries() -> dict[str, str]:
+    """The information_schema queries both servers answer alike."""
+    return {
         "foreign_keys": (
             "SELECT TABLE_NAME, CONSTRAINT_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, UPDATE_RULE,"
             " DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s"
@@ -222,10 +260,6 @@ def schema_details(conn: Any, db: str) -> dict[str, list[tuple[Any, ...]]]:
         "tables": (
             "SELECT TABLE_NAME, TABLE_TYPE, ENGINE, ROW_FORMAT, AUTO_INCREMENT, TABLE_COLLATION, CREATE_OPTIONS,"
             " TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
-        ),
-        "views": (
-            "SELECT TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, IS_UPDATABLE, SECURITY_TYPE, ALGORITHM,"
-            " CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
         ),
         "triggers": (
             "SELECT TRIGGER_NAME, EVENT_MANIPULATION, EVENT_OBJECT_TABLE, ACTION_ORDER, ACTION_TIMING,"
@@ -245,17 +279,56 @@ def schema_details(conn: Any, db: str) -> dict[str, list[tuple[Any, ...]]]:
             " ENDS, STATUS, ON_COMPLETION, EVENT_COMMENT FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
         ),
     }
-    own_name = re.compile(r"`" + re.escape(db.replace("`", "``")) + r"`\.")
-    details: dict[str, list[tuple[Any, ...]]] = {}
-    for kind, sql in queries.items():
-        rows = [
-            tuple(own_name.sub("`<db>`.", value) if isinstance(value, str) else value for value in row)
-            for row in _rows(conn, sql, (db,))
-        ]
-        if kind == "foreign_keys":
-            rows = [(*row[:2], "<db>" if row[2] == db else row[2], *row[3:]) for row in rows]
-        details[kind] = sorted(rows, key=repr)
-    return details
+
+
+def mariadb_schema_queries() -> dict[str, str]:
+    """schema_details' queries on MariaDB (IGNORED indexes, CHECK constraints with their LEVEL, view ALGORITHM)."""
+    return {
+        "columns": (
+            "SELECT TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,"
+            " GENERATION_EXPRESSION, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT"
+            " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s"
+        ),
+        "indexes": (
+            "SELECT TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NON_UNIQUE, SUB_PART, INDEX_TYPE, IGNORED"
+            " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
+        ),
+        "check_constraints": (
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, LEVEL, CHECK_CLAUSE"
+            " FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s"
+        ),
+        "views": (
+            "SELECT TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, IS_UPDATABLE, SECURITY_TYPE, ALGORITHM,"
+            " CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
+        ),
+        **common_schema_queries(),
+    }
+
+
+def mysql_schema_queries() -> dict[str, str]:
+    """schema_details' queries on MySQL (SRIDs, functional and invisible indexes, enforced CHECKs)."""
+    return {
+        "columns": (
+            "SELECT TABLE_NAME, ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,"
+            " GENERATION_EXPRESSION, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT, SRS_ID"
+            " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s"
+        ),
+        "indexes": (
+            "SELECT TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, EXPRESSION, NON_UNIQUE, SUB_PART, INDEX_TYPE,"
+            " COLLATION, IS_VISIBLE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
+        ),
+        "check_constraints": (
+            "SELECT t.TABLE_NAME, c.CONSTRAINT_NAME, t.ENFORCED, c.CHECK_CLAUSE"
+            " FROM information_schema.CHECK_CONSTRAINTS c JOIN information_schema.TABLE_CONSTRAINTS t"
+            " ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME"
+            " AND t.CONSTRAINT_TYPE = 'CHECK' WHERE c.CONSTRAINT_SCHEMA = %s"
+        ),
+        "views": (
+            "SELECT TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, IS_UPDATABLE, SECURITY_TYPE,"
+            " CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
+        ),
+        **common_schema_queries(),
+    }
 
 
 def schema_differences(conn: Any, db_a: str, db_b: str) -> list[str]:
@@ -287,13 +360,23 @@ def data_differences(conn: Any, db_a: str, db_b: str) -> list[str]:
     return differences
 
 
-def load_dump_with_client(gz_path: Path | str, server: ClientServer, db: str, timeout: float = 600) -> None:
-    """Load a gzipped SQL dump into `db` with exactly `gunzip -c FILE | mariadb ... DB` in a shell.
+def all_differences(conn: Any, db_a: str, db_b: str) -> list[str]:
+    """Everything `data_differences` and `schema_differences` find: empty when the databases are identical."""
+    return data_differences(conn, db_a, db_b) + schema_differences(conn, db_a, db_b)
 
-    Runs under bash with `pipefail` so a corrupt archive fails too; raises
-    DumpLoadError carrying stderr on any failure.
+
+def load_dump_with_client(
+    gz_path: Path | str, server: ClientServer, db: str, timeout: float = 600, *, program: str | None = None
+) -> None:
+    """Load a gzipped SQL dump into `db` with exactly `gunzip -c FILE | CLIENT ... DB` in a shell.
+
+    CLIENT is `server.client_command(program)`: the server's default client when `program` is None (`mariadb`
+    for MariaDB, MySQL's own `mysql` for MySQL), or the one named (`mariadb` loads into MySQL as the image would).
+    Runs under bash with `pipefail` so a corrupt archive fails too; raises DumpLoadError carrying stderr on any
+    failure.
     """
-    client = " ".join(shlex.quote(part) for part in server.client_command("mariadb"))
+    argv = server.client_command() if program is None else server.client_command(program)
+    client = " ".join(shlex.quote(part) for part in argv)
     pipeline = f"set -o pipefail; gunzip -c {shlex.quote(str(gz_path))} | {client} {shlex.quote(db)}"
     result = subprocess.run(
         ["bash", "-c", pipeline], capture_output=True, text=True, errors="replace", timeout=timeout, check=False

@@ -1,22 +1,28 @@
-"""Shared fixtures: a throwaway MariaDB server, the backup user, the FIR fixture database and sessions.db.
+"""Shared fixtures: throwaway MariaDB and MySQL servers, their backup users, the FIR fixture databases,
+MySQL's own clients, and sessions.db.
 
-Without the MariaDB binaries (or if the server cannot start) the server fixtures
-skip, except under CI=true where they fail: nothing skips silently in CI.
+Without the MariaDB binaries, or without the MySQL root (tests/tools/build-mysql-root), or if a server cannot
+start, the server fixtures skip, except under CI=true where they fail: nothing skips silently in CI.
+
+The MySQL backup user has only what mysqldump 9.7 and mariadb-dump 10.11 need (mysql_server.BACKUP_*_PRIVILEGES):
+SHOW_ROUTINE globally and the rest on each database it backs up (`grant_backup_privileges`), as the README allows.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers importable from any test directory
 
 from fixture_schema import build_sessions_db, create_fixture  # noqa: E402
+from fixture_schema_mysql import COLLATION as MYSQL_COLLATION  # noqa: E402
+from fixture_schema_mysql import create_fixture as create_mysql_fixture  # noqa: E402
 from infrastructure import unavailable  # noqa: E402
 from mariadb_server import (  # noqa: E402
     BACKUP_PASSWORD,
@@ -27,14 +33,42 @@ from mariadb_server import (  # noqa: E402
     MariaDBServer,
     MariaDBServerError,
 )
+from mysql_server import (  # noqa: E402
+    MySQLServer,
+    create_backup_user,
+    grant_backup_privileges,
+    write_client_wrappers,
+)
 
 __all__ = ["BACKUP_PASSWORD", "BACKUP_PRIVILEGES", "BACKUP_USER", "BackupUser"]
 
 
-def start_server() -> MariaDBServer:
-    """Start a fresh throwaway server, or skip/fail (CI) with the reason it cannot run."""
+MARIADB_FIXTURES = frozenset({"mariadb", "private_mariadb"})
+MYSQL_FIXTURES = frozenset({"mysql", "private_mysql"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The `mysql` marker: tests (or parametrized cases) that need the throwaway MySQL server."""
+    config.addinivalue_line("markers", "mysql: needs the MySQL 9.x server started by the test suite")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test `mariadb` and/or `mysql` by the servers it uses (a `pairing` case by its pairing)."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        pairing = str(callspec.params.get("pairing", "")) if callspec is not None else ""
+        if used & MARIADB_FIXTURES or pairing == "mariadb":
+            item.add_marker(pytest.mark.mariadb)
+        if used & MYSQL_FIXTURES or pairing.startswith("mysql"):
+            item.add_marker(pytest.mark.mysql)
+
+
+def start_server(kind: type[MariaDBServer] = MariaDBServer) -> Any:
+    """Start a fresh throwaway server of that kind, or skip/fail (CI) with the reason it cannot run."""
+    name = "MySQL" if kind.flavor == "mysql" else "MariaDB"
     try:
-        server = MariaDBServer()
+        server = kind()
     except MariaDBServerError as exc:
         reason = str(exc)
     else:
@@ -43,7 +77,7 @@ def start_server() -> MariaDBServer:
             return server
         except (MariaDBServerError, OSError) as exc:
             server.cleanup()
-            reason = f"could not start a throwaway MariaDB server: {exc}"
+            reason = f"could not start a throwaway {name} server: {exc}"
     unavailable(reason)  # outside the except blocks: no chained traceback noise
 
 
@@ -84,19 +118,7 @@ def make_database(mariadb: MariaDBServer) -> Iterator[Callable[[str], str]]:
 
     Every database made is dropped after the test.
     """
-    created: list[str] = []
-
-    def make(prefix: str = "scratch") -> str:
-        mariadb.start()  # a no-op unless an earlier test killed the shared server
-        name = f"{prefix}_{secrets.token_hex(4)}"
-        mariadb.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        created.append(name)
-        return name
-
-    yield make
-    if mariadb.running:
-        for name in created:
-            mariadb.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    yield from database_factory(mariadb, "utf8mb4_unicode_ci")
 
 
 @pytest.fixture
@@ -106,6 +128,81 @@ def fir_db(mariadb: MariaDBServer, make_database: Callable[[str], str]) -> str:
     with mariadb.connect() as conn:
         create_fixture(conn, name)
     return name
+
+
+# --- MySQL ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mysql() -> Iterator[MySQLServer]:
+    """The session's throwaway MySQL 9.x server (binary log, GTIDs and event scheduler on; root without password)."""
+    server = start_server(MySQLServer)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def private_mysql() -> Iterator[MySQLServer]:
+    """A MySQL server of this test's own, for tests that kill(), restart() or otherwise break it."""
+    server = start_server(MySQLServer)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mysql_backup_user(mysql: MySQLServer) -> BackupUser:
+    """The MySQL `afirgen_backup` account: SHOW_ROUTINE on *.*, and BACKUP_DB_PRIVILEGES on each fixture database."""
+    return create_backup_user(mysql)
+
+
+def database_factory(server: MariaDBServer, collation: str) -> Iterator[Callable[[str], str]]:
+    """Yield `make(prefix)`, which creates an empty utf8mb4 database and returns its name; drop them all after."""
+    created: list[str] = []
+
+    def make(prefix: str = "scratch") -> str:
+        server.start()  # a no-op unless an earlier test killed the shared server
+        name = f"{prefix}_{secrets.token_hex(4)}"
+        server.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE {collation}")
+        created.append(name)
+        return name
+
+    yield make
+    if server.running:
+        for name in created:
+            server.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def make_mysql_database(mysql: MySQLServer) -> Iterator[Callable[[str], str]]:
+    """Factory like `make_database`, on the MySQL server (utf8mb4_0900_ai_ci)."""
+    yield from database_factory(mysql, MYSQL_COLLATION)
+
+
+@pytest.fixture
+def mysql_fir_db(mysql: MySQLServer, make_mysql_database: Callable[[str], str], mysql_backup_user: BackupUser) -> str:
+    """A fresh `fir_db_<hex>` database on MySQL holding the MySQL FIR fixture, which the backup user may dump."""
+    name = make_mysql_database("fir_db")
+    with mysql.connect() as conn:
+        create_mysql_fixture(conn, name)
+    grant_backup_privileges(mysql, name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def mysql_clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """MySQL 9.x's own `mysqldump` and `mysql` as executable wrapper scripts (for MYSQLDUMP_BIN / MYSQL_BIN)."""
+    try:
+        return write_client_wrappers(tmp_path_factory.mktemp("mysql-clients"))
+    except MariaDBServerError as exc:
+        reason = str(exc)
+    unavailable(reason)
+
+
+# --- sessions.db ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -137,17 +234,4 @@ def backup_env(backup_user: BackupUser, fir_db: str, sessions_db: Path, tmp_path
     BACKUP_DIR (<tmp>/backups) is not created: the tool must create it.
     BACKUP_ENV_FILE points at an empty file so a developer's .env never leaks in.
     """
-    empty_env = tmp_path / "empty.env"
-    empty_env.write_text("")
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(tmp_path)),
-        "MYSQL_HOST": backup_user.host,
-        "MYSQL_PORT": str(backup_user.port),
-        "MYSQL_USER": backup_user.user,
-        "MYSQL_PASSWORD": backup_user.password,
-        "MYSQL_DB": fir_db,
-        "SESSIONS_DB_PATH": str(sessions_db),
-        "BACKUP_DIR": str(tmp_path / "backups"),
-        "BACKUP_ENV_FILE": str(empty_env),
-    }
+    return backup_user.backup_env(fir_db, sessions_db, tmp_path)

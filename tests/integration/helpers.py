@@ -1,5 +1,6 @@
 """Helpers for the end-to-end tests of backup_database.py: run the CLI as a real process, look at what it left,
-find and freeze its children, build bulky data, and run it inside a private mount namespace.
+find and freeze its children, build bulky data, run it inside a private mount namespace, and run one test on
+every server/client pairing (`Pairing`, `on_pairings`).
 
 The CLI always runs as `[sys.executable, "backup_database.py", ...]` from the repository root, with the
 environment the test gives it and nothing else.
@@ -115,6 +116,62 @@ def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> Non
     assert "Traceback" not in result.stderr
 
 
+# --- server/client pairings ---------------------------------------------------------------------------------
+
+#: Every pairing of server and client the tests run on:
+#: - mariadb: MariaDB 10.11 with its own mariadb-dump/mariadb;
+#: - mysql-image-client: Oracle MySQL 9.x with MariaDB's mariadb-dump/mariadb 10.11, which the Docker image ships;
+#: - mysql-own-client: Oracle MySQL 9.x with MySQL's own mysqldump/mysql 9.x.
+PAIRINGS = ("mariadb", "mysql-image-client", "mysql-own-client")
+MYSQL_PAIRINGS = PAIRINGS[1:]
+
+
+@dataclass
+class Pairing:
+    """One server with the FIR fixture and the clients the tool is told to use (MYSQLDUMP_BIN, MYSQL_BIN).
+
+    `env` is the test's backup_env for this pairing (a plain dict to tweak); `load_client` is the client an
+    operator would load a dump with (`mariadb` or MySQL's `mysql`, see dbcompare.load_dump_with_client).
+    """
+
+    name: str
+    server: Any
+    db: str
+    env: dict[str, str]
+    user: Any
+    load_client: str
+    make_database: Callable[..., str]
+    expected_objects: dict[str, list[str]]
+    grant_backup: Callable[[str], None]
+
+    @property
+    def flavor(self) -> str:
+        """The server: 'mariadb' or 'mysql'."""
+        return str(self.server.flavor)
+
+    @property
+    def dump_program(self) -> str:
+        """The comm name of the dump process the tool starts for this pairing."""
+        return "mysqldump" if self.name == "mysql-own-client" else "mariadb-dump"
+
+
+def on_pairings(*names: str, xfail: dict[str, str] | None = None) -> pytest.MarkDecorator:
+    """Run the test once per pairing (all of PAIRINGS by default) through the `pairing` fixture.
+
+    `xfail` maps a pairing's name to the product gap that makes it fail there: the case is marked
+    `xfail(strict=True)`, so it turns into a failure the moment the product is fixed. (tests/conftest.py marks
+    each case `mariadb` or `mysql` by its server.)
+    """
+    xfail = xfail or {}
+    unknown = set(xfail) - set(names or PAIRINGS)
+    assert not unknown, f"xfail for pairings the test does not run on: {unknown}"
+    params = []
+    for name in names or PAIRINGS:
+        marks = [pytest.mark.xfail(strict=True, reason=xfail[name])] if name in xfail else []
+        params.append(pytest.param(name, id=name, marks=marks))
+    return pytest.mark.parametrize("pairing", params, indirect=True)
+
+
 # --- what is in BACKUP_DIR ---------------------------------------------------------------------------------
 
 
@@ -179,9 +236,12 @@ def newest_backup(env: dict[str, str], kind: str = "mysql") -> Path:
     return backups_of(Path(env["BACKUP_DIR"]), kind)[-1]
 
 
-def dump_wrapper(directory: Path, name: str, before_dump: str) -> Path:
-    """A MYSQLDUMP_BIN that runs a shell snippet before it becomes the real mysqldump (not for --version)."""
-    real = shutil.which("mariadb-dump") or shutil.which("mysqldump")
+def dump_wrapper(directory: Path, name: str, before_dump: str, real: str | None = None) -> Path:
+    """A MYSQLDUMP_BIN that runs a shell snippet before it becomes the real mysqldump (not for --version).
+
+    `real`: the mysqldump to become (default: mariadb-dump, or mysqldump, from PATH).
+    """
+    real = real or shutil.which("mariadb-dump") or shutil.which("mysqldump")
     script = directory / name
     script.write_text(f'#!/bin/sh\nif [ "$1" != "--version" ]; then\n{before_dump}\nfi\nexec {real} "$@"\n')
     script.chmod(0o755)
@@ -301,7 +361,7 @@ def bytes_of(path: Path) -> bytes:
         return b""
 
 
-# --- MariaDB data ------------------------------------------------------------------------------------------
+# --- MariaDB/MySQL data --------------------------------------------------------------------------------------
 
 
 def add_bulk_table(server: Any, db: str, rows: int, row_bytes: int = 64 * 1024, *, random: bool = False) -> int:
@@ -317,8 +377,15 @@ def add_bulk_table(server: Any, db: str, rows: int, row_bytes: int = 64 * 1024, 
                 cur.execute(f"INSERT INTO {BULK_TABLE} VALUES (%s, %s)", (row, os.urandom(row_bytes)))
         else:
             cur.execute(f"CREATE TABLE {BULK_TABLE} (id INT PRIMARY KEY, payload LONGTEXT NOT NULL) ENGINE=InnoDB")
-            repeats = row_bytes // 32
-            cur.execute(f"INSERT INTO {BULK_TABLE} SELECT seq, REPEAT(MD5(seq), {repeats}) FROM seq_1_to_{rows}")
+            if getattr(server, "flavor", "mariadb") == "mariadb":
+                repeats = row_bytes // 32
+                cur.execute(f"INSERT INTO {BULK_TABLE} SELECT seq, REPEAT(MD5(seq), {repeats}) FROM seq_1_to_{rows}")
+            else:  # MySQL: no sequence engine, and no MD5() in 9.x
+                cur.execute(
+                    f"INSERT INTO {BULK_TABLE} WITH RECURSIVE seq (n) AS"
+                    f" (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {rows})"
+                    f" SELECT n, REPEAT(SHA2(n, 256), {row_bytes // 64}) FROM seq"
+                )
     return rows * row_bytes
 
 

@@ -1,17 +1,17 @@
 """End to end: backup_database.py backs up the FIR fixture as the least-privileged user, and the dump loads
-with a plain `gunzip -c | mariadb` into a database of another name that compares equal to the source.
+with a plain `gunzip -c | mariadb` (or MySQL's `mysql`) into a database of another name that compares equal to
+the source; on every server/client pairing (helpers.PAIRINGS).
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from dbcompare import (
+    all_differences,
     history_counts,
     history_digests,
     load_dump_with_client,
@@ -20,21 +20,28 @@ from dbcompare import (
     sequence_states,
     table_checksums,
 )
-from fixture_schema import EXPECTED_OBJECTS
-from helpers import backups_of, describe, mode_of, plant_backup, read_manifest, run_cli, sha256_and_size
-from mariadb_server import MariaDBServer
-
-pytestmark = pytest.mark.mariadb
+from helpers import (
+    GENERATED_COLUMNS_GAP,
+    Pairing,
+    backups_of,
+    describe,
+    mode_of,
+    on_pairings,
+    plant_backup,
+    read_manifest,
+    run_cli,
+    sha256_and_size,
+)
 
 NAME = re.compile(r"^(mysql_backup_(\d{8}_\d{6})\.sql\.gz|sessions_backup_(\d{8}_\d{6})\.db\.gz)(\.json)?$")
 
 
+@on_pairings(xfail={"mysql-image-client": GENERATED_COLUMNS_GAP})
 def test_a_backup_as_the_least_privileged_user_loads_into_another_database_name_and_compares_equal(
-    mariadb: MariaDBServer,
-    fir_db: str,
-    backup_env: dict[str, str],
-    make_database: Callable[[str], str],
+    pairing: Pairing,
 ) -> None:
+    server, fir_db, backup_env = pairing.server, pairing.db, pairing.env
+    expected_objects = pairing.expected_objects
     backup_dir = Path(backup_env["BACKUP_DIR"])
     backup_env["TZ"] = "Asia/Kolkata"  # UTC+05:30: names must still carry UTC
     before = datetime.now(UTC).replace(microsecond=0)
@@ -62,36 +69,41 @@ def test_a_backup_as_the_least_privileged_user_loads_into_another_database_name_
     assert (manifest["sha256"], manifest["size"]) == sha256_and_size(dump)
     assert manifest["kind"] == "mysql"
     assert manifest["file"] == dump.name
-    assert manifest["server"]["flavor"] == "mariadb"
-    with mariadb.connect() as conn:
+    assert manifest["server"]["flavor"] == pairing.flavor
+    assert manifest["client"]["flavor"] == ("mysql" if pairing.name == "mysql-own-client" else "mariadb")
+    with server.connect() as conn:
         source_objects = object_lists(conn, fir_db)
         source_rows = row_counts(conn, fir_db)
     assert manifest["row_counts"] == source_rows
-    assert manifest["objects"]["tables"] == len(source_objects["tables"])
-    assert manifest["objects"]["views"] == len(source_objects["views"]) == len(EXPECTED_OBJECTS["views"])
+    assert manifest["objects"]["tables"] == len(source_objects["tables"]) == len(expected_objects["tables"])
+    assert manifest["objects"]["views"] == len(source_objects["views"]) == len(expected_objects["views"])
     assert manifest["objects"]["routines"] == len(source_objects["procedures"]) + len(source_objects["functions"])
-    assert manifest["objects"]["triggers"] == len(source_objects["triggers"]) == len(EXPECTED_OBJECTS["triggers"])
-    assert manifest["objects"]["events"] == len(source_objects["events"]) == len(EXPECTED_OBJECTS["events"])
+    assert manifest["objects"]["routines"] == len(expected_objects["procedures"] + expected_objects["functions"])
+    assert manifest["objects"]["triggers"] == len(source_objects["triggers"]) == len(expected_objects["triggers"])
+    assert manifest["objects"]["events"] == len(source_objects["events"]) == len(expected_objects["events"])
     assert manifest["objects"]["sequences"] == len(source_objects["sequences"])
 
-    restored = make_database("restored")
+    restored = pairing.make_database("restored")
     assert restored != fir_db
-    load_dump_with_client(dump, mariadb, restored)
+    load_dump_with_client(dump, server, restored, program=pairing.load_client)
 
-    with mariadb.connect() as conn:
+    with server.connect() as conn:
         assert object_lists(conn, restored) == source_objects
         assert table_checksums(conn, restored) == table_checksums(conn, fir_db)
-        assert history_counts(conn, restored) == history_counts(conn, fir_db)
-        assert history_counts(conn, fir_db)["case_assignments"] > source_rows["case_assignments"], (
-            "the fixture has history rows, so equal history counts mean the history came back"
-        )
-        assert history_digests(conn, restored) == history_digests(conn, fir_db)
-        assert sequence_states(conn, restored) == sequence_states(conn, fir_db)
+        if pairing.flavor == "mariadb":
+            assert history_counts(conn, restored) == history_counts(conn, fir_db)
+            assert history_counts(conn, fir_db)["case_assignments"] > source_rows["case_assignments"], (
+                "the fixture has history rows, so equal history counts mean the history came back"
+            )
+            assert history_digests(conn, restored) == history_digests(conn, fir_db)
+            assert sequence_states(conn, restored) == sequence_states(conn, fir_db)
+        else:  # and every definition: generated columns, invisible column, functional index, trigger order...
+            assert all_differences(conn, fir_db, restored) == []
 
 
-def test_the_dump_names_no_database_so_it_cannot_touch_the_source_when_loaded_elsewhere(
-    mariadb: MariaDBServer, fir_db: str, backup_env: dict[str, str]
-) -> None:
+@on_pairings()
+def test_the_dump_names_no_database_so_it_cannot_touch_the_source_when_loaded_elsewhere(pairing: Pairing) -> None:
+    backup_env = pairing.env
     backup_env["BACKUP_SESSIONS_ENABLED"] = "false"
 
     result = run_cli(backup_env, "backup")
@@ -100,6 +112,10 @@ def test_the_dump_names_no_database_so_it_cannot_touch_the_source_when_loaded_el
     [dump] = backups_of(Path(backup_env["BACKUP_DIR"]), "mysql")
     text = subprocess.run(["gunzip", "-c", str(dump)], capture_output=True, check=True, timeout=60).stdout
     assert not re.search(rb"^(CREATE DATABASE|USE )", text, re.MULTILINE)
+    named = [line for line in text.splitlines() if f"`{pairing.db}`".encode() in line]
+    sequence_default = f"nextval(`{pairing.db}`.`evidence_id_seq`)".encode()  # MariaDB; restore retargets it
+    assert [line for line in named if sequence_default not in line] == [], "no other definition names it"
+    assert len(named) == (1 if pairing.flavor == "mariadb" else 0), named
     assert text.rstrip().splitlines()[-1].startswith(b"-- Dump completed")
 
 

@@ -167,6 +167,13 @@ SCRATCH_BINLOG_GAP = (
     "CREATE DATABASE, every row and DROP DATABASE of <db>_verify_<stamp> go to MySQL's binary log, and so to "
     "every replica"
 )
+RESTORE_TEST_GRANT_GAP = (
+    "the grant verify suggests for restore tests is not enough on MySQL with binary logging on (its default): "
+    "the scratch load's first trigger fails with ERROR 1419 (HY000): You do not have the SUPER privilege and "
+    "binary logging is enabled (you *might* want to use the less safe log_bin_trust_function_creators variable); "
+    "the tool neither keeps the load out of the binary log nor says what else it needs (its hint names "
+    "SET_USER_ID, which MySQL 9.7 does not know: SET_ANY_DEFINER, and SYSTEM_USER for a root DEFINER)"
+)
 SCRATCH_EVENTS_GAP = (
     "verify --restore-test loads the dump's events as they were (ENABLE) while MySQL 9.7 runs its event "
     "scheduler (ON by default): an event of the scratch copy fires while the copy exists"

@@ -48,6 +48,13 @@ class DumpIncomplete(BackupError):
     """A dump ended without the trailer that marks a complete dump."""
 
 
+class UnrestorableDump(BackupError):
+    """The dump being written holds what a restore would refuse to run, or could not load as written: the client
+    and server pair cannot make a backup that loads back (exit 2: a setting or the database must change)."""
+
+    exit_code = EXIT_USAGE
+
+
 class SourceUnavailable(BackupError):
     """A source database cannot be read (missing file, corrupt database, unreachable server)."""
 

@@ -44,6 +44,7 @@ class PartResult:
     error: str | None = None
     size: int = 0
     duration_s: float = 0.0
+    exit_code: int = 0  # a failed part's: 1, or 2 when a setting or the database must change
 
 
 @dataclass
@@ -57,6 +58,13 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return all(part.ok for part in self.parts.values()) and self.prune_error is None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every part and retention succeeded, else the highest exit code of a failed part (at least 1)."""
+        if self.ok:
+            return 0
+        return max([1, *(part.exit_code for part in self.parts.values() if not part.ok)])
 
     @property
     def errors(self) -> list[str]:
@@ -168,6 +176,10 @@ def run_facts(settings: Settings, started: datetime, duration: float, run_id: st
     }
 
 
+GENERATED_NOTE = (
+    "the dump program wrote values for these tables' generated columns, which MySQL refuses at load: their rows "
+    "are loaded into a temporary table and moved from there without the generated columns"
+)
 ROW_COUNTS_NOTE = (
     "row_counts: a consistent snapshot just before mysqldump's own; row_counts_after_dump: one just after it "
     "(null if it could not be taken). A table written meanwhile has its dumped row count between the two."
@@ -226,7 +238,13 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str, yielder: Yiel
     with mysql.connect(settings) as connection:
         server = mysql.server_flavor(connection)
         inventory = mysql.take_inventory(connection, settings.mysql_db)
+    if not inventory.tables and not settings.allow_empty:
+        raise BackupError(
+            f"{settings.mysql_db} has no tables: is MYSQL_DB the application's database? Nothing is pruned while "
+            "this lasts; set BACKUP_ALLOW_EMPTY=true if an empty database is to be backed up"
+        )
     mysql.check_pair(client, server, inventory)
+    policy = mysql.dump_policy(client, server, inventory, settings.mysql_db)
     final = settings.backup_dir / catalog.backup_name("mysql", stamp)
     with GzipPublisher(final, level=settings.compress_level, threads=settings.compress_threads) as publisher:
         with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
@@ -238,7 +256,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str, yielder: Yiel
                 client=client.describe(),
                 argv=mysql.redact_argv(argv),
             )
-            result = mysql.stream_dump(argv, (fd,), publisher, adopt=yielder.adopt if yielder else None)
+            result = mysql.stream_dump(argv, (fd,), publisher, policy, adopt=yielder.adopt if yielder else None)
         counts_after = count_rows_after_dump(settings, inventory.tables)
         duration = time.monotonic() - clock
         manifest: dict[str, Any] = {
@@ -266,6 +284,11 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str, yielder: Yiel
             "trailer": result.trailer,
             **run_facts(settings, started, duration, run_id),
         }
+        if policy.contents.generated_rewritten:
+            manifest["dump_rewrites"] = {
+                "generated_columns": policy.contents.generated_rewritten,
+                "note": GENERATED_NOTE,
+            }
         publish_with_manifest(publisher, manifest)
     log.info(
         "mysql_backup_published",
@@ -418,7 +441,8 @@ def run_part(settings: Settings, run: RunResult, kind: str, yielder: Yielder | N
         raise
     except Exception as error:  # noqa: BLE001 - one part's failure must not stop the other
         message = describe_failure(kind, error, settings.backup_dir)
-        run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock)
+        code = error.exit_code if isinstance(error, BackupError) else 1
+        run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock, exit_code=code)
         details = {"stderr_tail": error.stderr_tail} if isinstance(error, CommandFailed) else {}
         get_logger().error("part_failed", part=kind, error=message, **details)
 

@@ -37,6 +37,7 @@ def command_list(settings: Settings, args: argparse.Namespace, run_id: str) -> i
 
 def command_verify(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     from afirgen_backup.actions.verify import select_backups, verify_backup
+    from afirgen_backup.sources.mysql_load import inspect_client
 
     if args.all and args.names:
         raise UsageError("verify: give backup names or --all, not both")
@@ -44,7 +45,8 @@ def command_verify(settings: Settings, args: argparse.Namespace, run_id: str) ->
     quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     with quiet:
         entries, problems = select_backups(settings, args.names, args.all)
-        results = [verify_backup(settings, entry, restore_test=args.restore_test) for entry in entries]
+        client = inspect_client(settings) if args.restore_test and any(e.kind == "mysql" for e in entries) else None
+        results = [verify_backup(settings, entry, restore_test=args.restore_test, client=client) for entry in entries]
     failed = [r for r in results if not r.ok]
     ok = not failed and not problems and bool(results)
     if args.json:

@@ -32,16 +32,18 @@ from typing import Any
 
 import pymysql
 
-from afirgen_backup import catalog
+from afirgen_backup import catalog, process
 from afirgen_backup.actions import verify
-from afirgen_backup.actions.listing import safety_dir
+from afirgen_backup.actions.listing import entry_for_path, safety_dir
 from afirgen_backup.actions.progress import ProgressReporter
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, Interrupted, UsageError, VerificationFailed
 from afirgen_backup.lock import backup_dir_lock
 from afirgen_backup.logs import get_logger
-from afirgen_backup.sources import mysql, mysql_restore, sqlite_restore
+from afirgen_backup.sources import mysql, mysql_load, mysql_restore, sqlite_restore
+from afirgen_backup.sources.mysql_policy import DumpPolicy
+from afirgen_backup.sources.mysql_script import ScriptRefused
 
 
 def iso_now() -> str:
@@ -103,8 +105,26 @@ def take_safety_backup(settings: Settings, database: str, run_id: str) -> str:
     return str(directory / part.file)
 
 
+def take_checked_safety_backup(settings: Settings, database: str, run_id: str, where: str) -> str:
+    """A safety backup of the database about to be replaced, checked like any backup (checksum, stream, trailer,
+    every statement): nothing is dropped on the strength of a copy that could not be loaded back."""
+    path = take_safety_backup(settings, database, run_id)
+    entry = entry_for_path(Path(path))
+    if entry is None:
+        raise BackupError(f"the safety backup {path} of {where} is gone; stopping before anything is dropped")
+    verification = verify.Verification(entry, verify.check_file(entry))
+    verify.record_result(verification)
+    if not verification.ok:
+        raise BackupError(
+            f"the safety backup {entry.name} of {where} failed its checks ({'; '.join(verification.failures)}): "
+            f"stopping before anything is dropped; {where} was not touched"
+        )
+    get_logger().info("safety_backup_taken", file=path, database=database)
+    return path
+
+
 def partly_loaded(where: str, objects: int, safety_backup: str | None) -> str:
-    """What the operator must know when a load stopped half-way: the target's content is gone, and where it is."""
+    """What the operator must know when a restore stopped half-way: the target's content is gone, and where it is."""
     if not objects:
         before = "it was empty before"
     else:
@@ -115,16 +135,17 @@ def partly_loaded(where: str, objects: int, safety_backup: str | None) -> str:
 def restore_mysql(
     settings: Settings, entry: BackupEntry, database: str, *, yes: bool, safety: bool, run_id: str
 ) -> dict[str, Any]:
-    """Load a verified dump into `database`; return the audit facts."""
+    """Load a checked dump into a staging database, compare it with the manifest, then move it into `database`;
+    return the audit facts. Until the move, `database` is not touched."""
     mysql_restore.check_database_name(database, "database")
-    mysql_restore.check_client(settings)
+    client = mysql_load.inspect_client(settings)
     where = f"database {database} on {settings.mysql_host}:{settings.mysql_port}"
     with (
         backup_dir_lock(settings.backup_dir),
         audited("mysql", entry, where, user=settings.mysql_user) as facts,
         one_line_errors(where),
     ):
-        refuse_damaged(entry, verify.check_file(entry), where)
+        refuse_damaged(entry, verify.check_file(entry, statements=False), where)
         with mysql.connect(settings) as connection:
             exists = mysql_restore.database_exists(connection, database)
             objects = mysql_restore.count_objects(connection, database) if exists else 0
@@ -135,30 +156,11 @@ def restore_mysql(
             )
         facts.update(replaced_objects=objects, safety_backup=None)
         if objects and safety:
-            facts["safety_backup"] = take_safety_backup(settings, database, run_id)
-            get_logger().info("safety_backup_taken", file=facts["safety_backup"], database=database)
+            facts["safety_backup"] = take_checked_safety_backup(settings, database, run_id, where)
         elif objects:
             get_logger().warning("safety_backup_skipped", database=database, reason="--no-safety-backup")
-        progress = ProgressReporter(f"loading {entry.name}", (entry.manifest or {}).get("uncompressed_size"))
-        try:
-            with mysql.connect(settings) as connection:
-                if objects:
-                    mysql_restore.empty_database(connection, database)  # a signal meanwhile is raised right after
-                elif not exists:
-                    charset = mysql_restore.charset_for_copy(connection, entry.manifest or {})
-                    mysql_restore.create_database(connection, database, charset)
-            mysql_restore.load_dump(settings, entry.path, database, progress, source=verify.source_database(entry))
-        except CommandFailed as error:
-            raise CommandFailed(
-                f"{error}; {partly_loaded(where, objects, facts['safety_backup'])}",
-                returncode=error.returncode,
-                stderr_tail=error.stderr_tail,
-            ) from None
-        except Interrupted as error:
-            # the same words as a failed load: restore_failed carries them into the log and onto stderr
-            error.args = (f"{error}; {partly_loaded(where, objects, facts['safety_backup'])}",)
-            raise
-        facts.update(progress.finish())
+        staging, captured = load_into_staging(settings, entry, database, client, where, facts)
+        move_into_place(settings, entry, staging, database, client, captured, exists=exists, facts=facts, where=where)
         with mysql.connect(settings) as connection:
             differences = mysql_restore.differences_from_manifest(
                 mysql.take_inventory(connection, database), entry.manifest or {}
@@ -168,6 +170,149 @@ def restore_mysql(
                 f"{entry.name} was loaded into {where}, but it differs from the manifest: " + "; ".join(differences)
             )
     return facts
+
+
+def load_into_staging(
+    settings: Settings,
+    entry: BackupEntry,
+    target: str,
+    client: mysql_load.LoadClient,
+    where: str,
+    facts: dict[str, Any],
+) -> tuple[str, bytes | None]:
+    """Create a staging database, load the dump into it (events disabled) and compare it with the manifest.
+
+    Returns the staging database's name and the dump's statements other than rows (to create the objects in the
+    target without reading the dump again; None when they were too many to keep). On any failure the staging
+    database is dropped and the error says that the target was not touched."""
+    manifest = entry.manifest or {}
+    with mysql.connect(settings) as connection:
+        stamp = catalog.format_stamp(datetime.now(UTC))
+        staging = mysql_load.staging_name(target, stamp, lambda name: mysql_restore.database_exists(connection, name))
+        with process.signals_deferred():
+            mysql_restore.create_database(connection, staging, mysql_restore.charset_for_copy(connection, manifest))
+    facts["staging_database"] = staging
+    untouched = f"{where} was not touched (the staging database {staging} was dropped)"
+    policy = DumpPolicy(
+        source=verify.source_database(entry),
+        target=staging,
+        disable_events=True,
+        keep_sandbox_marker=client.reads_sandbox_marker,
+        capture=True,
+    )
+    progress = ProgressReporter(f"loading {entry.name}", manifest.get("uncompressed_size"))
+    try:
+        mysql_load.load_dump(settings, entry.path, staging, client=client, policy=policy, progress=progress)
+        facts.update(progress.finish())
+        with mysql.connect(settings) as connection:
+            differences = mysql_restore.differences_from_manifest(mysql.take_inventory(connection, staging), manifest)
+        if differences:
+            raise VerificationFailed(
+                f"{entry.name} loads, but not into what its manifest lists ({'; '.join(differences)}); {untouched}"
+            )
+    except ScriptRefused as error:
+        drop_quietly(settings, staging)
+        verify.record_result(verify.Verification(entry, [verify.Check("statements", False, str(error))]))
+        raise VerificationFailed(
+            f"{entry.name} holds what a restore must not run: {error}; refusing to restore it; {untouched}"
+        ) from None
+    except CommandFailed as error:
+        drop_quietly(settings, staging)
+        raise CommandFailed(
+            f"{error}; {untouched}", returncode=error.returncode, stderr_tail=error.stderr_tail
+        ) from None
+    except Interrupted as error:
+        drop_quietly(settings, staging)
+        error.args = (f"{error}; {untouched}",)
+        raise
+    except BaseException:
+        drop_quietly(settings, staging)
+        raise
+    captured = b"".join(policy.captured) if policy.captured is not None else None
+    return staging, captured
+
+
+def move_into_place(
+    settings: Settings,
+    entry: BackupEntry,
+    staging: str,
+    target: str,
+    client: mysql_load.LoadClient,
+    captured: bytes | None,
+    *,
+    exists: bool,
+    facts: dict[str, Any],
+    where: str,
+) -> None:
+    """Empty (or create) the target, move the staging database's tables into it in one RENAME TABLE, create its
+    views, triggers, routines and events there from the dump (events as dumped when the target is the database
+    the dump was taken from, else disabled), and drop the staging database.
+
+    Signals wait while the target is emptied and the tables move in. A failure on the way says what the target
+    holds now and where the rest is."""
+    source = verify.source_database(entry)
+    state = "untouched"
+    try:
+        with mysql.connect(settings) as connection, process.signals_deferred():
+            if exists:
+                mysql_restore.empty_database(connection, target)
+            else:
+                charset = mysql_restore.charset_for_copy(connection, entry.manifest or {})
+                mysql_restore.create_database(connection, target, charset)
+            state = "emptied"
+            moved = mysql_load.move_tables(connection, staging, target)
+            state = "tables"
+        facts.update(tables_moved=moved.tables)
+        policy = DumpPolicy(
+            source=source,
+            target=target,
+            objects_only=True,
+            disable_events=target != source,
+            keep_sandbox_marker=client.reads_sandbox_marker,
+        )
+        if captured is not None:
+            mysql_load.load_stream(settings, [captured], entry.name, target, client=client, policy=policy)
+        else:
+            mysql_load.load_dump(settings, entry.path, target, client=client, policy=policy)
+        facts.update(events_disabled=policy.contents.events_disabled)
+        state = "complete"
+        drop_quietly(settings, staging)
+    except BaseException as error:
+        if state == "untouched":
+            drop_quietly(settings, staging)
+        message = f"{error}; {describe_swap_state(state, where, staging, facts.get('safety_backup'), exists)}"
+        if isinstance(error, Interrupted):
+            error.args = (message,)
+            raise
+        if isinstance(error, CommandFailed):
+            raise CommandFailed(message, returncode=error.returncode, stderr_tail=error.stderr_tail) from None
+        if isinstance(error, (BackupError, OSError, pymysql.MySQLError)):
+            raise BackupError(message) from None
+        raise
+
+
+def describe_swap_state(state: str, where: str, staging: str, safety_backup: str | None, existed: bool) -> str:
+    earlier = f"its earlier content is in {safety_backup}" if safety_backup else "it held nothing before"
+    if not existed:
+        earlier = "it did not exist before"
+    if state == "untouched":
+        return f"{where} was not touched (the staging database {staging} was dropped)"
+    if state == "emptied":
+        return f"{where} is empty now; the restored copy is complete in database {staging}; {earlier}"
+    return (
+        f"{where} holds the backup's tables and rows but not all of its views, triggers, routines and events; "
+        f"run the restore again; {earlier}"
+    )
+
+
+def drop_quietly(settings: Settings, database: str) -> None:
+    """Drop a staging database on the way out of a failed restore; a failure to do so is logged, not raised."""
+    with process.signals_deferred():
+        try:
+            with mysql.connect(settings) as connection:
+                mysql_restore.drop_database(connection, database)
+        except (BackupError, pymysql.MySQLError, OSError) as error:
+            get_logger().error("staging_database_not_dropped", database=database, error=str(error))
 
 
 def copy_ownership(old: os.stat_result | None, path: Path) -> None:

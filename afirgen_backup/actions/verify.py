@@ -2,7 +2,9 @@
 
 Checks, each named in the result: `manifest` (a readable manifest exists), `checksum` (sha256 and size),
 `stream` (the gzip stream decodes to its end: a truncated or corrupt file fails here), `trailer` (MySQL: the
-dump ends with `-- Dump completed`), `integrity` (sessions: PRAGMA integrity_check of the decompressed copy),
+dump ends with `-- Dump completed`), `statements` (MySQL: every statement is one a restore may run, read as the
+mysql client reads it, and the dump creates the objects the manifest lists; a file changed after the backup,
+manifest recomputed or not, fails here), `integrity` (sessions: PRAGMA integrity_check of the decompressed copy),
 `tables` (sessions: the tables and row counts the manifest recorded) and, with --restore-test, `restore-test`
 (MySQL: the dump loads into a scratch database whose objects and row counts match the manifest).
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +34,15 @@ from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, Interrupted
 from afirgen_backup.logs import get_logger
-from afirgen_backup.sources import mysql, mysql_restore, sqlite_restore
+from afirgen_backup.sources import mysql, mysql_load, mysql_restore, sqlite_restore
+from afirgen_backup.sources.mysql_policy import DumpPolicy
+from afirgen_backup.sources.mysql_script import ScriptReader, ScriptRefused
 
 STREAM_ERRORS = (EOFError, OSError, ValueError, isal_zlib.error)
 TAIL_KEEP = 512
 SCRATCH_SUFFIX = "_verify_{stamp}"
+RESTORE_TEST = "restore-test"
+RESTORE_TEST_KEY = "restore_test"  # the manifest's record of the latest restore test
 MAX_DB_NAME = 64
 
 
@@ -108,12 +115,62 @@ def check_trailer(tail: bytes) -> Check:
     return Check("trailer", True, trailer)
 
 
-def check_mysql_file(path: Path, manifest: dict[str, Any] | None) -> list[Check]:
+class StatementCheck:
+    """A sink for decode_stream: reads the dump as the mysql client would and keeps what the reader refused."""
+
+    def __init__(self, manifest: dict[str, Any] | None) -> None:
+        source = source_of(manifest)
+        self.policy = DumpPolicy(source=source, target=source)
+        self.reader = ScriptReader(self.policy)
+        self.manifest = manifest or {}
+        self.refused: str | None = None
+
+    def write(self, chunk: bytes) -> None:
+        if self.refused is None:
+            try:
+                self.reader.feed(chunk)
+            except ScriptRefused as error:
+                self.refused = str(error)
+
+    def result(self) -> Check:
+        if self.refused is None:
+            try:
+                self.reader.finish()
+            except ScriptRefused as error:
+                self.refused = str(error)
+        if self.refused is not None:
+            return Check("statements", False, f"the dump holds what a restore must not run: {self.refused}")
+        differences = self.differences()
+        if differences:
+            return Check(
+                "statements", False, "the dump does not create what the manifest lists: " + "; ".join(differences)
+            )
+        made = self.policy.contents.names
+        return Check("statements", True, ", ".join(f"{len(names)} {kind}" for kind, names in made.items() if names))
+
+    def differences(self) -> list[str]:
+        listed = self.manifest.get("names")
+        if not isinstance(listed, dict):
+            return []
+        differences = []
+        for kind, made in self.policy.contents.names.items():
+            expected = {str(name) for name in listed.get(kind) or []} if isinstance(listed.get(kind), list) else set()
+            if expected - made:
+                differences.append(f"no {kind} {', '.join(sorted(expected - made))}")
+            if made - expected:
+                differences.append(f"{kind} {', '.join(sorted(made - expected))} not in the manifest")
+        return differences
+
+
+def check_mysql_file(path: Path, manifest: dict[str, Any] | None, *, statements: bool = True) -> list[Check]:
     checks = [check_checksum(path, manifest)] if manifest else []
-    stream, tail = decode_stream(path)
+    sink = StatementCheck(manifest) if statements else None
+    stream, tail = decode_stream(path, sink)
     checks.append(stream)
     if stream.ok:
         checks.append(check_trailer(tail))
+        if sink is not None:
+            checks.append(sink.result())
     return checks
 
 
@@ -152,20 +209,29 @@ def check_sessions_file(path: Path, manifest: dict[str, Any] | None, copy: Path)
     return checks
 
 
-def check_file(entry: BackupEntry, copy_to: Path | None = None) -> list[Check]:
-    """Every check that needs no server; for sessions the decompressed copy goes to `copy_to` (or a temp file)."""
+def check_file(entry: BackupEntry, copy_to: Path | None = None, *, statements: bool = True) -> list[Check]:
+    """Every check that needs no server; for sessions the decompressed copy goes to `copy_to` (or a temp file).
+
+    statements=False leaves out the reading of every statement (a restore does that while it loads, into a
+    staging database, which is faster than reading the dump twice)."""
     checks = [] if entry.manifest else [Check("manifest", False, f"no readable manifest {entry.name}.json")]
     if entry.kind == "mysql":
-        return checks + check_mysql_file(entry.path, entry.manifest)
+        return checks + check_mysql_file(entry.path, entry.manifest, statements=statements)
     if copy_to is not None:
         return checks + check_sessions_file(entry.path, entry.manifest, copy_to)
     with tempfile.TemporaryDirectory(prefix="afirgen-verify-") as temp:
         return checks + check_sessions_file(entry.path, entry.manifest, Path(temp) / "sessions.db")
 
 
+def source_of(manifest: dict[str, Any] | None) -> str | None:
+    """The database a dump was taken from, as its manifest records it."""
+    source = (manifest or {}).get("source") or {}
+    name = source.get("database") if isinstance(source, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def source_database(entry: BackupEntry) -> str | None:
-    source = (entry.manifest or {}).get("source") or {}
-    return source.get("database") if isinstance(source, dict) else None
+    return source_of(entry.manifest)
 
 
 def scratch_name(database: str, now: datetime) -> str:
@@ -179,44 +245,62 @@ def describe_scratch_grant(database: str) -> str:
     return f"to allow restore tests: GRANT {privileges} ON `{pattern}`.* TO <the backup user>"
 
 
-def drop_scratch(settings: Settings, scratch: str) -> str | None:
+@contextlib.contextmanager
+def scratch_session(settings: Settings, skip_binlog: bool) -> Iterator[pymysql.Connection]:
+    """A connection for creating and dropping a scratch database, kept out of the binary log when it may be."""
+    with mysql.connect(settings) as connection:
+        if skip_binlog:
+            with connection.cursor() as cursor:
+                cursor.execute("SET SESSION sql_log_bin = 0")
+        yield connection
+
+
+def drop_scratch(settings: Settings, scratch: str, skip_binlog: bool) -> str | None:
     """Drop the scratch database; the reason when that failed."""
     with process.signals_deferred():
         try:
-            with mysql.connect(settings) as connection:
+            with scratch_session(settings, skip_binlog) as connection:
                 mysql_restore.drop_database(connection, scratch)
-        except BackupError as error:
+        except (BackupError, pymysql.MySQLError) as error:
             return str(error)
     return None
 
 
-def run_restore_test(settings: Settings, entry: BackupEntry) -> Check:
-    """Load the dump into a scratch database, compare it with the manifest, and always drop it."""
+def run_restore_test(settings: Settings, entry: BackupEntry, client: mysql_load.LoadClient) -> Check:
+    """Load the dump into a scratch database (events disabled, kept out of the binary log where the user may do
+    that), compare it with the manifest, and always drop it."""
     log = get_logger()
+    manifest = entry.manifest or {}
     scratch = scratch_name(settings.mysql_db, datetime.now(UTC))
     log.info("restore_test_started", file=entry.name, scratch_db=scratch)
-    created = False
+    created = skip_binlog = False
     result: Check | None = None
     try:
         with mysql.connect(settings) as connection:
+            skip_binlog = mysql_load.may_skip_binlog(connection)
+            mysql_load.log_binlog_choice(skip_binlog, connection, "restore test")
             if mysql_restore.database_exists(connection, scratch):
                 return Check("restore-test", False, f"scratch database {scratch} exists already; try again")
             created = True  # from here on the finally drops it, also when CREATE itself is cut short
             try:
-                mysql_restore.create_database(
-                    connection, scratch, mysql_restore.charset_for_copy(connection, entry.manifest or {})
-                )
+                mysql_restore.create_database(connection, scratch, mysql_restore.charset_for_copy(connection, manifest))
             except BackupError:
                 created = False
                 raise
-        progress = ProgressReporter(
-            f"loading {entry.name} into {scratch}", (entry.manifest or {}).get("uncompressed_size")
+        policy = DumpPolicy(
+            source=source_of(manifest),
+            target=scratch,
+            disable_events=True,
+            keep_sandbox_marker=client.reads_sandbox_marker,
         )
-        mysql_restore.load_dump(settings, entry.path, scratch, progress, source=source_database(entry))
+        progress = ProgressReporter(f"loading {entry.name} into {scratch}", manifest.get("uncompressed_size"))
+        mysql_load.load_dump(
+            settings, entry.path, scratch, client=client, policy=policy, skip_binlog=skip_binlog, progress=progress
+        )
         loaded = progress.finish()
         with mysql.connect(settings) as connection:
             inventory = mysql.take_inventory(connection, scratch)
-        differences = mysql_restore.differences_from_manifest(inventory, entry.manifest or {})
+        differences = mysql_restore.differences_from_manifest(inventory, manifest)
         log.info("restore_test_loaded", scratch_db=scratch, differences=differences, **loaded)
         if differences:
             result = Check("restore-test", False, "loaded, but differs from the manifest: " + "; ".join(differences))
@@ -228,12 +312,14 @@ def run_restore_test(settings: Settings, entry: BackupEntry) -> Check:
             )
     except Interrupted:
         raise
+    except ScriptRefused as error:  # the file changed since its checks ran
+        result = Check("statements", False, f"the dump holds what a restore must not run: {error}")
     except BackupError as error:
         hint = f"; {describe_scratch_grant(settings.mysql_db)}" if "privilege" in str(error) else ""
         result = Check("restore-test", False, f"cannot load into scratch database {scratch}: {error}{hint}")
     finally:
         if created:
-            problem = drop_scratch(settings, scratch)
+            problem = drop_scratch(settings, scratch, skip_binlog)
             if problem:
                 log.error("scratch_db_not_dropped", scratch_db=scratch, error=problem)
                 result = Check(
@@ -246,10 +332,16 @@ def run_restore_test(settings: Settings, entry: BackupEntry) -> Check:
 
 
 def record_result(verification: Verification) -> None:
-    """Store the result in the manifest; undo that if the backup was pruned meanwhile (no orphan manifest)."""
+    """Store the result in the manifest; undo that if the backup was pruned meanwhile (no orphan manifest).
+
+    The outcome of a restore test is also kept on its own (`restore_test`): only a later restore test replaces
+    it, so a failed one keeps counting in `status` through plain verifies and restores."""
     path = verification.entry.path
     try:
         catalog.record_verification(path, verification.as_record())
+        restore_test = next((c for c in verification.checks if c.name == RESTORE_TEST), None)
+        if restore_test is not None:
+            record_restore_test(path, {**restore_test_record(restore_test), "time": iso(verification.time)})
     except OSError as error:
         get_logger().warning("cannot_record_verification", file=verification.entry.name, error=str(error))
         return
@@ -258,14 +350,33 @@ def record_result(verification: Verification) -> None:
             catalog.manifest_path(path).unlink()
 
 
-def verify_backup(settings: Settings, entry: BackupEntry, *, restore_test: bool = False) -> Verification:
+def record_restore_test(backup: Path, record: dict[str, Any]) -> None:
+    """Keep the outcome of the latest restore test in the manifest, apart from the latest verification."""
+    manifest = catalog.read_manifest(backup)
+    if manifest is not None:
+        manifest[RESTORE_TEST_KEY] = record
+        catalog.write_manifest(backup, manifest)
+
+
+def restore_test_record(check: Check) -> dict[str, Any]:
+    return {"ok": check.ok, "detail": check.detail}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def verify_backup(
+    settings: Settings, entry: BackupEntry, *, restore_test: bool = False, client: mysql_load.LoadClient | None = None
+) -> Verification:
+    """Check one backup (and with restore_test, load a MySQL dump into a scratch database with `client`)."""
     log = get_logger()
     log.info("verify_started", file=entry.name, kind=entry.kind, restore_test=restore_test)
     verification = Verification(entry, restore_test=restore_test and entry.kind == "mysql")
     try:
         verification.checks = check_file(entry)
         if verification.restore_test and verification.ok:
-            verification.checks.append(run_restore_test(settings, entry))
+            verification.checks.append(run_restore_test(settings, entry, client or mysql_load.inspect_client(settings)))
     except (OSError, pymysql.MySQLError) as error:
         # one line through cli.main (exit 1), not a traceback; the scratch database was dropped on the way out
         raise BackupError(f"cannot verify {entry.name}: {mysql_restore.describe_failure(error)}") from None

@@ -9,7 +9,7 @@ import fcntl
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
@@ -17,7 +17,9 @@ import pymysql
 from afirgen_backup import process
 from afirgen_backup.archive import GzipPublisher, WrittenFile
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, DumpIncomplete, SourceUnavailable
+from afirgen_backup.errors import BackupError, DumpIncomplete, SourceUnavailable, UnrestorableDump
+from afirgen_backup.sources.mysql_policy import DumpPolicy, GeneratedTable
+from afirgen_backup.sources.mysql_script import ScriptReader, ScriptRefused
 
 TRAILER = b"-- Dump completed"
 TAIL_KEEP = 512
@@ -117,6 +119,7 @@ class Inventory:
     row_counts: dict[str, int]
     default_character_set: str = ""
     default_collation: str = ""
+    generated: dict[str, GeneratedTable] = field(default_factory=dict)  # tables with generated columns
 
     def counts(self) -> dict[str, int]:
         return {
@@ -272,9 +275,30 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
             triggers = names("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s")
             events = names("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s")
             row_counts = count_rows(cursor, database, tables)
+            generated = generated_tables(cursor, database, tables)
         finally:
             cursor.execute("COMMIT")
-    return Inventory(tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *schema)
+    return Inventory(
+        tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *schema, generated
+    )
+
+
+def generated_tables(cursor: Any, database: str, tables: tuple[str, ...]) -> dict[str, GeneratedTable]:
+    """Every table with generated columns: all its columns in order (invisible ones too), and the generated."""
+    cursor.execute(
+        "SELECT TABLE_NAME, COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+        "ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        (database,),
+    )
+    columns: dict[str, list[tuple[str, bool]]] = {}
+    for table, column, extra in cursor.fetchall():
+        if str(table) in tables:
+            columns.setdefault(str(table), []).append((str(column), "GENERATED" in str(extra or "").upper()))
+    return {
+        table: GeneratedTable(tuple(c for c, _ in found), frozenset(c for c, generated in found if generated))
+        for table, found in columns.items()
+        if any(generated for _, generated in found)
+    }
 
 
 def count_rows(cursor: Any, database: str, tables: tuple[str, ...]) -> dict[str, int]:
@@ -309,15 +333,26 @@ def ends_with_trailer(tail: bytes) -> str | None:
     return None
 
 
+def dump_policy(client: Flavor, server: Flavor, inventory: Inventory, database: str) -> DumpPolicy:
+    """How the dump is read while it is written: every statement must be one a restore will run, and, for
+    MariaDB's dump program against a MySQL server, the rows of tables with generated columns go through a
+    temporary table (mariadb-dump writes their generated values, which MySQL refuses at load: ERROR 3105)."""
+    generated = inventory.generated if server.name == "mysql" and client.is_mariadb else {}
+    return DumpPolicy(source=database, target=database, generated=generated)
+
+
 def stream_dump(
     argv: list[str],
     pass_fds: tuple[int, ...],
     publisher: GzipPublisher,
+    policy: DumpPolicy,
     adopt: Callable[[int], None] | None = None,
 ) -> DumpResult:
-    """Run mysqldump and stream its stdout through the publisher; finish the file only for a complete dump.
+    """Run mysqldump and stream its stdout, read by `policy`, through the publisher; finish the file only for a
+    complete dump that a restore will run.
 
     `adopt` is told mysqldump's pid once it runs (the CPU yielder confines it with the tool's threads)."""
+    reader = ScriptReader(policy, trusted_rows=True)
     child = process.spawn(argv, pass_fds=pass_fds)
     if adopt is not None:
         adopt(child.process.pid)
@@ -332,15 +367,24 @@ def stream_dump(
             count = os.readv(stdout_fd, [buffer])
             if count == 0:
                 break
-            chunk = view[:count]
-            publisher.write(chunk)
-            tail = (tail + bytes(chunk[-TAIL_KEEP:]))[-TAIL_KEEP:]
+            out = reader.feed(view[:count])
+            publisher.write(out)
+            tail = (tail + out[-TAIL_KEEP:])[-TAIL_KEEP:]
         returncode = child.wait()
+    except ScriptRefused as error:
+        child.stop()
+        raise UnrestorableDump(f"{error}; nothing was published") from None
     except BaseException:
         child.stop()
         raise
     if returncode != 0:
         raise process.command_failed("mysqldump", returncode, child.stderr.tail())
+    try:
+        last = reader.finish()
+    except ScriptRefused as error:
+        raise UnrestorableDump(f"{error}; nothing was published") from None
+    publisher.write(last)
+    tail = (tail + last)[-TAIL_KEEP:]
     trailer = ends_with_trailer(tail)
     if trailer is None:
         raise DumpIncomplete("mysqldump exited 0 but its output does not end with the '-- Dump completed' trailer")

@@ -9,19 +9,15 @@ what the client could read as an option, and the server's own schemas.
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pymysql
 
 from afirgen_backup import process
-from afirgen_backup.archive import describe_os_error, iter_gzip
+from afirgen_backup.archive import describe_os_error
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, CommandFailed, ConfigError, UsageError
-from afirgen_backup.sources.mysql import Inventory, parse_client_version, quote_identifier, schema_charset
+from afirgen_backup.errors import BackupError, UsageError
+from afirgen_backup.sources.mysql import Inventory, quote_identifier, schema_charset
 
 # What loading a dump takes on the target database (mysqldump writes LOCK TABLES around each table's rows).
 LOAD_PRIVILEGES = (
@@ -46,11 +42,6 @@ DEFINER_NOTE = (
 ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
 NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")
 
-CREATE_TABLE_PREFIX = b"CREATE TABLE "
-VIEW_PREFIX = b"/*!50001 VIEW "  # mysqldump writes a view's `VIEW name AS select ...` on one line of its own
-DEFINITION_PREFIXES = (CREATE_TABLE_PREFIX, VIEW_PREFIX)
-SEQUENCE_FUNCTIONS = ("nextval", "lastval")
-QUOTES = frozenset(b"'\"`")
 
 MAX_NAME_LENGTH = 64
 # The server's own schemas: dropping one breaks the server (accounts, grants) or is refused half-way.
@@ -59,98 +50,6 @@ NAME_RULES = (
     f"1 to {MAX_NAME_LENGTH} characters of UTF-8 text, not starting with '-', not ending with a space, no control "
     f"characters and nothing beyond U+FFFF, and not a system schema ({', '.join(sorted(SYSTEM_SCHEMAS))})"
 )
-
-Progress = Callable[[int], None]
-
-
-class SequenceRetargeter:
-    """Rewrite `nextval(`source`.` into `nextval(`target`.` in the CREATE TABLE statements of a dump, nowhere else.
-
-    MariaDB keeps a column's `DEFAULT nextval(seq)` qualified with the database name, and mysqldump writes it
-    so; loaded under another name, the table would draw its ids from the source database's sequence (or fail
-    where that database does not exist or may not be written). Row data must come back exactly as it was, and
-    mariadb-dump 10.11 writes a multi-row INSERT as `INSERT INTO t VALUES` followed by one line per row, so a
-    line cannot tell by its start that it is data. Instead the definitions in which the server itself qualifies a
-    sequence with its database are what is rewritten: a table's, from a line that starts with `CREATE TABLE ` to
-    the line that closes it (starts with `)` or ends with `;`), and a view's, the one line `/*!50001 VIEW ...`;
-    there only outside quoted strings (a COMMENT may say anything). Triggers and routines keep their text as it
-    was written, so an unqualified `nextval(seq)` in them follows the database by itself. Every other line
-    streams through as it comes, so a long row is never held in memory.
-    """
-
-    def __init__(self, source: str, target: str) -> None:
-        self.pairs = [
-            (f"{fn}({quote_identifier(source)}.".encode(), f"{fn}({quote_identifier(target)}.".encode())
-            for fn in SEQUENCE_FUNCTIONS
-        ]
-        self.pending = b""  # the start of the current line, held until it shows whether it is rewritten
-        self.passing = False  # the rest of the current line streams through
-        self.in_table = False  # inside a CREATE TABLE statement
-
-    def rewrite(self, line: bytes) -> bytes:
-        """Replace the references that stand outside '...', "..." and `...` (backslash escapes in strings)."""
-        out = bytearray()
-        quote: int | None = None
-        position = 0
-        while position < len(line):
-            if quote is None:
-                match = next(((old, new) for old, new in self.pairs if line.startswith(old, position)), None)
-                if match is not None:
-                    out += match[1]
-                    position += len(match[0])
-                    continue
-                if line[position] in QUOTES:
-                    quote = line[position]
-            elif line[position] == quote:
-                quote = None
-            elif line[position] == ord("\\") and quote != ord("`"):
-                out += line[position : position + 1]
-                position += 1
-            out += line[position : position + 1]
-            position += 1
-        return bytes(out)
-
-    def may_rewrite(self, start: bytes) -> bool:
-        """Whether a line beginning with `start` may still turn out to be part of a table definition."""
-        if self.in_table:
-            return True
-        return any(prefix.startswith(start[: len(prefix)]) for prefix in DEFINITION_PREFIXES)
-
-    def end_line(self, line: bytes) -> bytes:
-        if line.startswith(VIEW_PREFIX):
-            return self.rewrite(line)
-        if not (self.in_table or line.startswith(CREATE_TABLE_PREFIX)):
-            return line
-        stripped = line.rstrip()
-        self.in_table = not (stripped.startswith(b")") or stripped.endswith(b";"))
-        return self.rewrite(line)
-
-    def feed(self, chunk: bytes) -> bytes:
-        out = []
-        position = 0
-        while position < len(chunk):
-            newline = chunk.find(b"\n", position)
-            stop = len(chunk) if newline < 0 else newline + 1
-            piece = chunk[position:stop]
-            position = stop
-            if self.passing:
-                out.append(piece)
-            else:
-                self.pending += piece
-                if newline >= 0:
-                    out.append(self.end_line(self.pending))
-                    self.pending = b""
-                elif not self.may_rewrite(self.pending):
-                    out.append(self.pending)
-                    self.pending = b""
-                    self.passing = True
-            if newline >= 0:
-                self.passing = False
-        return b"".join(out)
-
-    def finish(self) -> bytes:
-        rest, self.pending = self.pending, b""
-        return self.end_line(rest) if rest else b""
 
 
 def database_name_problem(name: str) -> str | None:
@@ -181,26 +80,6 @@ def check_database_name(name: str, given_as: str) -> None:
     problem = database_name_problem(name)
     if problem is not None:
         raise UsageError(f"{given_as} {name!r} cannot be restored into: {problem}; allowed: {NAME_RULES}")
-
-
-def check_client(settings: Settings) -> str:
-    """Run `MYSQL_BIN --version`; return its answer, or raise ConfigError (exit 2).
-
-    The client is needed only after the target was dropped and created again, so a missing or wrong one
-    must be found before that: otherwise the restore would leave an empty database behind.
-    """
-    allowed = "allowed: the mysql or mariadb client, as a program name on PATH or a path"
-    try:
-        output = process.run((settings.mysql_bin, "--version"), what=f"{settings.mysql_bin} --version")
-    except CommandFailed as error:
-        raise ConfigError(f"MYSQL_BIN={settings.mysql_bin!r} cannot be used: {error}; {allowed}") from None
-    if parse_client_version(output).name == "unknown":
-        answer = process.last_line(output)
-        raise ConfigError(
-            f"MYSQL_BIN={settings.mysql_bin!r} does not answer --version like a MySQL/MariaDB client ({answer}); "
-            f"{allowed}"
-        )
-    return output.strip()
 
 
 def describe_failure(error: OSError | pymysql.MySQLError) -> str:
@@ -309,48 +188,6 @@ def empty_database(connection: pymysql.Connection, database: str) -> None:
     with process.signals_deferred():
         drop_database(connection, database)
         create_database(connection, database, charset)
-
-
-def load_dump(
-    settings: Settings, dump: Path, database: str, progress: Progress | None = None, *, source: str | None = None
-) -> int:
-    """Stream the gunzipped dump into the client's stdin; return the bytes fed. Raise CommandFailed on failure.
-
-    `source` is the database the dump was taken from; its sequence references are pointed at `database`.
-    """
-    fed = 0
-    retarget = SequenceRetargeter(source, database) if source and source != database else None
-    with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
-        argv = build_load_argv(settings, defaults_arg, database)
-        child = process.spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(fd,))
-        try:
-            try:
-                for chunk in iter_gzip(dump):
-                    child.stdin.write(retarget.feed(chunk) if retarget else chunk)
-                    fed += len(chunk)
-                    if progress is not None:
-                        progress(fed)
-                if retarget:
-                    child.stdin.write(retarget.finish())
-                child.stdin.close()
-            except BrokenPipeError:
-                pass  # the client stopped reading; its exit status and stderr say why
-            with contextlib.suppress(BrokenPipeError):
-                child.stdin.close()
-            returncode = child.wait()
-        except BaseException:
-            child.stop()
-            raise
-    if returncode != 0:
-        tail = child.stderr.tail()
-        hint = f"; {describe_privileges(database)}" if "Access denied" in tail else ""
-        raise CommandFailed(
-            f"{Path(argv[0]).name} exited with {process.describe_returncode(returncode)} while loading "
-            f"{dump.name} into {quote_identifier(database)}: {process.last_line(tail)}{hint}",
-            returncode=returncode,
-            stderr_tail=tail,
-        )
-    return fed
 
 
 def differences_from_manifest(inventory: Inventory, manifest: dict[str, Any]) -> list[str]:

@@ -151,8 +151,8 @@ class Pairing:
 
     @property
     def dump_program(self) -> str:
-        """The comm name of the dump process the tool starts for this pairing."""
-        return "mysqldump" if self.name == "mysql-own-client" else "mariadb-dump"
+        """The name (/proc/PID/comm) of the dump process the tool starts: MYSQLDUMP_BIN's, else `mysqldump`."""
+        return Path(self.env.get("MYSQLDUMP_BIN") or "mysqldump").name[:15]
 
 
 #: Product gaps on MySQL, the reasons of the strict xfails (each case turns into a failure once it is fixed).

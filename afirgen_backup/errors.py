@@ -55,6 +55,12 @@ class UnrestorableDump(BackupError):
     exit_code = EXIT_USAGE
 
 
+class MissingPrivileges(BackupError):
+    """The MySQL user lacks a privilege without which the dump would leave something out (exit 2: grant it)."""
+
+    exit_code = EXIT_USAGE
+
+
 class SourceUnavailable(BackupError):
     """A source database cannot be read (missing file, corrupt database, unreachable server)."""
 

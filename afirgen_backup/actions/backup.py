@@ -21,9 +21,10 @@ from typing import Any
 import pymysql
 
 from afirgen_backup import TOOL_NAME, __version__, catalog, process, yielding
-from afirgen_backup.actions.listing import safety_dir
+from afirgen_backup.actions.grants import require_backup_privileges
+from afirgen_backup.actions.listing import safety_path
 from afirgen_backup.actions.prune import prune_backups
-from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, describe_os_error, fsync_directory
+from afirgen_backup.archive import PARTIAL_SUFFIX, GzipPublisher, UnsafeFile, describe_os_error, fsync_directory
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, Interrupted
 from afirgen_backup.lock import backup_dir_lock
@@ -237,6 +238,7 @@ def backup_mysql(settings: Settings, stamp: datetime, run_id: str, yielder: Yiel
     client = mysql.detect_client(settings.mysqldump_bin)
     with mysql.connect(settings) as connection:
         server = mysql.server_flavor(connection)
+        require_backup_privileges(connection, server, settings.mysql_db)
         inventory = mysql.take_inventory(connection, settings.mysql_db)
     if not inventory.tables and not settings.allow_empty:
         raise BackupError(

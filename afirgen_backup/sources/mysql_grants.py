@@ -1,0 +1,219 @@
+"""What the MySQL user may do, read from SHOW GRANTS, and what a backup or a restore test still needs.
+
+Some missing privileges make mysqldump fail loudly (SHOW VIEW). Others make it leave things out without a word,
+because the server then hides them from the user: triggers without TRIGGER, events without EVENT, and routines
+without the privilege that shows their bodies (MySQL 8.0.20+: SHOW_ROUTINE or a global SELECT; MariaDB 10.x:
+SELECT on mysql.proc, which a global SELECT includes; MariaDB 11.3+ also SHOW CREATE ROUTINE). The manifest is
+made from the same hidden view, so nothing downstream would notice. A backup therefore checks these first.
+
+Privileges that come through roles are read too (SHOW GRANTS ... USING on MySQL, SHOW GRANTS FOR <role> on
+MariaDB). Where they cannot be read, the check says so and does not fail on a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pymysql
+
+from afirgen_backup.sources.mysql import Flavor, quote_identifier
+
+GRANT_LINE = re.compile(r"^GRANT (?P<privileges>.+?) ON (?:(?:FUNCTION|PROCEDURE|TABLE) )?(?P<scope>\S+) TO ", re.S)
+ROLE_LINE = re.compile(r"^GRANT (?P<roles>(?:`[^`]*`|'[^']*'|[^ ,]+)(?:@(?:`[^`]*`|'[^']*'|[^ ,]+))?(?:, ?.+?)?) TO ")
+NAME = re.compile(r"`((?:[^`]|``)*)`|'((?:[^']|'')*)'|([^.`']+)")
+OBJECT_PRIVILEGES = ("SELECT", "SHOW VIEW", "TRIGGER", "EVENT")
+
+
+@dataclass(frozen=True)
+class Grant:
+    privileges: frozenset[str]
+    database: str | None  # None: every database (*.*); else a pattern with the server's _ and % wildcards
+    table: str | None = None
+
+
+@dataclass
+class Grants:
+    grants: list[Grant] = field(default_factory=list)
+    unread_roles: list[str] = field(default_factory=list)  # roles whose privileges could not be read
+
+    def has(self, privilege: str, database: str | None = None, table: str | None = None) -> bool:
+        """Whether `privilege` is granted globally, on `database` (a matching pattern), or on that table."""
+        for grant in self.grants:
+            if privilege not in grant.privileges and not grant.privileges & {"ALL", "ALL PRIVILEGES"}:
+                continue
+            if grant.database is None:
+                return True
+            if database is None or not matches(grant.database, database):
+                continue
+            if grant.table is None or (table is not None and grant.table == table):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A privilege that is missing, what its absence does, and the GRANT that adds it."""
+
+    what: str
+    effect: str
+    grant: str
+
+
+def matches(pattern: str, database: str) -> bool:
+    """A database-level grant's pattern, read as the server reads it: `_` any one character, `%` any, `\\` escapes."""
+    wildcards = {"%": ".*", "_": "."}
+    regex = "".join(wildcards.get(part) or re.escape(part[-1]) for part in re.findall(r"\\.|.", pattern, re.S))
+    return re.fullmatch(regex, database, re.S) is not None
+
+
+def split_privileges(text: str) -> frozenset[str]:
+    """`SELECT, INSERT (`a`, `b`), SHOW VIEW` -> {SELECT, SHOW VIEW}: column privileges do not cover a table."""
+    found, depth, current = set(), 0, ""
+    for character in text + ",":
+        if character == "(":
+            depth += 1
+        elif character == ")":
+            depth -= 1
+        if character == "," and depth == 0:
+            if "(" not in current:
+                found.add(" ".join(current.split()).upper())
+            current = ""
+        else:
+            current += character
+    return frozenset(found)
+
+
+def parse_scope(scope: str) -> tuple[str | None, str | None] | None:
+    """`*.*` -> (None, None); `db`.* -> (db, None); `db`.`t` -> (db, t); None for what is not understood."""
+    if scope == "*.*":
+        return None, None
+    parts = [next(g for g in m.groups() if g is not None) for m in NAME.finditer(scope)]
+    if len(parts) == 2:
+        database = parts[0].replace("``", "`")
+        return database, None if parts[1] == "*" else parts[1].replace("``", "`")
+    return None
+
+
+def parse_lines(lines: Iterable[str]) -> tuple[list[Grant], list[str]]:
+    """The grants of SHOW GRANTS lines, and the roles granted (as SHOW GRANTS names them)."""
+    grants: list[Grant] = []
+    roles: list[str] = []
+    for line in lines:
+        granted = GRANT_LINE.match(line)
+        if granted:
+            scope = parse_scope(granted.group("scope"))
+            if scope is not None:
+                grants.append(Grant(split_privileges(granted.group("privileges")), *scope))
+            continue
+        role = ROLE_LINE.match(line)
+        if role and " ON " not in role.group("roles"):
+            roles.extend(r.strip() for r in role.group("roles").split(",") if r.strip())
+    return grants, roles
+
+
+def read_grants(connection: pymysql.Connection, flavor: Flavor) -> Grants:
+    """The current user's grants, with those of its roles where the server shows them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GRANTS")
+        grants, roles = parse_lines(str(row[0]) for row in cursor.fetchall())
+        result = Grants(grants)
+        if not roles:
+            return result
+        statements = (
+            [f"SHOW GRANTS FOR {role}" for role in roles]
+            if flavor.is_mariadb
+            else [f"SHOW GRANTS FOR CURRENT_USER() USING {', '.join(roles)}"]
+        )
+        for statement in statements:
+            try:
+                cursor.execute(statement)
+            except pymysql.MySQLError:
+                result.unread_roles.append(statement.split(" FOR ", 1)[1])
+                continue
+            result.grants.extend(parse_lines(str(row[0]) for row in cursor.fetchall())[0])
+    return result
+
+
+def routines_readable(grants: Grants, flavor: Flavor, database: str) -> bool:
+    if flavor.is_mariadb:
+        if flavor.version >= (11, 3) and grants.has("SHOW CREATE ROUTINE", database):
+            return True
+        return grants.has("SELECT", "mysql", "proc")
+    return grants.has("SHOW_ROUTINE") or grants.has("SELECT")
+
+
+def missing_for_backup(grants: Grants, flavor: Flavor, database: str, account: str) -> list[Missing]:
+    """What the backup user lacks to dump `database` whole: each privilege, what leaving it out costs, the fix."""
+    on_database = f"{quote_identifier(database)}.*"
+    effects = {
+        "SELECT": "mysqldump cannot read the tables",
+        "SHOW VIEW": "mysqldump cannot read the views",
+        "TRIGGER": "triggers are left out of the dump without a word",
+        "EVENT": "events are left out of the dump without a word",
+    }
+    missing = [
+        Missing(f"{privilege} on {on_database}", effect, f"GRANT {privilege} ON {on_database} TO {account}")
+        for privilege, effect in effects.items()
+        if not grants.has(privilege, database)
+    ]
+    if not routines_readable(grants, flavor, database):
+        if flavor.is_mariadb:
+            fix = f"GRANT SELECT ON `mysql`.`proc` TO {account}"
+            what = "SELECT on mysql.proc (or a global SELECT)"
+        else:
+            fix = f"GRANT SHOW_ROUTINE ON *.* TO {account}"
+            what = "SHOW_ROUTINE (or a global SELECT)"
+        missing.append(Missing(what, "procedures and functions are left out of the dump without a word", fix))
+    return missing
+
+
+def missing_for_restore_test(
+    grants: Grants,
+    flavor: Flavor,
+    scratch: str,
+    pattern: str,
+    account: str,
+    load_privileges: Sequence[str],
+    *,
+    other_definers: bool,
+    binary_log: bool,
+) -> list[Missing]:
+    """What `verify --restore-test` needs on its scratch databases (`scratch` is one such name, `pattern` all)."""
+    lacking = [p for p in load_privileges if not grants.has(p, scratch)]
+    missing = []
+    if lacking:
+        missing.append(
+            Missing(
+                f"{', '.join(lacking)} on {pattern}",
+                "a restore test cannot load the dump into its scratch database",
+                f"GRANT {', '.join(lacking)} ON {pattern} TO {account}",
+            )
+        )
+    if other_definers:
+        options = ("SET USER", "SUPER") if flavor.is_mariadb else ("SET_ANY_DEFINER", "SET_USER_ID", "SUPER")
+        if not any(grants.has(option) for option in options):
+            missing.append(
+                Missing(
+                    f"{options[0]} (objects have another DEFINER)",
+                    "views, triggers, routines and events of another DEFINER cannot be created",
+                    f"GRANT {options[0]} ON *.* TO {account}"
+                    + ("" if flavor.is_mariadb else f"; and GRANT SYSTEM_USER ON *.* TO {account} if a DEFINER has it"),
+                )
+            )
+    if binary_log:
+        options = (
+            ("BINLOG ADMIN", "SUPER")
+            if flavor.is_mariadb
+            else ("SESSION_VARIABLES_ADMIN", "SYSTEM_VARIABLES_ADMIN", "SUPER")
+        )
+        if not any(grants.has(option) for option in options):
+            missing.append(
+                Missing(
+                    f"{options[0]} (the server writes a binary log)",
+                    "restore tests are written to the binary log and reach replicas",
+                    f"GRANT {options[0]} ON *.* TO {account}",
+                )
+            )
+    return missing

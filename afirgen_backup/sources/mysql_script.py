@@ -164,8 +164,8 @@ HEX_REST = re.compile(rb"[0-9A-Fa-f]*+")
 OPEN_HEX = re.compile(rb"0[xX][0-9A-Fa-f]*+\Z")
 SEPARATORS = b" \t\r\n,()'"
 CUT_LITERAL = re.compile(rb"(?:N(?:U(?:L)?)?|_(?:b(?:i(?:n(?:a(?:ry?)?)?)?)?)?|_binary[ \t]*|[xXbB]|-)\Z")
-MAX_CUT_LITERAL = 128
-CONTEXT = 16  # bytes of the dump shown where a row holds what is not a value  # a number, NULL or _binary cut by the end of a chunk is held back until it is whole
+MAX_CUT_LITERAL = 128  # a number, NULL or _binary cut by the end of a chunk is held back until it is whole
+CONTEXT = 16  # bytes of the dump shown where a row holds what is not a value
 
 
 class ScriptReader:
@@ -274,9 +274,10 @@ class ScriptReader:
         if first == b"delimiter" and self.line_start:
             return self.delimiter_line(newline, final)
         self.statement_line = self.line
-        if first == b"use" and data[word.end() : word.end() + 1] in COMMAND_ENDS:
+        command = word is not None and data[word.end() : word.end() + 1] in COMMAND_ENDS
+        if command and first == b"use":
             self.refuse("USE in the dump: a dump loads into the database it is given, no other")
-        if word is not None and data[word.end() : word.end() + 1] in COMMAND_ENDS and first.decode() in CLIENT_COMMANDS:
+        if command and word is not None and first.decode() in CLIENT_COMMANDS:
             self.refuse(f"a client command in the dump: {word.group(0).decode()!r} would run on this machine")
         if data.startswith(b"\\", at):
             if self.left < 2 and not final:

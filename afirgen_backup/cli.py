@@ -1,7 +1,9 @@
 """Command line: subcommands map to actions; errors map to exit codes here, and only here.
 
 Exit codes: 0 success; 1 a part or check failed; 2 usage or configuration error; 75 another run holds the
-lock; 128+N when ended by signal N (130 for SIGINT, 143 for SIGTERM).
+lock; 128+N when ended by signal N (130 for SIGINT, 143 for SIGTERM). A symbolic link, FIFO or other
+non-regular file where the tool must write in BACKUP_DIR (the lock, last_run.json, backup.log, a manifest, a
+`.partial` file, safety/) is exit 1 with one line naming it: it is what BACKUP_DIR holds, not a setting.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from afirgen_backup import __version__, catalog, process
 from afirgen_backup.archive import describe_os_error
 from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted
-from afirgen_backup.logs import bind_run, configure_logging, get_logger, new_run_id
+from afirgen_backup.logs import bind_run, configure_logging, get_logger, log_file_refusal, new_run_id
 from afirgen_backup.priority import lower_priority
 
 Handler = Callable[[Settings, argparse.Namespace, str], int]
@@ -31,11 +33,13 @@ def command_backup(settings: Settings, args: argparse.Namespace, run_id: str) ->
 
     lower_priority(settings.nice)
     result = run_backup(settings, run_id)
-    if result.ok:
+    # A link (or FIFO ...) at last_run.json was not written through: the run is not recorded, so it fails.
+    errors = [*result.errors, *filter(None, [catalog.last_run_refusal(settings.backup_dir)])]
+    if not errors:
         return EXIT_OK
-    for error in result.errors:
+    for error in errors:
         sys.stderr.write(f"error: {error}\n")
-    return EXIT_FAILED
+    return max(EXIT_FAILED, result.exit_code)
 
 
 def command_check_config(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
@@ -60,6 +64,8 @@ def command_prune(settings: Settings, args: argparse.Namespace, run_id: str) -> 
     from afirgen_backup.actions.prune import prune_backups
     from afirgen_backup.lock import backup_dir_lock
 
+    if args.future_dated:
+        return command_prune_future_dated(settings, args)
     with backup_dir_lock(settings.backup_dir):
         # A kind whose last scheduled backup failed keeps every old copy, as it does in that run's own prune.
         failing = catalog.failed_kinds(catalog.read_last_run(settings.backup_dir))
@@ -71,6 +77,22 @@ def command_prune(settings: Settings, args: argparse.Namespace, run_id: str) -> 
     kept = sum(1 for d in result.decisions if not d.delete)
     failed = f", {len(result.failures)} could not be deleted" if result.failures else ""
     sys.stdout.write(f"{len(doomed)} {verb}, {kept} kept{failed}\n")
+    if result.error:
+        sys.stderr.write(f"error: {result.error}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def command_prune_future_dated(settings: Settings, args: argparse.Namespace) -> int:
+    from afirgen_backup.actions.prune import move_future_dated
+    from afirgen_backup.lock import backup_dir_lock
+
+    with backup_dir_lock(settings.backup_dir):
+        result = move_future_dated(settings, dry_run=args.dry_run)
+    verb = "would move" if args.dry_run else "moved"
+    for name, why in result.moved.items():
+        sys.stdout.write(f"{verb} {name} to {catalog.MISDATED_DIR_NAME}/ ({why})\n")
+    sys.stdout.write(f"{len(result.moved)} {verb} to {settings.backup_dir / catalog.MISDATED_DIR_NAME}\n")
     if result.error:
         sys.stderr.write(f"error: {result.error}\n")
         return EXIT_FAILED
@@ -98,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=command_check_config)
 
     prune = commands.add_parser("prune", help="delete backups that the retention policy no longer keeps")
-    prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted (or moved)")
+    prune.add_argument(
+        "--future-dated",
+        action="store_true",
+        help="delete nothing: move backups dated in the future (and their manifests) into BACKUP_DIR/misdated/, "
+        "where they are kept, listed, never pruned and never 'latest'",
+    )
     prune.set_defaults(handler=command_prune)
 
     for register in extra_commands():
@@ -172,7 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         bind_run(run_id, command=args.command)
         try:
-            return int(args.handler(settings, args, run_id))
+            code = int(args.handler(settings, args, run_id))
+            refusal = log_file_refusal()  # a link at the log file's name: written to the console only
+            if refusal and code == EXIT_OK:
+                sys.stderr.write(f"error: {refusal}\n")
+                return EXIT_FAILED
+            return code
         except Interrupted as error:
             process.stop_all_children()
             get_logger().error("interrupted", signal=error.signum, exit_code=error.exit_code)

@@ -1,13 +1,20 @@
-"""One lock for every entry point that writes or deletes in BACKUP_DIR: flock, released by the kernel on a crash."""
+"""One lock for every entry point that writes or deletes in BACKUP_DIR: flock, released by the kernel on a crash.
+
+The lock file is opened without following a symbolic link and without blocking on a FIFO: a link, FIFO or
+socket named like it stops the command with one line naming it (UnsafeFile), and nothing is written through it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from afirgen_backup.archive import SAFE_FLAGS, UnsafeFile, lstat_or_none
 from afirgen_backup.errors import LockBusy
 
 LOCK_NAME = ".afirgen-backup.lock"
@@ -17,7 +24,7 @@ LOCK_NAME = ".afirgen-backup.lock"
 def backup_dir_lock(backup_dir: Path) -> Iterator[None]:
     """Hold an exclusive, non-blocking flock on BACKUP_DIR/.afirgen-backup.lock, or raise LockBusy at once."""
     path = backup_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_lock_file(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -30,6 +37,30 @@ def backup_dir_lock(backup_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (create) the lock file without following a link and without blocking on a FIFO; anything but a
+    regular file is refused (UnsafeFile; a directory fails in the open itself, EISDIR)."""
+    info = lstat_or_none(path)
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise UnsafeFile(path, info.st_mode, "write")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | SAFE_FLAGS, 0o600)
+    except OSError as error:
+        swapped = lstat_or_none(path) if error.errno in (errno.ELOOP, errno.ENXIO) else None
+        if swapped is not None:
+            raise UnsafeFile(path, swapped.st_mode, "write") from None
+        raise
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            raise UnsafeFile(path, opened.st_mode, "write")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def write_holder(fd: int) -> None:

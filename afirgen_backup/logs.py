@@ -2,7 +2,9 @@
 
 Each event is written to the log file exactly once, by this process. The console goes to stdout (or stderr
 from warning up), which is what `docker logs` shows. A log file that cannot be written (full disk, read-only
-volume) never ends a run: the handler reports the problem once on stderr and goes on without it.
+volume) never ends a run: the handler reports the problem once on stderr and goes on without it. A symbolic
+link, FIFO or directory at the log file's name is never opened or written through: the command goes on with the
+console only and exits 1 naming it (cli.main asks log_file_refusal()).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import structlog
 
+from afirgen_backup.archive import UnsafeFile, open_regular
+
 LOGGER_NAME = "afirgen_backup"
 
 shared_processors: list[Any] = [
@@ -28,17 +32,30 @@ shared_processors: list[Any] = [
 
 
 class QuietFileHandler(logging.handlers.WatchedFileHandler):
-    """A WatchedFileHandler (logrotate-safe) that survives a full disk or an unwritable file."""
+    """A WatchedFileHandler (logrotate-safe) that survives a full disk or an unwritable file.
+
+    The file is opened by this class, not by name through open(): a symbolic link is not followed, a FIFO does
+    not block, and anything but a regular file is refused (`refusal` says why, and the command exits 1).
+    """
 
     def __init__(self, filename: Path) -> None:
         self.failed = False
+        self.refusal: str | None = None
         super().__init__(filename, encoding="utf-8", delay=True)
+
+    def _open(self) -> Any:
+        fd = open_regular(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600, "write")
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)  # the handler closes it
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.failed:
             return
         try:
             super().emit(record)  # writes and flushes; a failed write or flush comes back through handleError
+        except UnsafeFile as error:
+            self.failed = True
+            self.refusal = str(error)
+            sys.stderr.write(f"warning: {error}; logging to the console only\n")
         except Exception as error:  # noqa: BLE001 - a log file must never end a backup
             self.failed = True
             sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}: {error}; console only\n")
@@ -72,6 +89,14 @@ def discard_stream(stream: Any) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
+
+
+def log_file_refusal() -> str | None:
+    """Why the log file was refused (a symbolic link, a FIFO ... at its name), or None."""
+    for handler in logging.getLogger(LOGGER_NAME).handlers:
+        if isinstance(handler, QuietFileHandler) and handler.refusal:
+            return handler.refusal
+    return None
 
 
 def new_run_id() -> str:

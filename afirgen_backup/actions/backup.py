@@ -33,7 +33,8 @@ from afirgen_backup.sources import mysql, sqlite
 from afirgen_backup.yielding import Yielder
 
 SESSIONS_COPY_PREFIX = ".sessions-copy-"
-MANIFEST_TEMP = re.compile(r"^\.(.+)\.json\.\d+\.tmp$")  # archive.write_file_atomically's temp name
+# archive.temp_path's names (`.<name>.<pid>.<random>.tmp`, or `.<name>.<pid>.tmp` before the random part)
+MANIFEST_TEMP = re.compile(r"^\.(.+)\.json\.\d+(?:\.[0-9a-f]{8})?\.tmp$")
 MB = 1_000_000
 
 
@@ -81,21 +82,23 @@ def iso(moment: datetime) -> str:
 
 
 def is_leftover(backup_dir: Path, name: str) -> bool:
-    """What an interrupted or killed run leaves: `.partial` files, temporary sessions copies and manifest temp
-    files, and a manifest whose backup was never renamed into place (its `.partial` is still there)."""
+    """What an interrupted or killed run leaves: `.partial` files, temporary sessions copies, manifest and
+    last_run.json temp files, and a manifest whose backup was never renamed into place (its `.partial` is still
+    there)."""
     if name.endswith(PARTIAL_SUFFIX):
         return catalog.parse_backup_name(name[: -len(PARTIAL_SUFFIX)]) is not None
     if name.startswith(SESSIONS_COPY_PREFIX):
         return True
     temp_manifest = MANIFEST_TEMP.match(name)
     if temp_manifest:
-        return catalog.parse_backup_name(temp_manifest.group(1)) is not None
+        stem = temp_manifest.group(1)
+        return stem == catalog.LAST_RUN_NAME[: -len(".json")] or catalog.parse_backup_name(stem) is not None
     if name.endswith(catalog.MANIFEST_SUFFIX):
         backup = name[: -len(catalog.MANIFEST_SUFFIX)]
         return (
             catalog.parse_backup_name(backup) is not None
-            and (backup_dir / (backup + PARTIAL_SUFFIX)).is_file()
-            and not (backup_dir / backup).exists()  # a published backup's manifest, whatever squats beside it
+            and catalog.is_regular_file(backup_dir / (backup + PARTIAL_SUFFIX))
+            and not os.path.lexists(backup_dir / backup)  # a published backup's manifest, whatever squats beside it
         )
     return False
 
@@ -108,9 +111,12 @@ def remove_leftovers(backup_dir: Path) -> list[str]:
     there: it never stops a backup.
     """
     removed = remove_leftovers_in(backup_dir, backup_dir)
-    safety = safety_dir(backup_dir)
-    if safety.is_dir():
+    safety = safety_path(backup_dir)
+    what = catalog.entry_kind(safety)
+    if what == "a directory":
         removed += remove_leftovers_in(safety, backup_dir)
+    elif what is not None:  # a link named safety is not followed: what it points to is not ours
+        get_logger().warning("leftovers_not_checked", directory=str(safety), error=f"it is {what}, not followed")
     return removed
 
 
@@ -127,9 +133,13 @@ def remove_leftovers_in(directory: Path, backup_dir: Path) -> list[str]:
         if not is_leftover(directory, path.name):
             continue
         name = str(path.relative_to(backup_dir))
+        what = catalog.entry_kind(path)
+        if what not in (None, "a regular file", "a directory"):  # a link, a FIFO ...: not what a run leaves
+            log.warning("leftover_not_removed", file=name, error=f"it is {what}, not a regular file: left in place")
+            continue
         try:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                path.unlink()  # a directory fails here (EISDIR) and is left, named in the warning
         except OSError as error:
             log.warning("leftover_not_removed", file=name, error=describe_os_error(error))
             continue
@@ -141,10 +151,11 @@ def remove_leftovers_in(directory: Path, backup_dir: Path) -> list[str]:
 
 
 def unused_stamp(backup_dir: Path) -> datetime:
-    """The current UTC second, or a later one if a backup already carries it (two runs in one second)."""
+    """The current UTC second, or a later one if a backup's name of that second is taken (two runs in one second;
+    a link of that name, even a dangling one: a published backup never replaces anything)."""
     while True:
         stamp = datetime.now(UTC).replace(microsecond=0)
-        if not any((backup_dir / catalog.backup_name(kind, stamp)).exists() for kind in catalog.KINDS):
+        if not any(os.path.lexists(backup_dir / catalog.backup_name(kind, stamp)) for kind in catalog.KINDS):
             return stamp
         time.sleep(1.0 - datetime.now(UTC).microsecond / 1e6)
 
@@ -166,8 +177,13 @@ def publish_with_manifest(publisher: GzipPublisher, manifest: dict[str, Any]) ->
 
 
 def run_facts(settings: Settings, started: datetime, duration: float, run_id: str) -> dict[str, Any]:
-    """The manifest entries every kind shares: how it was compressed, when, by which run and tool."""
+    """The manifest entries every kind shares: how it was compressed, when, by which run and tool, and its
+    sequence (catalog.next_sequence: the order of publishing, which `latest` trusts more than the clock).
+
+    Called under the run's lock, just before the manifest is published.
+    """
     return {
+        "sequence": catalog.next_sequence(settings.backup_dir),
         "compression": {"format": "gzip", "library": "isal", "level": settings.compress_level},
         "started_at": iso(started),
         "finished_at": iso(datetime.now(UTC)),
@@ -473,6 +489,9 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
     log = get_logger()
     try:
         catalog.write_last_run(settings.backup_dir, record)
+        return
+    except UnsafeFile as refusal:  # a link (or FIFO ...) at last_run.json: never written through, never removed
+        log.error("cannot_record_run", error=str(refusal))
         return
     except OSError as failure:
         first = describe_os_error(failure)

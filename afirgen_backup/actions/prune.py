@@ -2,17 +2,26 @@
 
 A file that cannot be deleted (no permission, an I/O error, a directory where a manifest should be) is logged
 as `prune_failed` and left; the others are still pruned, and the result names every failure.
+
+prune --future-dated deletes nothing: it moves every backup dated in the future, with its manifest, into
+BACKUP_DIR/misdated/ (never pruned, never `latest`, listed in its own group, restorable as `misdated/<name>`),
+so that `status` stops counting it once the clock is right. It leaves in place a backup that is still the
+newest good one of its kind by sequence (moving it would make `latest` older data): after the next backup it
+can be moved too. A name already taken in misdated/ is never written over.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection
+import os
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from afirgen_backup import catalog
-from afirgen_backup.archive import describe_os_error, fsync_directory
+from afirgen_backup import catalog, process
+from afirgen_backup.actions.listing import format_age
+from afirgen_backup.archive import describe_os_error, fsync_directory, require_directory_or_absent
 from afirgen_backup.config import Settings
 from afirgen_backup.logs import get_logger
 from afirgen_backup.retention import Decision, RetentionPolicy, plan_retention
@@ -79,3 +88,116 @@ def prune_backups(
         skipped_kinds=sorted(skip_kinds),
     )
     return result
+
+
+@dataclass
+class MoveResult:
+    """What prune --future-dated did (or, in a dry run, would do): file name -> why."""
+
+    moved: dict[str, str] = field(default_factory=dict)
+    left: dict[str, str] = field(default_factory=dict)  # left in place on purpose, or because the move failed
+
+    @property
+    def error(self) -> str | None:
+        if not self.left:
+            return None
+        return "left in place: " + "; ".join(f"{name} ({why})" for name, why in self.left.items())
+
+
+def move_future_dated(settings: Settings, *, dry_run: bool = False, now: datetime | None = None) -> MoveResult:
+    """Move backups dated in the future, with their manifests, into BACKUP_DIR/misdated/ (call it under the lock)."""
+    log = get_logger()
+    now = now or datetime.now(UTC)
+    found = catalog.scan(settings.backup_dir)
+    result = MoveResult()
+    planned: list[catalog.BackupEntry] = []
+    for kind in catalog.KINDS:
+        newest = found.newest_good(kind, now)
+        for entry in found.in_future(kind, now):
+            ahead = f"dated {format_age((entry.time - now).total_seconds())} in the future"
+            if entry is newest:
+                result.left[entry.name] = (
+                    f"{ahead}, but it is the newest good {kind} backup (published last, sequence {entry.sequence}): "
+                    "take a backup first, then run prune --future-dated again"
+                )
+            else:
+                planned.append(entry)
+                result.moved[entry.name] = ahead
+    target = misdated_dir_path(settings)
+    stranded = [
+        m
+        for m in found.orphan_manifests
+        if catalog.is_real_directory(target) and catalog.is_regular_file(target / backup_of(m))
+    ]
+    if dry_run or not (planned or stranded):
+        for name, why in result.moved.items():
+            log.info("would_move_future_dated", file=name, reason=why)
+        return result
+    with directory_fd(settings.backup_dir) as source, misdated_directory_fd(target) as destination:
+        for manifest in stranded:  # a move cut short by a crash: the manifest follows its backup
+            move_names(source, destination, [manifest.name], result, backup_of(manifest))
+        for entry in planned:
+            names = [entry.name]
+            if catalog.is_regular_file(catalog.manifest_path(entry.path)):
+                names.append(catalog.manifest_path(entry.path).name)
+            if move_names(source, destination, names, result, entry.name):
+                log.info("moved_future_dated", file=entry.name, to=str(target), reason=result.moved[entry.name])
+        os.fsync(destination)
+        os.fsync(source)
+    return result
+
+
+def backup_of(manifest: Path) -> str:
+    return manifest.name[: -len(catalog.MANIFEST_SUFFIX)]
+
+
+def misdated_dir_path(settings: Settings) -> Path:
+    return settings.backup_dir / catalog.MISDATED_DIR_NAME
+
+
+def move_names(source: int, destination: int, names: list[str], result: MoveResult, backup: str) -> bool:
+    """Rename `names` from BACKUP_DIR into misdated/ (directory fds: no link on the way is followed), never over
+    an existing name; False, with the reason in result.left, when they were not moved."""
+    taken = [name for name in names if exists_at(destination, name)]
+    if taken:
+        result.moved.pop(backup, None)
+        result.left[backup] = f"{catalog.MISDATED_DIR_NAME}/{taken[0]} exists already"
+        return False
+    try:
+        with process.signals_deferred():  # a backup and its manifest move together
+            for name in names:
+                os.rename(name, name, src_dir_fd=source, dst_dir_fd=destination)
+    except OSError as error:
+        result.moved.pop(backup, None)
+        result.left[backup] = describe_os_error(error)
+        get_logger().error("move_failed", file=backup, error=describe_os_error(error))
+        return False
+    return True
+
+
+def exists_at(directory: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def directory_fd(path: Path, flags: int = 0) -> Iterator[int]:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | flags)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def misdated_directory_fd(path: Path) -> Iterator[int]:
+    """BACKUP_DIR/misdated, created private when missing; a link or anything else of that name is UnsafeFile."""
+    if not require_directory_or_absent(path):
+        with contextlib.suppress(FileExistsError):  # made meanwhile: the O_NOFOLLOW open below checks it
+            path.mkdir(mode=0o700)
+        fsync_directory(path.parent)
+    with directory_fd(path, os.O_NOFOLLOW) as fd:
+        yield fd

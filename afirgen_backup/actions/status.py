@@ -6,7 +6,15 @@ kind (afirgen_backup/catalog.py says what is good) is younger than BACKUP_MAX_AG
 future, BACKUP_DIR can be read and the last run did not fail. A last_run.json that exists but cannot be read or
 parsed is unhealthy too, since it may be hiding a failure. An interrupted last run is reported but is not by
 itself unhealthy (the age limit catches a run that keeps failing to finish). A backup dated in the future is
-unhealthy because it would otherwise look fresh for as long as the clock is wrong.
+unhealthy because it would otherwise look fresh for as long as the clock is wrong: status names each such file
+and the command that moves them out of the way (`prune --future-dated`, into BACKUP_DIR/misdated/, nothing
+deleted). Ages are taken from the newest good backup not dated in the future; `latest` (the highest sequence,
+catalog.py) is named too when it is another file.
+
+Nothing but regular files is ever opened (catalog.py reads manifests and last_run.json through
+archive.open_regular, bounded), so a FIFO planted in BACKUP_DIR cannot make the HEALTHCHECK hang. A link, FIFO
+or directory where the lock, the log file, safety/ or misdated/ should be is unhealthy: the next run would refuse
+it.
 """
 
 from __future__ import annotations
@@ -18,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from afirgen_backup import catalog
-from afirgen_backup.actions.listing import describe_verification, format_age, format_size
+from afirgen_backup.actions.listing import FUTURE_DATED_COMMAND, describe_verification, format_age, format_size
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError
+from afirgen_backup.lock import LOCK_NAME
 
 
 def measure_directory(path: Path) -> tuple[int, int]:
@@ -43,18 +52,33 @@ def free_space(path: Path) -> int | None:
         return None
 
 
+def describe_future(ahead: list[catalog.BackupEntry], now: datetime) -> str | None:
+    if not ahead:
+        return None
+    furthest = format_age(max((b.time - now).total_seconds() for b in ahead))
+    if len(ahead) == 1:
+        return f"{ahead[0].name} is dated {furthest} in the future: is this host's clock right?"
+    names = ", ".join(b.name for b in ahead)
+    return f"{names} are dated up to {furthest} in the future: is this host's clock right?"
+
+
 def kind_status(found: catalog.Catalog, kind: str, now: datetime, max_age_s: float) -> dict[str, Any]:
     ahead = found.in_future(kind, now)
-    future = (
-        f"{ahead[0].name} is dated {format_age((ahead[0].time - now).total_seconds())} in the future: "
-        "is this host's clock right?"
-        if ahead
-        else None
-    )
-    entry = found.newest_good(kind, now)
+    future = describe_future(ahead, now)
+    entry = found.newest_current(kind, now)
+    latest = found.newest_good(kind, now)
+    other_latest = latest.name if latest is not None and latest is not entry else None
     if entry is None:
-        missing = f"no good {kind} backup" + (f"; {future}" if future else "")
-        return {"kind": kind, "newest": None, "healthy": False, "problem": missing}
+        missing = f"no good {kind} backup" + (" that is not dated in the future" if other_latest else "")
+        missing += f"; {future}" if future else ""
+        return {
+            "kind": kind,
+            "newest": None,
+            "latest": other_latest,
+            "future_dated": [b.name for b in ahead],
+            "healthy": False,
+            "problem": missing,
+        }
     age = (now - entry.time).total_seconds()
     fresh = age <= max_age_s
     problem: str | None = (
@@ -69,9 +93,27 @@ def kind_status(found: catalog.Catalog, kind: str, now: datetime, max_age_s: flo
         "age_s": int(age),
         "size": entry.size,
         "verification": entry.verification,
+        "latest": other_latest,
+        "future_dated": [b.name for b in ahead],
         "healthy": problem is None,
         "problem": problem,
     }
+
+
+def state_file_problems(settings: Settings) -> list[str]:
+    """A link or other wrong kind of file where the lock, the log, safety/ or misdated/ goes (lstat only)."""
+    expected = [
+        (settings.backup_dir / LOCK_NAME, "a regular file"),
+        (settings.log_file, "a regular file"),
+        (settings.backup_dir / catalog.SAFETY_DIR_NAME, "a directory"),
+        (settings.backup_dir / catalog.MISDATED_DIR_NAME, "a directory"),
+    ]
+    problems = []
+    for path, wanted in expected:
+        found = catalog.entry_kind(path)
+        if found is not None and found != wanted:
+            problems.append(f"{path} is {found}, not {wanted}: runs refuse it until it is removed")
+    return problems
 
 
 def collect_status(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -89,7 +131,10 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         problems.append(record_problem)
     if last_run and last_run.get("outcome") == "failed":
         problems.append(f"last run failed: {last_run.get('error') or 'see backup.log'}")
+    if not unreadable:
+        problems += state_file_problems(settings)
     files, total = measure_directory(settings.backup_dir)
+    future_dated = [name for k in kinds for name in k.get("future_dated", [])]
     return {
         "healthy": not problems,
         "checked_at": now.isoformat(timespec="seconds"),
@@ -104,6 +149,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
             "free": free_space(settings.backup_dir),
         },
         "problems": problems,
+        "future_dated": {"files": future_dated, "command": FUTURE_DATED_COMMAND} if future_dated else None,
     }
 
 
@@ -123,6 +169,15 @@ def render_status(status: dict[str, Any]) -> str:
     else:
         error = f": {last['error']}" if last.get("error") else ""
         lines.append(f"last run: {last.get('outcome')} (started {last.get('started_at')}){error}")
+    for kind in status["kinds"]:
+        if kind.get("latest"):
+            lines.append(f"{kind['kind']}: latest (published last) is {kind['latest']}")
+    future = status.get("future_dated")
+    if future:
+        lines.append(
+            f"dated in the future: {', '.join(future['files'])}; once this host's clock is right, "
+            f"`{future['command']}` moves them into BACKUP_DIR/{catalog.MISDATED_DIR_NAME}/ (kept, never pruned)"
+        )
     directory = status["backup_dir"]
     free = "unknown" if directory["free"] is None else format_size(directory["free"])
     lines.append(f"{directory['path']}: {directory['files']} files, {format_size(directory['size'])}, {free} free")

@@ -347,7 +347,14 @@ def scan(backup_dir: Path) -> Catalog:
                 found.strangers.append(entry)
     names = {b.name for b in found.backups}
     found.orphan_manifests = [m for m in manifests if m.name[: -len(MANIFEST_SUFFIX)] not in names]
+    # a backup's own manifest that is not a regular file is named by its entry (manifest_problem) already
+    found.strangers = [(p, what) for p, what in found.strangers if manifest_owner(p.name) not in names]
     return found
+
+
+def manifest_owner(name: str) -> str | None:
+    """The backup a manifest's name belongs to, or None for any other name."""
+    return name[: -len(MANIFEST_SUFFIX)] if name.endswith(MANIFEST_SUFFIX) else None
 
 
 def backup_root(directory: Path) -> Path:

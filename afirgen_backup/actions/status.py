@@ -174,9 +174,11 @@ def render_status(status: dict[str, Any]) -> str:
             lines.append(f"{kind['kind']}: latest (published last) is {kind['latest']}")
     future = status.get("future_dated")
     if future:
+        waiting = [k["latest"] for k in status["kinds"] if k.get("latest") in k.get("future_dated", [])]
         lines.append(
             f"dated in the future: {', '.join(future['files'])}; once this host's clock is right, "
             f"`{future['command']}` moves them into BACKUP_DIR/{catalog.MISDATED_DIR_NAME}/ (kept, never pruned)"
+            + "".join(f"; {name} only after the next backup (it is still the newest)" for name in waiting)
         )
     directory = status["backup_dir"]
     free = "unknown" if directory["free"] is None else format_size(directory["free"])

@@ -101,6 +101,7 @@ def test_after_the_clock_jumped_forward_and_back_latest_is_the_newest_backup_and
     code, out, _ = run_cli(capsys, "status")
     assert code == 1, out
     assert f"dated in the future: {ahead}; once this host's clock is right, `{FIX}` moves them" in out
+    assert f"; {ahead} only after the next backup (it is still the newest)" in out
     assert out.splitlines()[-1] == f"UNHEALTHY: {ahead} is dated 9d23h in the future: is this host's clock right?"
 
     # Moving it now would make `latest` older data: it stays until a newer backup exists.

@@ -108,7 +108,14 @@ def take_safety_backup(settings: Settings, database: str, run_id: str) -> str:
 def take_checked_safety_backup(settings: Settings, database: str, run_id: str, where: str) -> str:
     """A safety backup of the database about to be replaced, checked like any backup (checksum, stream, trailer,
     every statement): nothing is dropped on the strength of a copy that could not be loaded back."""
-    path = take_safety_backup(settings, database, run_id)
+    try:
+        path = take_safety_backup(settings, database, run_id)
+    except BackupError as error:
+        error.args = (
+            f"the safety backup of {where} failed: {error}; stopping before anything is dropped; {where} "
+            "was not touched",
+        )
+        raise
     entry = entry_for_path(Path(path))
     if entry is None:
         raise BackupError(f"the safety backup {path} of {where} is gone; stopping before anything is dropped")

@@ -132,7 +132,8 @@ parse_bool() { # NAME VALUE -> prints true/false, or fails
 
 # --- the configuration handed to the cron job ----------------------------------------------------------------
 
-# Writes $JOB_ENV (and prints the paths the job needs, see the end): the engine's settings (MYSQL_*, MYSQLDUMP_*, BACKUP_*, SESSIONS_*) from the container's
+# Writes $JOB_ENV (and prints the paths the job needs, see the end): the engine's settings (MYSQL_*, MYSQLDUMP_*,
+# BACKUP_*, SESSIONS_*, and SESSION_DB_PATH, the application's name for SESSIONS_DB_PATH) from the container's
 # environment laid over its .env file, in python-dotenv syntax, 0600, owned by the job's user. A Docker secret
 # named by MYSQL_PASSWORD_FILE is copied next to it (0400, the job's user) so that it need not be readable by
 # that user on the host. The file is read back with python-dotenv and compared before it is used.
@@ -152,9 +153,10 @@ if Path(source).is_file():
     settings.update({k: v for k, v in dotenv_values(source, interpolate=False).items() if v is not None})
 settings.update(os.environ)
 prefixes = ("MYSQL_", "MYSQLDUMP_", "BACKUP_", "SESSIONS_")
+aliases = {"SESSION_DB_PATH"}  # the application's name for SESSIONS_DB_PATH, which the engine reads too
 # The scheduler's own settings, and MySQL's root password should a .env shared with the mysql service hold it.
 not_for_job = {"BACKUP_ENV_FILE", "BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT", "MYSQL_ROOT_PASSWORD"}
-settings = {k: v for k, v in settings.items() if k.startswith(prefixes) and k not in not_for_job}
+settings = {k: v for k, v in settings.items() if (k.startswith(prefixes) or k in aliases) and k not in not_for_job}
 
 
 def write_private(path: Path, data: str, mode: int) -> None:
@@ -193,11 +195,12 @@ if dotenv_values(target, interpolate=False) != settings:
 # What the scheduler prepares for the job, NUL-separated: BACKUP_DIR, the log file, sessions.db, the lock's name.
 backup_dir = settings.get("BACKUP_DIR", "").strip() or "/app/backups"
 log_file = settings.get("BACKUP_LOG_FILE", "").strip() or os.path.join(backup_dir, "backup.log")
+sessions_db = settings.get("SESSIONS_DB_PATH", "").strip() or settings.get("SESSION_DB_PATH", "").strip()
 try:
     from afirgen_backup.lock import LOCK_NAME
 except ImportError:
     LOCK_NAME = ".afirgen-backup.lock"
-fields = (backup_dir, log_file, settings.get("SESSIONS_DB_PATH", "").strip(), LOCK_NAME)
+fields = (backup_dir, log_file, sessions_db, LOCK_NAME)
 sys.stdout.write("".join(f"{field}\0" for field in fields))
 PY
 }

@@ -2,20 +2,25 @@
 
 Real environment variables win over the .env file. The .env file is read without interpolation, so a `$`
 in a password survives. Every error names the variable, what is wrong with its value and what is allowed,
-and never repeats a password.
+and never repeats a password. A .env line that python-dotenv cannot parse (it would skip it with a warning) is
+an error naming its line, and so is a name under MYSQL_, MYSQLDUMP_, BACKUP_ or SESSIONS_ that is none of the
+known names (KNOWN_NAMES), in the file or in the environment: a typo is refused, not ignored.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
+import shlex
 import shutil
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from afirgen_backup.errors import ConfigError
 
@@ -28,6 +33,66 @@ DEFAULT_COMPRESS_LEVEL = 2  # chosen from the measured size/time table in the RE
 # One compressor thread keeps up with mysqldump (ISA-L compresses several times faster than mysqldump dumps), and
 # on two cores a second one only competes with mysqldump and the server: 1.36x the bare dump against 1.48x.
 DEFAULT_COMPRESS_THREADS = 1
+# How long the sessions part waits for a sessions.db that another process holds locked (a write transaction in
+# rollback-journal mode keeps readers out). The application's own write transactions last milliseconds; a minute
+# outlasts any of them, even a VACUUM of a large sessions.db, and is still nothing next to a 6-hour schedule. A lock
+# held longer is a stuck application, which the part then reports instead of waiting for it without end.
+DEFAULT_SESSIONS_LOCK_TIMEOUT = 60
+
+# --- the names of the configuration, in one place ---------------------------------------------------------------
+# A variable whose name starts with one of these prefixes must be one of the names below: anything else is a typo
+# (BACKUP_RETENTION_DAY), refused with the closest known name rather than silently ignored.
+CHECKED_PREFIXES = ("MYSQL_", "MYSQLDUMP_", "BACKUP_", "SESSIONS_")
+# The settings this package reads (load_settings reads no other name; a unit test holds it to that).
+SETTINGS = (
+    "MYSQL_HOST",
+    "MYSQL_PORT",
+    "MYSQL_USER",
+    "MYSQL_PASSWORD",
+    "MYSQL_PASSWORD_FILE",
+    "MYSQL_DB",
+    "MYSQLDUMP_BIN",
+    "MYSQL_BIN",
+    "SESSIONS_DB_PATH",
+    "BACKUP_DIR",
+    "BACKUP_RETENTION_DAYS",
+    "BACKUP_KEEP_LAST",
+    "BACKUP_MYSQL_ENABLED",
+    "BACKUP_SESSIONS_ENABLED",
+    "BACKUP_SESSIONS_LOCK_TIMEOUT",
+    "BACKUP_ALLOW_EMPTY",
+    "BACKUP_LOG_FILE",
+    "BACKUP_LOG_FORMAT",
+    "BACKUP_COMPRESS_LEVEL",
+    "BACKUP_COMPRESS_THREADS",
+    "BACKUP_NICE",
+    "BACKUP_YIELD_CPU",
+    "BACKUP_MAX_AGE_HOURS",
+    "BACKUP_ENV_FILE",
+)
+# Another name for a setting: the AFIRGen application calls sessions.db's path SESSION_DB_PATH.
+ALIASES = {"SESSION_DB_PATH": "SESSIONS_DB_PATH"}
+# The container entrypoint's own settings (backup_scheduler.sh, and docker-compose's ${BACKUP_CGROUP_PARENT}).
+ENTRYPOINT_SETTINGS = ("BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT", "BACKUP_CGROUP_PARENT")
+# Accepted and ignored: what a .env shared with the official mysql/mariadb images may hold (their entrypoints'
+# variables, with the *_FILE forms they read, and the versions their Dockerfiles set), and the environment
+# variables MySQL's and MariaDB's own client programs read. None of them is passed to a child (process.py scrubs
+# the environment). One block of text rather than a list of quoted names: they are no settings of ours, and
+# tests/unit/test_docs.py asks the README to document every quoted name in this file.
+FOREIGN_NAMES = tuple(
+    """
+    MYSQL_ROOT_PASSWORD MYSQL_ROOT_PASSWORD_FILE MYSQL_ROOT_HOST MYSQL_ROOT_HOST_FILE MYSQL_DATABASE
+    MYSQL_DATABASE_FILE MYSQL_USER_FILE MYSQL_ALLOW_EMPTY_PASSWORD MYSQL_RANDOM_ROOT_PASSWORD MYSQL_ONETIME_PASSWORD
+    MYSQL_INITDB_SKIP_TZINFO MYSQL_MAJOR MYSQL_VERSION MYSQL_SHELL_VERSION
+    MYSQL_PWD MYSQL_TCP_PORT MYSQL_UNIX_PORT MYSQL_HISTFILE MYSQL_HISTIGNORE MYSQL_PS1 MYSQL_HOME
+    MYSQL_TEST_LOGIN_FILE MYSQL_TEST_TRACE_CRASH MYSQL_TEST_TRACE_DEBUG MYSQL_DEBUG MYSQL_GROUP_SUFFIX
+    MYSQL_SERVER_PREPARE MYSQL_OPENSSL_UDF_DH_BITS_THRESHOLD MYSQL_OPENSSL_UDF_DSA_BITS_THRESHOLD
+    MYSQL_OPENSSL_UDF_RSA_BITS_THRESHOLD
+    """.split()  # noqa: SIM905
+)
+KNOWN_NAMES = frozenset((*SETTINGS, *ALIASES, *ENTRYPOINT_SETTINGS, *FOREIGN_NAMES))
+SUGGESTION_CUTOFF = 0.75  # difflib ratio: BACKUP_RETENTION_DAY finds BACKUP_RETENTION_DAYS, BACKUP_FOO nothing
+ENV_FILE_SYNTAX = "KEY=value, KEY=\"value\" or KEY='value', a # comment, or an empty line"
 
 
 @dataclass(frozen=True)
@@ -52,6 +117,8 @@ class Settings:
     yield_cpu: bool = True  # while the application writes, the MySQL dump leaves it a CPU (yielding.py)
     max_age_hours: int = 7
     log_format: str = "console"  # how events look on stdout/stderr: console or json
+    sessions_lock_timeout: int = DEFAULT_SESSIONS_LOCK_TIMEOUT  # seconds to wait for a locked sessions.db
+    allow_empty: bool = False  # BACKUP_ALLOW_EMPTY
 
     @property
     def enabled_kinds(self) -> tuple[str, ...]:
@@ -64,17 +131,87 @@ class Settings:
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment laid over the .env file (BACKUP_ENV_FILE, default ./.env)."""
+    """The process environment laid over the .env file (BACKUP_ENV_FILE, default ./.env).
+
+    A line of the file that is not KEY=value, and a name under one of the CHECKED_PREFIXES that is no known
+    name, in the file or in the environment, are configuration errors.
+    """
     env = dict(os.environ if environ is None else environ)
     env_file = env.get("BACKUP_ENV_FILE")
     path = Path(env_file) if env_file else Path.cwd() / ".env"
     if env_file and not path.is_file():
         raise ConfigError(f"BACKUP_ENV_FILE: {str(path)!r} is not a readable file; point it at a .env file or unset it")
+    from_file: dict[str, str] = {}
     if path.is_file():
-        from_file = {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
-        from_file.update(env)
-        env = from_file
-    return env
+        names_and_lines, from_file = read_env_file(path)
+        check_names((name, f" (line {line} of {path})") for name, line in names_and_lines)
+    check_names((name, "") for name in sorted(env))
+    from_file.update(env)
+    return from_file
+
+
+def read_env_file(path: Path) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """([(name, line)] of every binding, {name: value}) of a .env file, read as python-dotenv reads it (without
+    interpolation); a line python-dotenv cannot parse, which it would skip with a warning, is a ConfigError."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            bindings = list(parse_stream(stream))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; allowed: a UTF-8 .env file") from None
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read ({error.strerror}); allowed: a readable .env file") from None
+    names, values = [], {}
+    for binding in bindings:
+        line = binding_line(binding.original.string, binding.original.line)
+        if binding.error:
+            raise ConfigError(
+                f"{path} line {line}{named_in(binding.original.string)} cannot be parsed; allowed: {ENV_FILE_SYNTAX}"
+            )
+        if binding.key is not None:
+            names.append((binding.key, line))
+            if binding.value is not None:
+                values[binding.key] = binding.value
+    return names, values
+
+
+def binding_line(text: str, first_line: int) -> int:
+    """The line a binding's statement is on: python-dotenv counts from the empty lines before it."""
+    leading = text[: len(text) - len(text.lstrip())]
+    return first_line + leading.count("\n") + leading.replace("\r\n", "\n").count("\r")
+
+
+def named_in(text: str) -> str:
+    """` (NAME)` when a line that cannot be parsed still starts like `NAME=`; its value is never repeated."""
+    match = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", text)
+    return f" ({match.group(1)})" if match else ""
+
+
+def closest_name(name: str) -> list[str]:
+    """[the known name closest to `name`] (a setting of ours before a neighbour's: MYSQL_PASS is MYSQL_PASSWORD
+    mistyped rather than the client's MYSQL_PS1), or [] when none is close."""
+    ours = sorted((*SETTINGS, *ALIASES, *ENTRYPOINT_SETTINGS))
+    for candidates in (ours, sorted(FOREIGN_NAMES)):
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=SUGGESTION_CUTOFF)
+        if close:
+            return close
+    return []
+
+
+def check_names(names_and_places: Iterable[tuple[str, str]]) -> None:
+    """Refuse a name under CHECKED_PREFIXES (in any case) that is not a known one, naming the closest known one.
+
+    Each name comes with where it was found (` (line N of FILE)`, or nothing for the environment)."""
+    for name, place in names_and_places:
+        upper = name.upper()
+        if not upper.startswith(CHECKED_PREFIXES) or name in KNOWN_NAMES:
+            continue
+        close = closest_name(upper)
+        if close:
+            raise ConfigError(f"{name} is not a setting; did you mean {close[0]}?{place}")
+        raise ConfigError(
+            f"{name} is not a setting{place}; allowed: the settings listed in .env.example (every name starting "
+            f"with {', '.join(CHECKED_PREFIXES[:-1])} or {CHECKED_PREFIXES[-1]} must be one of them)"
+        )
 
 
 def load_settings(
@@ -101,17 +238,14 @@ def load_settings(
             "BACKUP_MYSQL_ENABLED and BACKUP_SESSIONS_ENABLED are both false: nothing to back up; enable at least one"
         )
 
-    sessions_db_path = None
-    raw_sessions = env.get("SESSIONS_DB_PATH", "").strip()
-    if raw_sessions:
-        sessions_db_path = Path(raw_sessions)
-    elif sessions_enabled:
+    sessions_db_path = parse_sessions_db_path(env)
+    if sessions_db_path is None and sessions_enabled:
         raise ConfigError(
-            "SESSIONS_DB_PATH is not set: give the path of sessions.db (e.g. /data/sessions/sessions.db), "
-            "or set BACKUP_SESSIONS_ENABLED=false"
+            "SESSIONS_DB_PATH is not set: give the path of sessions.db (e.g. /data/sessions/sessions.db; "
+            "SESSION_DB_PATH, the application's name for it, is read too), or set BACKUP_SESSIONS_ENABLED=false"
         )
 
-    mysql_user = text("MYSQL_USER", "root")
+    mysql_user = utf8_text("MYSQL_USER", text("MYSQL_USER", "root"))
     password = read_password(env) if mysql_enabled or env.get("MYSQL_PASSWORD_FILE") else ""
 
     settings = Settings(
@@ -144,10 +278,44 @@ def load_settings(
         yield_cpu=parse_bool(env, "BACKUP_YIELD_CPU", True),
         max_age_hours=parse_int(env, "BACKUP_MAX_AGE_HOURS", 7, minimum=1, maximum=100000, what="a number of hours"),
         log_format=parse_choice(env, "BACKUP_LOG_FORMAT", "console", ("console", "json")),
+        sessions_lock_timeout=parse_int(
+            env,
+            "BACKUP_SESSIONS_LOCK_TIMEOUT",
+            DEFAULT_SESSIONS_LOCK_TIMEOUT,
+            minimum=0,
+            maximum=3600,
+            what="a number of seconds",
+        ),
+        allow_empty=parse_bool(env, "BACKUP_ALLOW_EMPTY", False),
     )
     if check_dirs:
         check_backup_dir(settings.backup_dir, create=create_dirs)
+    _in_force[:] = [settings]
     return settings
+
+
+# The Settings load_settings built last in this process (a run loads them once, in cli.main).
+_in_force: list[Settings] = []
+
+
+def settings_in_force() -> Settings:
+    """The settings of this run, or the defaults before any were loaded: for a layer that the action does not
+    hand them to (sources.sqlite's lock wait reads BACKUP_SESSIONS_LOCK_TIMEOUT here until actions/backup.py
+    passes it to snapshot_sessions)."""
+    return _in_force[0] if _in_force else Settings()
+
+
+def parse_sessions_db_path(env: Mapping[str, str]) -> Path | None:
+    """SESSIONS_DB_PATH, else its alias SESSION_DB_PATH (the application's name); both set must agree."""
+    values = {name: env.get(name, "").strip() for name in ("SESSIONS_DB_PATH", "SESSION_DB_PATH")}
+    given = {name: value for name, value in values.items() if value}
+    if len({Path(value) for value in given.values()}) > 1:
+        both = " and ".join(f"{name}={value!r}" for name, value in given.items())
+        raise ConfigError(
+            f"{both} differ: SESSION_DB_PATH is the application's name for SESSIONS_DB_PATH; allowed: set one of "
+            "them, or both to the same path"
+        )
+    return Path(next(iter(given.values()))) if given else None
 
 
 def parse_int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int, what: str) -> int:
@@ -219,7 +387,16 @@ def read_password(env: Mapping[str, str]) -> str:
         elif value.endswith("\n"):
             value = value[:-1]
         return value
-    return env.get("MYSQL_PASSWORD", "")
+    return utf8_text("MYSQL_PASSWORD", env.get("MYSQL_PASSWORD", ""))
+
+
+def utf8_text(name: str, value: str) -> str:
+    """The value, when it can be sent as UTF-8 (an environment variable's bytes that are not UTF-8 cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{name} is not UTF-8 text; allowed: any text in UTF-8") from None
+    return value
 
 
 def find_client(env: Mapping[str, str], name: str, candidates: tuple[str, ...], *, needed: bool) -> str:
@@ -243,11 +420,13 @@ def find_client(env: Mapping[str, str], name: str, candidates: tuple[str, ...], 
 
 
 def check_backup_dir(path: Path, *, create: bool = True) -> None:
-    """BACKUP_DIR must be a writable directory; a missing one is created private (0700).
+    """BACKUP_DIR must be a writable directory that no other user can write to; a missing one is created private
+    (0700).
 
-    Only a directory created here is given mode 0700: an existing one (a mount point, a shared directory such as
-    /tmp) keeps its mode, and the files written into it are 0600 anyway. With create=False nothing is created or
-    changed (check-config): a missing BACKUP_DIR must have an existing ancestor it can be created in.
+    Only a directory created here is given mode 0700: an existing one (a mount point) keeps its mode, and the files
+    written into it are 0600 anyway. One that others may write to (group- or world-writable, such as /tmp) is
+    refused before anything is written there. With create=False nothing is created or changed (check-config): a
+    missing BACKUP_DIR must have an existing ancestor it can be created in.
     """
     if not create:
         inspect_backup_dir(path)
@@ -263,6 +442,7 @@ def check_backup_dir(path: Path, *, create: bool = True) -> None:
         ) from None
     if not path.is_dir():
         raise ConfigError(f"BACKUP_DIR={str(path)!r} is not a directory; allowed: a writable directory")
+    refuse_shared_backup_dir(path)
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"BACKUP_DIR={str(path)!r} is not writable; allowed: a writable directory")
     try:
@@ -281,6 +461,7 @@ def check_backup_dir(path: Path, *, create: bool = True) -> None:
 def inspect_backup_dir(path: Path) -> None:
     """check_backup_dir without creating or writing anything: what it can tell from stat and access(2)."""
     if path.is_dir():
+        refuse_shared_backup_dir(path)
         if not os.access(path, os.W_OK | os.X_OK):
             raise ConfigError(f"BACKUP_DIR={str(path)!r} is not writable; allowed: a writable directory")
         return
@@ -296,4 +477,16 @@ def inspect_backup_dir(path: Path) -> None:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ConfigError(
             f"BACKUP_DIR={str(path)!r} cannot be created ({ancestor} is not writable); allowed: a writable directory"
+        )
+
+
+def refuse_shared_backup_dir(path: Path) -> None:
+    """Refuse a BACKUP_DIR that users other than its owner may write to: one of them could plant a symlink where
+    the next backup, manifest or log goes, or files that look like backups (the sticky bit of /tmp stops neither)."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(
+            f"BACKUP_DIR={str(path)!r} is writable by users other than its owner (mode {mode:04o}), who could plant "
+            f"symlinks and files among the backups; allowed: a directory only its owner can write to: run "
+            f"`chmod go-w {shlex.quote(str(path))}`"
         )

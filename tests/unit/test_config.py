@@ -169,12 +169,13 @@ def test_a_backup_dir_that_is_a_file_is_not_a_directory(env, tmp_path):
 
 
 def test_an_existing_backup_dir_keeps_its_mode(tmp_path):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    check_backup_dir(shared)
-    assert shared.stat().st_mode & 0o7777 == 0o1777
-    assert list(shared.iterdir()) == []
+    # 0755, not a shared 1777 one like /tmp: a directory others may write to is refused (test_config_backup_dir.py)
+    readable = tmp_path / "readable"
+    readable.mkdir()
+    readable.chmod(0o755)
+    check_backup_dir(readable)
+    assert readable.stat().st_mode & 0o7777 == 0o755
+    assert list(readable.iterdir()) == []
 
 
 def test_a_created_backup_dir_is_private_whatever_the_umask(tmp_path):

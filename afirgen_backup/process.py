@@ -4,6 +4,10 @@ Every child gets an argv tuple (never a shell string) and a scrubbed environment
 credentials from a `--defaults-extra-file=/dev/fd/N` that is the read end of a pipe the child inherits, so the
 password is in no command line, no environment and no file on disk. Children are tracked so that a signal
 handler can stop them; their stderr is kept (the last lines) for error messages.
+
+Each child leads a process group of its own (a session: start_new_session), and stopping it stops that whole
+group: a MYSQLDUMP_BIN that is a wrapper script runs the real mysqldump, and maybe more, as its own children,
+and none of them may outlive the run. What a child leaves running in its group when it exits is stopped too.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from afirgen_backup import priority
@@ -25,6 +31,8 @@ from afirgen_backup.errors import CommandFailed
 # so that a ~/.my.cnf (read after --defaults-extra-file) cannot replace the credentials we hand over.
 INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 STDERR_TAIL_LINES = 20
+STOP_GRACE_S = 5.0  # from SIGTERM to SIGKILL for a child's process group
+GROUP_POLL_S = 0.02
 
 _children: set[subprocess.Popen[bytes]] = set()
 _children_lock = threading.Lock()
@@ -106,10 +114,13 @@ class Child:
         return self.process.stdin
 
     def wait(self) -> int:
-        try:
-            return self.process.wait()
-        finally:
-            forget_child(self.process)
+        """Wait for the child; then stop what it left running in its process group.
+
+        Interrupted meanwhile (SIGTERM), the child stays tracked, for stop_all_children to stop its group."""
+        returncode = self.process.wait()
+        stop_group(self.process.pid)
+        forget_child(self.process)
+        return returncode
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -193,21 +204,67 @@ def forget_child(process: subprocess.Popen[bytes]) -> None:
         _children.discard(process)
 
 
-def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    if process.poll() is not None:
+def stop_process(process: subprocess.Popen[bytes], grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM the child's whole process group (it leads one), SIGKILL to the group what is left after `grace`."""
+    deadline = time.monotonic() + grace
+    if process.poll() is None:
+        signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+    stop_group(process.pid, deadline)
+
+
+def stop_group(group: int, deadline: float | None = None) -> None:
+    """Stop the members of a process group whose leader has been reaped: SIGTERM, SIGKILL once `deadline` (default:
+    STOP_GRACE_S from now) has passed. Nothing to do, and no signal sent, when the group has no live member."""
+    if not group_alive(group):
         return
-    with contextlib.suppress(ProcessLookupError):
-        process.terminate()
+    if deadline is None:
+        deadline = time.monotonic() + STOP_GRACE_S
+    signal_group(group, signal.SIGTERM)
+    while group_alive(group):
+        if time.monotonic() >= deadline:
+            signal_group(group, signal.SIGKILL)
+            return
+        time.sleep(GROUP_POLL_S)
+
+
+def signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
+
+
+def group_alive(group: int) -> bool:
+    """Whether the process group has a member that is not a zombie (one that exited, whose new parent has not
+    reaped it yet, needs no stopping)."""
     try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    return any(entry.isdigit() and process_group_state(entry) == (group, True) for entry in entries)
+
+
+def process_group_state(pid: str) -> tuple[int, bool] | None:
+    """(process group, alive: not a zombie) of a process from /proc/PID/stat, or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
+    return int(fields[2]), fields[0] not in ("Z", "X")
 
 
 def stop_all_children() -> None:
-    """Terminate every tracked child (used by the signal handler)."""
+    """Stop every tracked child and its process group (used by the signal handler)."""
     with _children_lock:
         children = list(_children)
     for process in children:

@@ -3,6 +3,11 @@
 The source is opened read-only and copied in one backup step, so the copy is one snapshot: in WAL mode
 the application's writers go on meanwhile; in rollback-journal mode they wait for the copy (a moment).
 
+A database another process holds locked (in rollback-journal mode a write transaction keeps every reader out
+until it commits) is waited for at most BACKUP_SESSIONS_LOCK_TIMEOUT seconds. The wait is ours, in Python
+(copy_once): SQLite's own busy handler would sleep inside C, where a SIGTERM cannot end the run until it returns,
+and Connection.backup retries a busy step for ever.
+
 Read-only mounts: a reader of a WAL database needs the `-wal` and `-shm` files beside it. When the
 application has the database open they exist and SQLite reads them read-only. When it has none open,
 SQLite removed them at its last close, and on a read-only directory it can neither create them nor open
@@ -21,9 +26,11 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from afirgen_backup import config
 from afirgen_backup.errors import BackupError, SourceUnavailable
 
-BUSY_TIMEOUT_S = 10.0
+LOCK_RETRY_S = 0.05  # between two attempts on a locked source: how soon a SIGTERM or the lock's release is seen
+LOCKED_CODES = frozenset({getattr(sqlite3, "SQLITE_BUSY", 5), getattr(sqlite3, "SQLITE_LOCKED", 6)})
 IMMUTABLE_ATTEMPTS = 5
 SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)  # "database or disk is full": the copy's disk, here
 WAL_HEADER_VERSION = 2  # bytes 18-19 of the database header are 2 in WAL mode
@@ -64,12 +71,35 @@ def file_state(path: Path) -> tuple[int, int, int, int]:
     return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
-def copy_once(source: Path, destination: Path, *, immutable: bool) -> None:
-    src = sqlite3.connect(source_uri(source, immutable=immutable), uri=True, timeout=BUSY_TIMEOUT_S)
+class LockWait:
+    """Connection.backup's progress callback: gives up on a source that stays locked for `timeout` seconds.
+
+    Called after every step, between two of which the step's SQLITE_BUSY is slept off in LOCK_RETRY_S pieces; as
+    it runs Python code, a pending SIGTERM is raised there (Interrupted), which ends the backup at once."""
+
+    def __init__(self, source: Path, timeout: float) -> None:
+        self.source = source
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+
+    def __call__(self, status: int, remaining: int, total: int) -> None:
+        if status in LOCKED_CODES and time.monotonic() >= self.deadline:
+            raise SourceUnavailable(
+                f"cannot read {self.source}: another process (the application, in a write transaction) has held "
+                f"it locked for {self.timeout:g} s, as long as BACKUP_SESSIONS_LOCK_TIMEOUT={self.timeout:g} lets "
+                "the backup wait; allowed: a lock held for less time, or a longer BACKUP_SESSIONS_LOCK_TIMEOUT "
+                "(0-3600 seconds)"
+            )
+
+
+def copy_once(source: Path, destination: Path, *, immutable: bool, lock_timeout: float) -> None:
+    # timeout=0: no busy handler sleeping inside C; a locked source is waited for by LockWait instead
+    src = sqlite3.connect(source_uri(source, immutable=immutable), uri=True, timeout=0)
     try:
         dst = scratch_connection(destination)
         try:
-            src.backup(dst)  # pages=-1: the whole database in one step, one read transaction
+            # pages=-1: the whole database in one step, one read transaction
+            src.backup(dst, progress=LockWait(source, lock_timeout), sleep=LOCK_RETRY_S)
         finally:
             dst.close()
     finally:
@@ -87,21 +117,21 @@ def scratch_connection(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def copy_database(source: Path, destination: Path) -> str:
+def copy_database(source: Path, destination: Path, lock_timeout: float) -> str:
     """Copy `source` into `destination` (a new file); return how it was read ('shared' or 'immutable')."""
     if not source.exists():
         raise SourceUnavailable(f"SESSIONS_DB_PATH {str(source)!r} does not exist")
     if not source.is_file():
         raise SourceUnavailable(f"SESSIONS_DB_PATH {str(source)!r} is not a file")
     try:
-        copy_once(source, destination, immutable=False)
+        copy_once(source, destination, immutable=False, lock_timeout=lock_timeout)
         return "shared"
     except sqlite3.OperationalError as error:
         if not cannot_open_wal_read_only(source, error):
             raise copy_failure(source, destination, error) from None
     except sqlite3.DatabaseError as error:
         raise copy_failure(source, destination, error) from None
-    return copy_immutable(source, destination)
+    return copy_immutable(source, destination, lock_timeout)
 
 
 def copy_failure(source: Path, destination: Path, error: sqlite3.DatabaseError) -> BackupError:
@@ -121,21 +151,21 @@ def cannot_open_wal_read_only(source: Path, error: sqlite3.OperationalError) -> 
     )
 
 
-def copy_immutable(source: Path, destination: Path) -> str:
+def copy_immutable(source: Path, destination: Path, lock_timeout: float) -> str:
     wal = sidecar(source, "-wal")
     for attempt in range(IMMUTABLE_ATTEMPTS):
         with contextlib.suppress(FileNotFoundError):
             destination.unlink()
         if wal.exists():
             try:  # the application opened the database meanwhile: the shared way works again
-                copy_once(source, destination, immutable=False)
+                copy_once(source, destination, immutable=False, lock_timeout=lock_timeout)
                 return "shared"
             except sqlite3.OperationalError:
                 time.sleep(0.05 * (attempt + 1))
                 continue
         before = file_state(source)
         try:
-            copy_once(source, destination, immutable=True)
+            copy_once(source, destination, immutable=True, lock_timeout=lock_timeout)
         except sqlite3.DatabaseError as error:
             raise SourceUnavailable(f"cannot read {source}: {error}") from None
         if file_state(source) == before and not wal.exists():
@@ -190,9 +220,14 @@ def source_journal_mode(source: Path) -> str:
         return "unknown"
 
 
-def snapshot_sessions(source: Path, destination: Path) -> SqliteCopy:
-    """A checked, standalone copy of `source` at `destination`; raise SourceUnavailable when it is not sound."""
-    mode = copy_database(source, destination)
+def snapshot_sessions(source: Path, destination: Path, lock_timeout: float | None = None) -> SqliteCopy:
+    """A checked, standalone copy of `source` at `destination`; raise SourceUnavailable when it is not sound.
+
+    lock_timeout: seconds to wait for a source another process holds locked; None: BACKUP_SESSIONS_LOCK_TIMEOUT of
+    the settings in force."""
+    if lock_timeout is None:
+        lock_timeout = config.settings_in_force().sessions_lock_timeout
+    mode = copy_database(source, destination, lock_timeout)
     try:
         page_count, page_size, integrity, tables = check_and_finish_copy(destination)
     except sqlite3.DatabaseError as error:

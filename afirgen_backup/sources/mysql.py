@@ -202,12 +202,16 @@ def check_pair(client: Flavor, server: Flavor, inventory: Inventory) -> None:
 
 @contextlib.contextmanager
 def connect(settings: Settings, database: str | None = None, **options: Any) -> Iterator[pymysql.Connection]:
+    """A PyMySQL connection with the settings' credentials, or SourceUnavailable naming the server and user.
+
+    The password goes as UTF-8 bytes, as the clients send it from their option file: PyMySQL would encode a str
+    as latin-1, which sends `pässwörd` wrong and cannot send `密码€` at all."""
     try:
         connection = pymysql.connect(
             host=settings.mysql_host,
             port=settings.mysql_port,
             user=settings.mysql_user,
-            password=settings.mysql_password,
+            password=settings.mysql_password.encode("utf-8"),
             database=database,
             charset="utf8mb4",
             connect_timeout=15,

@@ -17,7 +17,7 @@ import pymysql
 from afirgen_backup import process
 from afirgen_backup.archive import GzipPublisher, WrittenFile
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, DumpIncomplete, SourceUnavailable, UnrestorableDump
+from afirgen_backup.errors import DumpIncomplete, SourceUnavailable, UnrestorableDump
 from afirgen_backup.sources.mysql_policy import DumpPolicy, GeneratedTable
 from afirgen_backup.sources.mysql_script import ScriptReader, ScriptRefused
 
@@ -176,7 +176,7 @@ def build_dump_argv(
 
 
 def check_pair(client: Flavor, server: Flavor, inventory: Inventory) -> None:
-    """Refuse a client that would silently lose what this database holds."""
+    """Refuse a client that would silently lose what this database holds (exit 2: set MYSQLDUMP_BIN)."""
     if server.is_mariadb and not client.is_mariadb:
         lost = []
         if inventory.sequences:
@@ -184,7 +184,7 @@ def check_pair(client: Flavor, server: Flavor, inventory: Inventory) -> None:
         if inventory.versioned_tables:
             lost.append(f"system-versioned history ({', '.join(inventory.versioned_tables)})")
         if lost:
-            raise BackupError(
+            raise UnrestorableDump(
                 f"MYSQLDUMP_BIN is MySQL's mysqldump ({client.describe()}), which cannot dump MariaDB "
                 f"{' and '.join(lost)}; set MYSQLDUMP_BIN to mariadb-dump"
             )
@@ -194,7 +194,7 @@ def check_pair(client: Flavor, server: Flavor, inventory: Inventory) -> None:
         and client.is_mariadb
         and not needs_dump_history(client, server, inventory)
     ):
-        raise BackupError(
+        raise UnrestorableDump(
             f"mysqldump {client.describe()} cannot dump the history of system-versioned tables "
             f"({', '.join(inventory.versioned_tables)}); use a MariaDB 10.11 or newer client"
         )

@@ -117,8 +117,10 @@ def test_redacted_argv_drops_the_defaults_file():
     ],
 )
 def test_a_client_that_would_lose_mariadb_features_is_refused(client, inventory, message):
-    with pytest.raises(BackupError, match=message):
+    with pytest.raises(BackupError, match=message) as refused:
         check_pair(client, MARIADB_10_11, inventory)
+
+    assert refused.value.exit_code == 2  # a setting (MYSQLDUMP_BIN) must change
 
 
 def test_a_client_that_loses_nothing_is_accepted():

@@ -58,6 +58,7 @@ MANIFEST_FORMAT = 1
 LAST_RUN_NAME = "last_run.json"
 VERIFY_FAILED = "its last verify found it damaged"
 RESTORE_TEST_CHECK = "restore-test"
+RESTORE_TEST_KEY = "restore_test"  # the latest restore test's outcome, kept apart from `verification`
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of hosts sharing BACKUP_DIR may differ this much
 SAFETY_DIR_NAME = "safety"  # safety backups a restore takes of the database it replaces
 MISDATED_DIR_NAME = "misdated"  # backups dated in the future, moved there by `prune --future-dated`
@@ -188,6 +189,16 @@ def record_verification(backup: Path, result: dict[str, Any]) -> None:
     if manifest is None:
         return
     manifest["verification"] = result
+    write_manifest(backup, manifest)
+
+
+def record_restore_test(backup: Path, result: dict[str, Any]) -> None:
+    """Store the outcome of the latest restore test apart from the latest verification: a plain verify after a
+    failed restore test must not make it look as if the dump had loaded."""
+    manifest = read_manifest(backup)
+    if manifest is None:
+        return
+    manifest[RESTORE_TEST_KEY] = result
     write_manifest(backup, manifest)
 
 

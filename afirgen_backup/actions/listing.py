@@ -176,6 +176,7 @@ def entry_as_dict(entry: BackupEntry, now: datetime) -> dict[str, Any]:
         "problem": entry.flaw,
         "in_future": entry.in_future(now),
         "verification": entry.verification,
+        "restore_test": (entry.manifest or {}).get(catalog.RESTORE_TEST_KEY),
     }
 
 
@@ -224,6 +225,9 @@ def render_listing(listing: dict[str, Any]) -> str:
             status = describe_verification(entry["verification"])
             if not entry["good"]:
                 status = f"NOT USABLE: {status if entry['problem'] == catalog.VERIFY_FAILED else entry['problem']}"
+            restore_test = entry.get("restore_test")
+            if isinstance(restore_test, dict) and restore_test.get("ok") is False:
+                status += f"; RESTORE TEST FAILED at {restore_test.get('time', '?')}"
             if entry["in_future"] and entry["sequence"] is None:
                 status += "; DATED IN THE FUTURE (never taken as the newest)"
             elif entry["in_future"]:

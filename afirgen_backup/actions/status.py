@@ -3,13 +3,13 @@
 It only reads: BACKUP_DIR's listing, the manifests, last_run.json and the free space. No decompression, no
 hashing, no lock, no log event, nothing written. Healthy (exit 0) when the newest good backup of every enabled
 kind (afirgen_backup/catalog.py says what is good) is younger than BACKUP_MAX_AGE_HOURS, none is dated in the
-future, BACKUP_DIR can be read and the last run did not fail. A last_run.json that exists but cannot be read or
-parsed is unhealthy too, since it may be hiding a failure. An interrupted last run is reported but is not by
-itself unhealthy (the age limit catches a run that keeps failing to finish). A backup dated in the future is
-unhealthy because it would otherwise look fresh for as long as the clock is wrong: status names each such file
-and the command that moves them out of the way (`prune --future-dated`, into BACKUP_DIR/misdated/, nothing
-deleted). Ages are taken from the newest good backup not dated in the future; `latest` (the highest sequence,
-catalog.py) is named too when it is another file.
+future, no backup's latest restore test failed, BACKUP_DIR can be read and the last run did not fail. A
+last_run.json that exists but cannot be read or parsed is unhealthy too, since it may be hiding a failure. An
+interrupted last run is reported but is not by itself unhealthy (the age limit catches a run that keeps failing
+to finish). A backup dated in the future is unhealthy because it would otherwise look fresh for as long as the
+clock is wrong: status names each such file and the command that moves them out of the way (`prune
+--future-dated`, into BACKUP_DIR/misdated/, nothing deleted). Ages are taken from the newest good backup not
+dated in the future; `latest` (the highest sequence, catalog.py) is named too when it is another file.
 
 Nothing but regular files is ever opened (catalog.py reads manifests and last_run.json through
 archive.open_regular, bounded), so a FIFO planted in BACKUP_DIR cannot make the HEALTHCHECK hang. A link, FIFO
@@ -100,6 +100,21 @@ def kind_status(found: catalog.Catalog, kind: str, now: datetime, max_age_s: flo
     }
 
 
+def failed_restore_tests(found: catalog.Catalog, kinds: tuple[str, ...]) -> list[str]:
+    """Backups whose latest restore test failed: each stays a problem until a restore test of it passes (a plain
+    verify or a restore does not clear it) or retention deletes it."""
+    problems = []
+    for entry in sorted(found.backups, key=lambda b: b.time):
+        record = (entry.manifest or {}).get(catalog.RESTORE_TEST_KEY)
+        if entry.kind in kinds and isinstance(record, dict) and record.get("ok") is False:
+            detail = str(record.get("detail") or "see backup.log")[:300]
+            problems.append(
+                f"the restore test of {entry.name} failed at {record.get('time', '?')}: {detail}; "
+                f"once fixed, run `backup_database.py verify --restore-test {entry.name}`"
+            )
+    return problems
+
+
 def state_file_problems(settings: Settings) -> list[str]:
     """A link or other wrong kind of file where the lock, the log, safety/ or misdated/ goes (lstat only)."""
     expected = [
@@ -132,6 +147,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
     if last_run and last_run.get("outcome") == "failed":
         problems.append(f"last run failed: {last_run.get('error') or 'see backup.log'}")
     if not unreadable:
+        problems += failed_restore_tests(found, settings.enabled_kinds)
         problems += state_file_problems(settings)
     files, total = measure_directory(settings.backup_dir)
     future_dated = [name for k in kinds for name in k.get("future_dated", [])]

@@ -42,7 +42,6 @@ STREAM_ERRORS = (EOFError, OSError, ValueError, isal_zlib.error)
 TAIL_KEEP = 512
 SCRATCH_SUFFIX = "_verify_{stamp}"
 RESTORE_TEST = "restore-test"
-RESTORE_TEST_KEY = "restore_test"  # the manifest's record of the latest restore test
 MAX_DB_NAME = 64
 
 
@@ -341,21 +340,13 @@ def record_result(verification: Verification) -> None:
         catalog.record_verification(path, verification.as_record())
         restore_test = next((c for c in verification.checks if c.name == RESTORE_TEST), None)
         if restore_test is not None:
-            record_restore_test(path, {**restore_test_record(restore_test), "time": iso(verification.time)})
+            catalog.record_restore_test(path, {**restore_test_record(restore_test), "time": iso(verification.time)})
     except OSError as error:
         get_logger().warning("cannot_record_verification", file=verification.entry.name, error=str(error))
         return
     if not path.exists():
         with contextlib.suppress(FileNotFoundError):
             catalog.manifest_path(path).unlink()
-
-
-def record_restore_test(backup: Path, record: dict[str, Any]) -> None:
-    """Keep the outcome of the latest restore test in the manifest, apart from the latest verification."""
-    manifest = catalog.read_manifest(backup)
-    if manifest is not None:
-        manifest[RESTORE_TEST_KEY] = record
-        catalog.write_manifest(backup, manifest)
 
 
 def restore_test_record(check: Check) -> dict[str, Any]:

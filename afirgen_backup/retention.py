@@ -30,6 +30,9 @@ class Backup(Protocol):
     @property
     def good(self) -> bool: ...
 
+    @property
+    def order(self) -> tuple[bool, int, datetime, str]: ...
+
 
 @dataclass(frozen=True)
 class RetentionPolicy:
@@ -64,7 +67,9 @@ def plan_retention(
 
     decisions: list[Decision] = []
     for kind in sorted(by_kind):
-        newest_first: Sequence[Backup] = sorted(by_kind[kind], key=lambda b: (b.time, b.name), reverse=True)
+        # Newest first by publishing order (catalog.BackupEntry.order: the manifest's sequence, else the time in
+        # the name), so that the floor of keep_last protects the backups taken last even after the clock went back.
+        newest_first: Sequence[Backup] = sorted(by_kind[kind], key=lambda b: b.order, reverse=True)
         good_newer = 0
         for backup in newest_first:
             if kind in skip_kinds:
@@ -85,7 +90,3 @@ def plan_retention(
             if backup.good and backup.time <= future:
                 good_newer += 1
     return decisions
-
-
-def backups_to_delete(decisions: Iterable[Decision]) -> list[Backup]:
-    return [d.backup for d in decisions if d.delete]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from afirgen_backup.retention import RetentionPolicy, backups_to_delete, plan_retention
+from afirgen_backup.retention import RetentionPolicy, plan_retention
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -18,6 +18,12 @@ class B:
     name: str
     time: datetime
     good: bool = True
+    sequence: int | None = None
+
+    @property
+    def order(self) -> tuple[bool, int, datetime, str]:
+        """As catalog.BackupEntry.order: by sequence; without one, before every backup with one, by time."""
+        return (self.sequence is not None, -1 if self.sequence is None else self.sequence, self.time, self.name)
 
 
 def backups(kind: str, ages_days: list[float], bad: frozenset[int] = frozenset()) -> list[B]:
@@ -26,7 +32,7 @@ def backups(kind: str, ages_days: list[float], bad: frozenset[int] = frozenset()
 
 def deleted_names(items: list[B], days: int, keep: int, skip: tuple[str, ...] = ()) -> list[str]:
     decisions = plan_retention(items, RetentionPolicy(days, keep), NOW, skip_kinds=skip)
-    return sorted(b.name for b in backups_to_delete(decisions))
+    return sorted(d.backup.name for d in decisions if d.delete)
 
 
 CASES = [
@@ -62,6 +68,15 @@ def test_a_kind_that_failed_in_this_run_is_not_pruned_while_other_kinds_are():
         "sessions-4",
         "sessions-5",
     ]
+
+
+def test_after_the_clock_went_back_further_than_the_retention_period_the_backups_taken_last_are_kept():
+    """Backups published in the order of their sequence: 0-2 before the clock went back 30 days, 3-5 after.
+    By the dates in their names the last three look the oldest; by sequence they are the newest."""
+    ages = [2, 1, 0.1, 30, 29.9, 29.8]
+    items = [B("mysql", f"mysql-{i}", NOW - timedelta(days=age), sequence=i + 1) for i, age in enumerate(ages)]
+
+    assert deleted_names(items, 7, 2) == ["mysql-3"]  # 5 and 4 are the newest two; 0-2 are younger than 7 days
 
 
 def test_kinds_are_counted_separately():

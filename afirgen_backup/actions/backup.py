@@ -33,6 +33,8 @@ from afirgen_backup.sources import mysql, sqlite
 from afirgen_backup.yielding import Yielder
 
 SESSIONS_COPY_PREFIX = ".sessions-copy-"
+SESSIONS_COPY_NAME = "copy.db"
+SESSIONS_COPY_FILES = (SESSIONS_COPY_NAME, *(SESSIONS_COPY_NAME + s for s in ("-journal", "-wal", "-shm")))
 # archive.temp_path's names (`.<name>.<pid>.<random>.tmp`, or `.<name>.<pid>.tmp` before the random part)
 MANIFEST_TEMP = re.compile(r"^\.(.+)\.json\.\d+(?:\.[0-9a-f]{8})?\.tmp$")
 MB = 1_000_000
@@ -139,7 +141,10 @@ def remove_leftovers_in(directory: Path, backup_dir: Path) -> list[str]:
             continue
         try:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()  # a directory fails here (EISDIR) and is left, named in the warning
+                if what == "a directory" and path.name.startswith(SESSIONS_COPY_PREFIX):
+                    remove_copy_directory(path)
+                else:
+                    path.unlink()  # a directory fails here (EISDIR) and is left, named in the warning
         except OSError as error:
             log.warning("leftover_not_removed", file=name, error=describe_os_error(error))
             continue
@@ -148,6 +153,15 @@ def remove_leftovers_in(directory: Path, backup_dir: Path) -> list[str]:
         with contextlib.suppress(OSError):  # they are gone; that it may not survive a crash changes nothing
             fsync_directory(directory)
     return removed
+
+
+def remove_copy_directory(directory: Path) -> None:
+    """Remove a sessions copy's private directory: the copy and its journals, then the directory. Anything else
+    in it is not ours and stays (the directory with it), as OSError."""
+    for name in SESSIONS_COPY_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / name).unlink()
+    directory.rmdir()
 
 
 def unused_stamp(backup_dir: Path) -> datetime:
@@ -328,10 +342,10 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str, yielder: Y
     clock = time.monotonic()
     final = settings.backup_dir / catalog.backup_name("sessions", stamp)
     log.info("sessions_copy_started", source=str(source))
-    fd, temp_name = tempfile.mkstemp(prefix=SESSIONS_COPY_PREFIX, suffix=".db", dir=settings.backup_dir)
-    os.close(fd)
-    temp = Path(temp_name)
-    temp.unlink()  # sqlite creates it; mkstemp only reserved a unique name
+    # SQLite creates the copy by name, following links: it goes into a private directory (0700, an unguessable
+    # name) where nobody else can put one.
+    workdir = Path(tempfile.mkdtemp(prefix=SESSIONS_COPY_PREFIX, dir=settings.backup_dir))
+    temp = workdir / SESSIONS_COPY_NAME
     try:
         copy = sqlite.snapshot_sessions(source, temp)
         copied = time.monotonic() - clock
@@ -362,9 +376,8 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str, yielder: Y
             }
             publish_with_manifest(publisher, manifest)
     finally:
-        for leftover in (temp, *(sqlite.sidecar(temp, suffix) for suffix in ("-journal", "-wal", "-shm"))):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        with contextlib.suppress(OSError):  # what is left, the next run's leftover cleanup names
+            remove_copy_directory(workdir)
     uncompressed = manifest["uncompressed_size"]
     log.info(
         "sessions_backup_published",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,20 @@ def test_signals_are_held_while_deferred_and_delivered_after():
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert steps == ["after kill"]
+
+
+def test_a_sessions_copy_directory_left_by_a_killed_run_is_removed_but_not_what_is_not_ours(tmp_path: Path) -> None:
+    ours = tmp_path / ".sessions-copy-k1ll3d"
+    ours.mkdir()
+    for name in ("copy.db", "copy.db-journal"):
+        (ours / name).write_bytes(b"x")
+    theirs = tmp_path / ".sessions-copy-s0meb0dy"
+    theirs.mkdir()
+    (theirs / "copy.db").write_bytes(b"x")
+    (theirs / "somebody's file").write_text("not ours\n")
+
+    removed = remove_leftovers(tmp_path)
+
+    assert removed == [ours.name]
+    assert not ours.exists()
+    assert (theirs / "somebody's file").read_text() == "not ours\n"

@@ -95,6 +95,7 @@ def take_safety_backup(settings: Settings, database: str, run_id: str) -> str:
 
     directory = safety_dir(settings.backup_dir)
     directory.mkdir(mode=0o700, exist_ok=True)
+    safety_dir(settings.backup_dir)  # once more: a link put there meanwhile is refused, never written through
     safety = dataclasses.replace(settings, mysql_db=database, backup_dir=directory)
     stamp = unused_stamp(directory)
     while (settings.backup_dir / catalog.backup_name("mysql", stamp)).exists():  # one name, one file

@@ -290,19 +290,7 @@ def load_settings(
     )
     if check_dirs:
         check_backup_dir(settings.backup_dir, create=create_dirs)
-    _in_force[:] = [settings]
     return settings
-
-
-# The Settings load_settings built last in this process (a run loads them once, in cli.main).
-_in_force: list[Settings] = []
-
-
-def settings_in_force() -> Settings:
-    """The settings of this run, or the defaults before any were loaded: for a layer that the action does not
-    hand them to (sources.sqlite's lock wait reads BACKUP_SESSIONS_LOCK_TIMEOUT here until actions/backup.py
-    passes it to snapshot_sessions)."""
-    return _in_force[0] if _in_force else Settings()
 
 
 def parse_sessions_db_path(env: Mapping[str, str]) -> Path | None:

@@ -347,7 +347,7 @@ def backup_sessions(settings: Settings, stamp: datetime, run_id: str, yielder: Y
     workdir = Path(tempfile.mkdtemp(prefix=SESSIONS_COPY_PREFIX, dir=settings.backup_dir))
     temp = workdir / SESSIONS_COPY_NAME
     try:
-        copy = sqlite.snapshot_sessions(source, temp)
+        copy = sqlite.snapshot_sessions(source, temp, settings.sessions_lock_timeout)
         copied = time.monotonic() - clock
         with GzipPublisher(final, level=settings.compress_level, threads=settings.compress_threads) as publisher:
             with open(temp, "rb") as handle:

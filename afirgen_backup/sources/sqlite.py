@@ -26,7 +26,6 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from afirgen_backup import config
 from afirgen_backup.errors import BackupError, SourceUnavailable
 
 LOCK_RETRY_S = 0.05  # between two attempts on a locked source: how soon a SIGTERM or the lock's release is seen
@@ -220,13 +219,10 @@ def source_journal_mode(source: Path) -> str:
         return "unknown"
 
 
-def snapshot_sessions(source: Path, destination: Path, lock_timeout: float | None = None) -> SqliteCopy:
+def snapshot_sessions(source: Path, destination: Path, lock_timeout: float) -> SqliteCopy:
     """A checked, standalone copy of `source` at `destination`; raise SourceUnavailable when it is not sound.
 
-    lock_timeout: seconds to wait for a source another process holds locked; None: BACKUP_SESSIONS_LOCK_TIMEOUT of
-    the settings in force."""
-    if lock_timeout is None:
-        lock_timeout = config.settings_in_force().sessions_lock_timeout
+    lock_timeout: seconds to wait for a source another process holds locked (BACKUP_SESSIONS_LOCK_TIMEOUT)."""
     mode = copy_database(source, destination, lock_timeout)
     try:
         page_count, page_size, integrity, tables = check_and_finish_copy(destination)

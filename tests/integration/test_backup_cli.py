@@ -16,6 +16,7 @@ import pytest
 from helpers import (
     FAKES,
     REPO_ROOT,
+    assert_refused,
     backups_of,
     cli_argv,
     command_name,
@@ -348,25 +349,40 @@ def test_check_config_creates_nothing_and_says_what_the_first_backup_will_create
     assert not backup_dir.exists() and not (tmp_path / "logs").exists()
 
 
-def test_check_config_and_backups_keep_the_mode_of_an_existing_shared_backup_dir(
+def test_check_config_and_backups_keep_the_mode_of_an_existing_backup_dir(
     backup_env: dict[str, str], tmp_path: Path
 ) -> None:
-    shared = tmp_path / "shared"  # a directory like /tmp, which other users need
-    shared.mkdir()
-    shared.chmod(0o1777)
-    backup_env["BACKUP_DIR"] = str(shared)
+    existing = tmp_path / "existing"  # a mount point the operator made readable for others (not writable)
+    existing.mkdir()
+    existing.chmod(0o755)
+    backup_env["BACKUP_DIR"] = str(existing)
 
     checked = run_cli(backup_env, "check-config")
 
     assert checked.returncode == 0 and "does not exist" not in checked.stdout, describe(checked)
-    assert shared.stat().st_mode & 0o7777 == 0o1777 and names_in(shared) == []
+    assert existing.stat().st_mode & 0o7777 == 0o755 and names_in(existing) == []
 
     backed_up = run_cli(backup_env)
 
     assert backed_up.returncode == 0, describe(backed_up)
-    assert shared.stat().st_mode & 0o7777 == 0o1777, "only a directory the tool created is made private"
-    assert len(backups_of(shared, "mysql")) == 1
-    assert mode_of(backups_of(shared, "mysql")[0]) == 0o600 and mode_of(shared / "backup.log") == 0o600
+    assert existing.stat().st_mode & 0o7777 == 0o755, "only a directory the tool created is made private"
+    assert len(backups_of(existing, "mysql")) == 1
+    assert mode_of(backups_of(existing, "mysql")[0]) == 0o600 and mode_of(existing / "backup.log") == 0o600
+
+
+def test_a_backup_dir_others_may_write_to_is_refused_and_nothing_is_written_there(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"  # a directory like /tmp: another user could plant links and files there
+    shared.mkdir()
+    shared.chmod(0o1777)
+    backup_env["BACKUP_DIR"] = str(shared)
+
+    for command in ("check-config", "backup"):
+        result = run_cli(backup_env, command)
+
+        assert_refused(result, "writable by users other than its owner", "chmod go-w")
+    assert names_in(shared) == [] and shared.stat().st_mode & 0o7777 == 0o1777
 
 
 def test_a_created_backup_dir_is_private(backup_env: dict[str, str]) -> None:

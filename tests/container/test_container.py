@@ -609,3 +609,35 @@ def compose_available(command: list[str]) -> bool:
     if shutil.which(command[0]) is None:
         return False
     return subprocess.run([*command, "version"], capture_output=True, check=False).returncode == 0
+
+
+def test_the_afirgen_compose_file_joins_the_applications_network_and_volume_and_starts_no_mysql(
+    tmp_path: Path,
+) -> None:
+    """docker-compose.afirgen.yaml, with the application's own variable names in .env (its SESSION_DB_PATH points
+    into its own container) and an RDS endpoint: one service, AFIRGen's network and sessions volume (external),
+    no dependency, and the sessions path of this container."""
+    shutil.copy(REPO / "docker-compose.afirgen.yaml", tmp_path / "docker-compose.yaml")
+    (tmp_path / ".env").write_text(
+        "MYSQL_HOST=afirgen-db.abc123.ap-south-1.rds.amazonaws.com\nMYSQL_USER=afirgen_backup\n"
+        "MYSQL_PASSWORD=x\nMYSQL_DB=fir_db\nSESSION_DB_PATH=/app/sessions.db\n"
+        "AFIRGEN_NETWORK=afirgenfinal_afirgen_network\nAFIRGEN_SESSIONS_VOLUME=afirgenfinal_sessions_data\n"
+    )
+    tools = [cmd for cmd in (["docker-compose"], ["docker", "compose"]) if compose_available(cmd)]
+    if not tools:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    for tool in tools:
+        result = subprocess.run([*tool, "config"], cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{' '.join(tool)} config: {result.stderr}"
+        config = result.stdout
+        services = re.findall(r"^  ([a-z_]+):\n", config.split("\nservices:\n", 1)[1].split("\nvolumes:\n")[0], re.M)
+
+        assert services == ["backup"], config
+        assert "depends_on" not in config and "mysql:8" not in config
+        assert re.search(r"name: afirgenfinal_afirgen_network", config) and "external: true" in config
+        assert re.search(r"source: afirgenfinal_sessions_data\n\s+target: /data/sessions\n", config) or (
+            "afirgen_sessions:/data/sessions:ro" in config and "name: afirgenfinal_sessions_data" in config
+        ), config
+        assert re.search(r"SESSIONS?_DB_PATH: /data/sessions/sessions.db", config)
+        assert "/app/sessions.db" not in config  # the application's path in its own container does not leak in
+        assert "afirgen-db.abc123.ap-south-1.rds.amazonaws.com" in config

@@ -431,15 +431,33 @@ def wait_until_dumping_bulk(server: Any, user: str, timeout: float = 30) -> None
     )
 
 
+#: What mysqldump must have written before the CLI is frozen: more than a pipe holds (64 KiB until the CLI, back
+#: from starting it, enlarges the pipe), so the CLI has read from it and is past starting it.
+PAST_SPAWN_BYTES = 2 << 20
+
+
+def bytes_written(pid: int) -> int:
+    """`wchar` of /proc/PID/io: the bytes a process has written so far (0 when it is gone)."""
+    for line in bytes_of(Path(f"/proc/{pid}/io")).splitlines():
+        if line.startswith(b"wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
 @contextlib.contextmanager
 def stalled_mid_dump(cli: subprocess.Popen[str], server: Any, user: str) -> Iterator[int]:
-    """Freeze the CLI as soon as it has started mysqldump and yield mysqldump's pid once the dump is mid-table.
+    """Freeze the CLI once it reads mysqldump's output and yield mysqldump's pid once the dump is mid-table.
 
     With the CLI stopped nobody drains mysqldump's stdout: mysqldump blocks on the full pipe and the server
     blocks sending the rest of `a_bulk` (far larger than the pipe and socket buffers). The CLI resumes when
     the block ends.
+
+    The CLI is frozen only after mysqldump has written PAST_SPAWN_BYTES, i.e. back in the CLI's read loop: frozen
+    inside subprocess.Popen (between fork and return), a signal sent now would hit the tool while it starts
+    mysqldump, a different fault (there Popen raises, and the tool has no handle to stop the child it forked).
     """
     dump_pid = find_dump_child(cli.pid)
+    wait_for(lambda: bytes_written(dump_pid) > PAST_SPAWN_BYTES, 30, "the CLI to read from mysqldump", 0.001)
     with frozen(cli.pid):
         wait_until_dumping_bulk(server, user)
         yield dump_pid

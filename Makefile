@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: venv test unit lint bench clean
+.PHONY: venv test unit lint bench demo clean
 
 venv: $(BIN)/.installed
 
@@ -14,16 +14,19 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 test: venv
-	$(BIN)/ruff check afirgen_backup tests benchmarks backup_database.py
+	$(BIN)/ruff check afirgen_backup tests benchmarks demo backup_database.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check afirgen_backup tests benchmarks backup_database.py
-	$(BIN)/ruff format --check afirgen_backup tests benchmarks backup_database.py
+	$(BIN)/ruff check afirgen_backup tests benchmarks demo backup_database.py
+	$(BIN)/ruff format --check afirgen_backup tests benchmarks demo backup_database.py
 	$(BIN)/mypy --ignore-missing-imports afirgen_backup
+
+demo: venv
+	$(BIN)/python -m demo
 
 bench: venv
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -156,27 +156,21 @@ class Pairing:
 
 
 #: Product gaps on MySQL, the reasons of the strict xfails (each case turns into a failure once it is fixed).
-GENERATED_COLUMNS_GAP = (
-    "mariadb-dump 10.11 (the image's client) writes the values of MySQL's generated columns "
-    "(INSERT INTO `fir_number_parts` VALUES ('FIR/2021/00000',2021,0)), and the tool passes it no option that "
-    "leaves them out: the backup does not load into MySQL, ERROR 3105 (HY000): The value specified for "
-    "generated column 'fir_year' in table 'fir_number_parts' is not allowed"
-)
-SCRATCH_BINLOG_GAP = (
-    "verify --restore-test loads its scratch copy with binary logging on (no SET sql_log_bin=0 for the load): "
-    "CREATE DATABASE, every row and DROP DATABASE of <db>_verify_<stamp> go to MySQL's binary log, and so to "
-    "every replica"
+DEFAULT_GENERATED_GAP = (
+    "with MariaDB's mariadb-dump (the image's client) against MySQL the backup routes the rows of tables with "
+    "generated columns through a temporary table, and takes every column whose information_schema EXTRA holds "
+    "'GENERATED' for a generated one: DEFAULT_GENERATED columns (DEFAULT CURRENT_TIMESTAMP(6), DEFAULT "
+    "(UUID_TO_BIN(UUID()))) are left out of the INSERT ... SELECT, so firs.registered_at, "
+    "police_stations.created_at and police_stations.station_uuid come back as the load's time and new UUIDs "
+    "(CHECKSUM TABLE differs for firs and police_stations)"
 )
 RESTORE_TEST_GRANT_GAP = (
-    "the grant verify suggests for restore tests is not enough on MySQL with binary logging on (its default): "
-    "the scratch load's first trigger fails with ERROR 1419 (HY000): You do not have the SUPER privilege and "
-    "binary logging is enabled (you *might* want to use the less safe log_bin_trust_function_creators variable); "
-    "the tool neither keeps the load out of the binary log nor says what else it needs (its hint names "
-    "SET_USER_ID, which MySQL 9.7 does not know: SET_ANY_DEFINER, and SYSTEM_USER for a root DEFINER)"
-)
-SCRATCH_EVENTS_GAP = (
-    "verify --restore-test loads the dump's events as they were (ENABLE) while MySQL 9.7 runs its event "
-    "scheduler (ON by default): an event of the scratch copy fires while the copy exists"
+    "the grant verify suggests for restore tests (GRANT ... ON `<db>\\_verify\\_%`.*, with the backup user's "
+    "own privileges, SET_ANY_DEFINER and SYSTEM_USER) is not enough on MySQL with binary logging on, its default: "
+    "the user may not SET sql_log_bin (SYSTEM_VARIABLES_ADMIN or SESSION_VARIABLES_ADMIN, named only in the "
+    "load_written_to_binary_log warning), so the load is logged and the dump's first trigger fails with "
+    "ERROR 1419 (HY000): You do not have the SUPER privilege and binary logging is enabled (you *might* want to "
+    "use the less safe log_bin_trust_function_creators variable)"
 )
 
 

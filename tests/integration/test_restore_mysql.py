@@ -20,13 +20,14 @@ import pytest
 from dbcompare import (
     all_differences,
     data_differences,
+    event_status,
     history_digests,
     object_lists,
     schema_differences,
     table_checksums,
 )
 from helpers import (
-    GENERATED_COLUMNS_GAP,
+    DEFAULT_GENERATED_GAP,
     Pairing,
     add_bulk_table,
     as_root,
@@ -49,7 +50,8 @@ from helpers import (
 from mariadb_server import MariaDBServer
 
 from afirgen_backup.config import load_settings
-from afirgen_backup.sources import mysql, mysql_restore
+from afirgen_backup.sources import mysql, mysql_load, mysql_restore
+from afirgen_backup.sources.mysql_policy import DumpPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +61,16 @@ def snapshot(server: MariaDBServer, db: str) -> tuple[object, ...]:
         return table_checksums(conn, db), object_lists(conn, db), history_digests(conn, db)
 
 
-@on_pairings(xfail={"mysql-image-client": GENERATED_COLUMNS_GAP})
+def enable_events_as_in(server: MariaDBServer, source: str, copy: str) -> list[str]:
+    """ENABLE in `copy` the events ENABLED in `source` (a restore under another name creates them DISABLED)."""
+    with server.connect() as conn:
+        enabled = [name for name, status in event_status(conn, source).items() if status == "ENABLED"]
+        assert set(event_status(conn, copy).values()) <= {"DISABLED"}, "a copy's events never run"
+    server.execute(*(f"ALTER EVENT `{name}` ENABLE" for name in enabled), database=copy)
+    return enabled
+
+
+@on_pairings(xfail={"mysql-image-client": DEFAULT_GENERATED_GAP})
 def test_restore_into_a_new_database_gives_back_every_table_row_and_object(backed_up_pairing: Pairing) -> None:
     server, fir_db, backed_up = backed_up_pairing.server, backed_up_pairing.db, backed_up_pairing.env
     target = backed_up_pairing.make_database("restored")
@@ -69,6 +80,10 @@ def test_restore_into_a_new_database_gives_back_every_table_row_and_object(backe
 
     assert result.returncode == 0, result.stderr
     assert f"into database {target}" in result.stdout
+    with server.connect() as conn:
+        assert table_checksums(conn, target) == table_checksums(conn, fir_db)
+    enabled = enable_events_as_in(server, fir_db, target)  # all that differs: events of a copy are DISABLED
+    assert len(enabled) == (1 if backed_up_pairing.flavor == "mysql" else 0)
     assert snapshot(server, target) == snapshot(server, fir_db)
     with server.connect() as conn:
         assert schema_differences(conn, fir_db, target) == []  # sequence defaults name the new database
@@ -102,9 +117,10 @@ def test_restore_into_a_non_empty_database_without_yes_refuses_and_changes_nothi
     assert "not empty" in str(failed[0]["error"])
 
 
-@on_pairings(xfail={"mysql-image-client": GENERATED_COLUMNS_GAP})
+@on_pairings(xfail={"mysql-image-client": DEFAULT_GENERATED_GAP})
 def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(backed_up_pairing: Pairing) -> None:
     server, fir_db, backed_up = backed_up_pairing.server, backed_up_pairing.db, backed_up_pairing.env
+    backed_up_state = snapshot(server, fir_db)
     reference = backed_up_pairing.make_database("reference")
     assert run_cli(as_root(backed_up), "restore", "mysql", "--target-db", reference).returncode == 0
     server.execute("CREATE TABLE added_after_backup (id INT PRIMARY KEY)", database=fir_db)
@@ -114,6 +130,8 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(b
     result = run_cli(as_root(backed_up), "restore", "mysql", "latest", "--yes")
 
     assert result.returncode == 0, result.stderr
+    assert snapshot(server, fir_db) == backed_up_state  # its events as they were: it is the database backed up
+    enable_events_as_in(server, fir_db, reference)
     assert snapshot(server, fir_db) == snapshot(server, reference)
     with server.connect() as conn:
         assert all_differences(conn, reference, fir_db) == []
@@ -126,6 +144,7 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(b
     assert not (Path(backed_up["BACKUP_DIR"]) / safety[0].name).exists()  # never the name of a regular backup
     restored = run_cli(as_root(backed_up), "restore", "mysql", f"safety/{safety[0].name}", "--target-db", saved)
     assert restored.returncode == 0, restored.stderr
+    enable_events_as_in(server, fir_db, saved)
     assert snapshot(server, saved) == changed
     listing = json.loads(run_cli(backed_up, "list", "--json").stdout)
     assert [entry["name"] for entry in listing["backups"]["safety"]] == [safety[0].name]
@@ -134,7 +153,7 @@ def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(b
     assert [event["safety_backup"] for event in finished] == [None, str(safety[0]), None]
 
 
-@on_pairings(xfail={"mysql-image-client": GENERATED_COLUMNS_GAP})
+@on_pairings()
 def test_restore_with_no_safety_backup_logs_that_it_was_skipped(backed_up_pairing: Pairing) -> None:
     fir_db, backed_up = backed_up_pairing.db, backed_up_pairing.env
     result = run_cli(as_root(backed_up), "restore", "mysql", "--yes", "--no-safety-backup")
@@ -237,7 +256,10 @@ def test_the_client_is_given_the_database_as_an_option_never_as_a_bare_word(
     try:
         settings = load_settings(as_root(backed_up))
 
-        mysql_restore.load_dump(settings, newest_backup(backed_up), odd, source=fir_db)
+        client = mysql_load.inspect_client(settings)
+        policy = DumpPolicy(source=fir_db, target=odd)
+
+        mysql_load.load_dump(settings, newest_backup(backed_up), odd, client=client, policy=policy)
 
         with mariadb.connect() as conn:
             assert object_lists(conn, victim)["tables"] == []
@@ -362,10 +384,13 @@ def find_load_client(cli_pid: int) -> int:
 
 
 @on_pairings()
-def test_sigterm_mid_load_says_the_database_is_partly_loaded_and_where_its_content_is(pairing: Pairing) -> None:
+def test_sigterm_mid_load_leaves_the_target_untouched_and_drops_the_staging_copy(pairing: Pairing) -> None:
+    """The dump loads into a staging database first: cut there, the target is as it was."""
     server, fir_db, backup_env = pairing.server, pairing.db, pairing.env
     add_bulk_table(server, fir_db, rows=300)  # ~20 MB of SQL: the load outlasts the pipe's buffer
     assert run_cli(backup_env, "backup").returncode == 0
+    before = snapshot(server, fir_db)
+    databases = database_names(server)
     cli = start_cli(as_root(backup_env), "restore", "mysql", "--yes")
     client = find_load_client(cli.pid)
     with frozen(client):  # the client reads nothing: the CLI is stuck writing the dump into its stdin
@@ -375,14 +400,16 @@ def test_sigterm_mid_load_says_the_database_is_partly_loaded_and_where_its_conte
     result = finish(cli)
 
     assert result.returncode == 143, describe(result)
-    safety = sorted((Path(backup_env["BACKUP_DIR"]) / "safety").glob("mysql_backup_*.sql.gz"))
-    assert len(safety) == 1
-    said = f"is now partly loaded (its earlier content is in {safety[0]})"
-    assert said in result.stderr, describe(result)
-    failed = events_named(backup_env, "restore_failed")
-    assert len(failed) == 1
-    assert "SIGTERM" in failed[0]["error"] and said in failed[0]["error"]
+    [started] = events_named(backup_env, "restore_started")
+    [failed] = events_named(backup_env, "restore_failed")
+    staging = next(iter(set(database_names(server)) ^ set(databases)), None)
+    assert staging is None, f"staging database {staging} left behind"
+    said = f"database {fir_db} on {server.host}:{server.port} was not touched (the staging database {fir_db}_restore_"
+    assert "SIGTERM" in failed["error"] and said in failed["error"], failed
+    assert snapshot(server, fir_db) == before
+    assert len(sorted((Path(backup_env["BACKUP_DIR"]) / "safety").glob("mysql_backup_*.sql.gz"))) == 1
     assert process_state(client) is None, "the client was stopped and reaped"
+    assert started["target"] == failed["target"]
 
 
 def test_a_signal_between_drop_and_create_waits_until_the_database_exists_again(

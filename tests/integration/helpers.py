@@ -165,12 +165,13 @@ DEFAULT_GENERATED_GAP = (
     "(CHECKSUM TABLE differs for firs and police_stations)"
 )
 RESTORE_TEST_GRANT_GAP = (
-    "the grant verify suggests for restore tests (GRANT ... ON `<db>\\_verify\\_%`.*, with the backup user's "
-    "own privileges, SET_ANY_DEFINER and SYSTEM_USER) is not enough on MySQL with binary logging on, its default: "
-    "the user may not SET sql_log_bin (SYSTEM_VARIABLES_ADMIN or SESSION_VARIABLES_ADMIN, named only in the "
-    "load_written_to_binary_log warning), so the load is logged and the dump's first trigger fails with "
-    "ERROR 1419 (HY000): You do not have the SUPER privilege and binary logging is enabled (you *might* want to "
-    "use the less safe log_bin_trust_function_creators variable)"
+    "on MySQL with binary logging on (its default) a restore test by a user without SUPER fails, with every "
+    "privilege verify's suggestion and check-grants name (GRANT ... ON `<db>\\_verify\\_%`.*, SET_ANY_DEFINER, "
+    "SYSTEM_USER, SESSION_VARIABLES_ADMIN; check-grants even says 'restore test (verify --restore-test): ok'): "
+    "keeping the load out of the binary log (sql_log_bin=0) does not lift MySQL's rule for triggers and routines, "
+    "and the dump's first trigger fails with ERROR 1419 (HY000): You do not have the SUPER privilege and binary "
+    "logging is enabled (you *might* want to use the less safe log_bin_trust_function_creators variable); "
+    "neither names SUPER or log_bin_trust_function_creators"
 )
 
 

@@ -27,6 +27,7 @@ from fixture_schema import create_fixture
 from fixture_schema_mysql import create_fixture as create_mysql_fixture
 from helpers import (
     FAKES,
+    MYSQL_PAIRINGS,
     REPO_ROOT,
     Pairing,
     add_bulk_table,
@@ -56,7 +57,7 @@ from helpers import (
     wait_for,
 )
 from mariadb_server import BACKUP_PASSWORD, BACKUP_PRIVILEGES, BACKUP_USER, MariaDBServer
-from mysql_server import create_backup_user, grant_backup_privileges
+from mysql_server import BACKUP_DB_PRIVILEGES, create_backup_user, grant_backup_privileges
 
 #: a_bulk for the mid-dump tests: 24 MB of text, several times the pipe (1 MB) plus both socket buffers.
 BULK_ROWS = 384
@@ -103,6 +104,25 @@ def test_a_wrong_password_fails_the_mysql_part_with_the_servers_words_and_still_
     assert "Access denied for user" in error
     assert BACKUP_USER in error
     assert_mysql_failed_cleanly(Path(backup_env["BACKUP_DIR"]), result)
+
+
+@on_pairings(*MYSQL_PAIRINGS)
+def test_a_mysql_user_without_show_routine_fails_the_part_rather_than_leave_the_routines_out(pairing: Pairing) -> None:
+    """The README's grant narrowed to the database: both dump programs would exit 0 without the routines."""
+    account = ("narrow_backup", "n4rrow pass")
+    pairing.server.execute(
+        f"CREATE USER '{account[0]}'@'%' IDENTIFIED BY '{account[1]}'",
+        f"GRANT {', '.join(BACKUP_DB_PRIVILEGES)} ON `{pairing.db}`.* TO '{account[0]}'@'%'",
+    )
+    try:
+        result = run_cli(dict(pairing.env, MYSQL_USER=account[0], MYSQL_PASSWORD=account[1]))
+    finally:
+        pairing.server.execute(f"DROP USER '{account[0]}'@'%'")
+
+    assert result.returncode == 2, describe(result)  # a setting to fix, not a fault of the run
+    error = the_mysql_error(result)
+    assert "lacks SHOW_ROUTINE" in error and f"GRANT SHOW_ROUTINE ON *.* TO '{account[0]}'@'%'" in error, error
+    assert_mysql_failed_cleanly(Path(pairing.env["BACKUP_DIR"]), result)
 
 
 @on_pairings()

@@ -128,8 +128,9 @@ def test_restore_test_interrupted_by_sigterm_drops_the_scratch_database(
 
 @on_pairings(xfail={name: RESTORE_TEST_GRANT_GAP for name in MYSQL_PAIRINGS})
 def test_the_suggested_grant_is_enough_for_a_restore_test(backed_up_pairing: Pairing) -> None:
-    """The suggestion, the backup user's own privileges, and what objects of another DEFINER take: SET USER on
-    MariaDB; on MySQL 9.7 SET_ANY_DEFINER, and SYSTEM_USER as the DEFINER (root) has it."""
+    """The suggestion, the backup user's own privileges, and what the tool names besides (check-grants): for
+    objects of another DEFINER SET USER on MariaDB, on MySQL 9.7 SET_ANY_DEFINER (and SYSTEM_USER, which the
+    DEFINER root has); on MySQL with a binary log SESSION_VARIABLES_ADMIN, to keep the load out of it."""
     server, fir_db, backed_up = backed_up_pairing.server, backed_up_pairing.db, backed_up_pairing.env
     suggestion = run_cli(backed_up, "verify", "--restore-test").stdout
     grant = suggestion.split("to allow restore tests: ")[1].split(" TO <the backup user>")[0]
@@ -137,9 +138,10 @@ def test_the_suggested_grant_is_enough_for_a_restore_test(backed_up_pairing: Pai
     if backed_up_pairing.flavor == "mariadb":
         backup_grants = ["GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, PROCESS, SET USER ON *.*"]
     else:
+        extra = ("SET_ANY_DEFINER", "SYSTEM_USER", "SESSION_VARIABLES_ADMIN")
         backup_grants = [
             f"GRANT {', '.join(BACKUP_DB_PRIVILEGES)} ON `{fir_db}`.*",
-            f"GRANT {', '.join((*BACKUP_GLOBAL_PRIVILEGES, 'SET_ANY_DEFINER', 'SYSTEM_USER'))} ON *.*",
+            f"GRANT {', '.join((*BACKUP_GLOBAL_PRIVILEGES, *extra))} ON *.*",
         ]
     with server.connect() as conn, conn.cursor() as cur:
         cur.execute("DROP USER IF EXISTS %s@'%%'", (verifier,))

@@ -52,10 +52,23 @@ def other_definers(connection: pymysql.Connection, database: str, current: str) 
     return False
 
 
-def binary_logging(connection: pymysql.Connection) -> bool:
+def binary_logging(connection: pymysql.Connection) -> tuple[bool, bool]:
+    """(the server writes a binary log, it trusts the creators of stored programs: log_bin_trust_function_creators)"""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT @@log_bin")
-        return bool(int(cursor.fetchone()[0] or 0))
+        cursor.execute("SELECT @@log_bin, @@log_bin_trust_function_creators")
+        logging_on, trusted = cursor.fetchone()
+    return bool(int(logging_on or 0)), bool(int(trusted or 0))
+
+
+def has_stored_programs(connection: pymysql.Connection, database: str) -> bool:
+    """Triggers, procedures or functions in `database` (what MySQL and MariaDB guard while they write a binlog)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s) + "
+            "(SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s)",
+            (database, database),
+        )
+        return int(cursor.fetchone()[0]) > 0
 
 
 def scratch_pattern(database: str) -> str:
@@ -92,7 +105,8 @@ def collect_grants(settings: Settings) -> GrantsReport:
         current, account = quoted_account(connection)
         grants = mysql_grants.read_grants(connection, server)
         definers = other_definers(connection, database, current)
-        logging_on = binary_logging(connection)
+        logging_on, trusted = binary_logging(connection)
+        programs = has_stored_programs(connection, database)
     report = GrantsReport(account, server, database, unread_roles=grants.unread_roles)
     report.backup = mysql_grants.missing_for_backup(grants, server, database, account)
     report.restore_test = mysql_grants.missing_for_restore_test(
@@ -104,6 +118,8 @@ def collect_grants(settings: Settings) -> GrantsReport:
         mysql_restore.LOAD_PRIVILEGES,
         other_definers=definers,
         binary_log=logging_on,
+        stored_programs=programs,
+        trusts_creators=trusted,
     )
     return report
 

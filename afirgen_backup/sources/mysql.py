@@ -287,6 +287,13 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
     )
 
 
+def is_generated(extra: str) -> bool:
+    """A generated column by its information_schema EXTRA: `VIRTUAL GENERATED` or `STORED GENERATED` (MySQL also
+    writes `DEFAULT_GENERATED` for an expression default such as CURRENT_TIMESTAMP: a column like any other)."""
+    words = extra.upper()
+    return "VIRTUAL GENERATED" in words or "STORED GENERATED" in words
+
+
 def generated_tables(cursor: Any, database: str, tables: tuple[str, ...]) -> dict[str, GeneratedTable]:
     """Every table with generated columns: all its columns in order (invisible ones too), and the generated."""
     cursor.execute(
@@ -297,7 +304,7 @@ def generated_tables(cursor: Any, database: str, tables: tuple[str, ...]) -> dic
     columns: dict[str, list[tuple[str, bool]]] = {}
     for table, column, extra in cursor.fetchall():
         if str(table) in tables:
-            columns.setdefault(str(table), []).append((str(column), "GENERATED" in str(extra or "").upper()))
+            columns.setdefault(str(table), []).append((str(column), is_generated(str(extra or ""))))
     return {
         table: GeneratedTable(tuple(c for c, _ in found), frozenset(c for c, generated in found if generated))
         for table, found in columns.items()

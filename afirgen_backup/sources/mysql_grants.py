@@ -179,6 +179,8 @@ def missing_for_restore_test(
     *,
     other_definers: bool,
     binary_log: bool,
+    stored_programs: bool = False,
+    trusts_creators: bool = False,
 ) -> list[Missing]:
     """What `verify --restore-test` needs on its scratch databases (`scratch` is one such name, `pattern` all)."""
     lacking = [p for p in load_privileges if not grants.has(p, scratch)]
@@ -202,6 +204,16 @@ def missing_for_restore_test(
                     + ("" if flavor.is_mariadb else f"; and GRANT SYSTEM_USER ON *.* TO {account} if a DEFINER has it"),
                 )
             )
+    if binary_log and stored_programs and not trusts_creators and not grants.has("SUPER"):
+        missing.append(
+            Missing(
+                "SUPER, or log_bin_trust_function_creators=1 on the server (the binary log is on)",
+                "while the server writes a binary log it refuses triggers and routines from a user without SUPER "
+                "(ERROR 1419), whatever the session's sql_log_bin",
+                f"GRANT SUPER ON *.* TO {account}; or, as an administrator, SET PERSIST "
+                "log_bin_trust_function_creators = 1 (SET GLOBAL on MariaDB)",
+            )
+        )
     if binary_log:
         options = (
             ("BINLOG ADMIN", "SUPER")

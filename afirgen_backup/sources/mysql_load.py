@@ -162,6 +162,11 @@ def load_stream(
     if returncode != 0:
         tail = child.stderr.tail()
         hint = f"; {describe_privileges(database)}" if "Access denied" in tail else ""
+        if "ERROR 1419" in tail:
+            hint = (
+                "; while the server writes a binary log it creates triggers and routines only for a user with SUPER, "
+                "or with log_bin_trust_function_creators=1 on the server (check-grants)"
+            )
         raise CommandFailed(
             f"{Path(argv[0]).name} exited with {process.describe_returncode(returncode)} while loading "
             f"{what} into {quote_identifier(database)}: {process.last_line(tail)}{hint}",

@@ -37,7 +37,8 @@ LOAD_PRIVILEGES = (
     "EVENT",
 )
 DEFINER_NOTE = (
-    "objects whose DEFINER is another account also need SET USER (MariaDB 10.5+) or SUPER/SET_USER_ID (MySQL)"
+    "objects whose DEFINER is another account also need SET USER (MariaDB) or SET_ANY_DEFINER (MySQL 8.2+; "
+    "SET_USER_ID before) and SYSTEM_USER where the DEFINER has it; `check-grants` names what is missing"
 )
 ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
 NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")

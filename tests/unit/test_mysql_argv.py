@@ -1,4 +1,4 @@
-"""The mysqldump command line for each client/server pair (MySQL 8 is not installed here: these are its tests)."""
+"""The mysqldump command line for each client/server pair, and what the dump of a pair must work around."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from afirgen_backup.sources.mysql import (
     build_dump_argv,
     check_pair,
     ends_with_trailer,
+    is_generated,
     parse_client_version,
     parse_server_version,
     redact_argv,
@@ -141,3 +142,20 @@ def test_a_client_that_loses_nothing_is_accepted():
 )
 def test_a_dump_is_complete_only_when_it_ends_with_the_trailer(tail, complete):
     assert (ends_with_trailer(tail) is not None) is complete
+
+
+@pytest.mark.parametrize(
+    ("extra", "generated"),
+    [
+        ("VIRTUAL GENERATED", True),
+        ("STORED GENERATED", True),
+        ("VIRTUAL GENERATED INVISIBLE", True),
+        ("DEFAULT_GENERATED", False),
+        ("DEFAULT_GENERATED on update CURRENT_TIMESTAMP", False),
+        ("auto_increment", False),
+        ("INVISIBLE", False),
+        ("", False),
+    ],
+)
+def test_only_virtual_and_stored_columns_count_as_generated(extra: str, generated: bool) -> None:
+    assert is_generated(extra) is generated

@@ -291,7 +291,7 @@ class MariaDBServer:
                     f"{self.daemon} exited with {self.process.returncode} while starting:\n{self.error_log_tail()}"
                 )
             try:
-                with self.connect(connect_timeout=2) as conn, conn.cursor() as cur:
+                with self.connect(connect_timeout=2, read_timeout=5) as conn, conn.cursor() as cur:
                     cur.execute("SELECT 1")
                 return
             except pymysql.err.OperationalError as exc:

@@ -156,22 +156,12 @@ class Pairing:
 
 
 #: Product gaps on MySQL, the reasons of the strict xfails (each case turns into a failure once it is fixed).
-DEFAULT_GENERATED_GAP = (
-    "with MariaDB's mariadb-dump (the image's client) against MySQL the backup routes the rows of tables with "
-    "generated columns through a temporary table, and takes every column whose information_schema EXTRA holds "
-    "'GENERATED' for a generated one: DEFAULT_GENERATED columns (DEFAULT CURRENT_TIMESTAMP(6), DEFAULT "
-    "(UUID_TO_BIN(UUID()))) are left out of the INSERT ... SELECT, so firs.registered_at, "
-    "police_stations.created_at and police_stations.station_uuid come back as the load's time and new UUIDs "
-    "(CHECKSUM TABLE differs for firs and police_stations)"
-)
-RESTORE_TEST_GRANT_GAP = (
-    "on MySQL with binary logging on (its default) a restore test by a user without SUPER fails, with every "
-    "privilege verify's suggestion and check-grants name (GRANT ... ON `<db>\\_verify\\_%`.*, SET_ANY_DEFINER, "
-    "SYSTEM_USER, SESSION_VARIABLES_ADMIN; check-grants even says 'restore test (verify --restore-test): ok'): "
-    "keeping the load out of the binary log (sql_log_bin=0) does not lift MySQL's rule for triggers and routines, "
-    "and the dump's first trigger fails with ERROR 1419 (HY000): You do not have the SUPER privilege and binary "
-    "logging is enabled (you *might* want to use the less safe log_bin_trust_function_creators variable); "
-    "neither names SUPER or log_bin_trust_function_creators"
+TEMPORARY_TABLES_GAP = (
+    "a backup by MariaDB's mariadb-dump (the image's client) of a MySQL database with generated columns loads "
+    "their rows through CREATE TEMPORARY TABLE `afirgen_load_N`, but neither verify's suggested grant nor "
+    "check-grants names CREATE TEMPORARY TABLES (check-grants says 'restore test (verify --restore-test): ok' "
+    "without it): a restore test by such a user fails with ERROR 1044 (42000) at line 345: Access denied for user "
+    "'afirgen_verifier'@'%' to database '<db>_verify_<stamp>'"
 )
 
 

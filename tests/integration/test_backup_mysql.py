@@ -21,7 +21,6 @@ from dbcompare import (
     table_checksums,
 )
 from helpers import (
-    DEFAULT_GENERATED_GAP,
     Pairing,
     backups_of,
     describe,
@@ -36,7 +35,7 @@ from helpers import (
 NAME = re.compile(r"^(mysql_backup_(\d{8}_\d{6})\.sql\.gz|sessions_backup_(\d{8}_\d{6})\.db\.gz)(\.json)?$")
 
 
-@on_pairings(xfail={"mysql-image-client": DEFAULT_GENERATED_GAP})
+@on_pairings()
 def test_a_backup_as_the_least_privileged_user_loads_into_another_database_name_and_compares_equal(
     pairing: Pairing,
 ) -> None:

@@ -27,7 +27,6 @@ from dbcompare import (
     table_checksums,
 )
 from helpers import (
-    DEFAULT_GENERATED_GAP,
     Pairing,
     add_bulk_table,
     as_root,
@@ -70,7 +69,7 @@ def enable_events_as_in(server: MariaDBServer, source: str, copy: str) -> list[s
     return enabled
 
 
-@on_pairings(xfail={"mysql-image-client": DEFAULT_GENERATED_GAP})
+@on_pairings()
 def test_restore_into_a_new_database_gives_back_every_table_row_and_object(backed_up_pairing: Pairing) -> None:
     server, fir_db, backed_up = backed_up_pairing.server, backed_up_pairing.db, backed_up_pairing.env
     target = backed_up_pairing.make_database("restored")
@@ -117,7 +116,7 @@ def test_restore_into_a_non_empty_database_without_yes_refuses_and_changes_nothi
     assert "not empty" in str(failed[0]["error"])
 
 
-@on_pairings(xfail={"mysql-image-client": DEFAULT_GENERATED_GAP})
+@on_pairings()
 def test_restore_with_yes_saves_the_target_first_and_leaves_exactly_the_backup(backed_up_pairing: Pairing) -> None:
     server, fir_db, backed_up = backed_up_pairing.server, backed_up_pairing.db, backed_up_pairing.env
     backed_up_state = snapshot(server, fir_db)

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     MYSQL_PAIRINGS,
-    RESTORE_TEST_GRANT_GAP,
+    TEMPORARY_TABLES_GAP,
     Pairing,
     as_root,
     describe,
@@ -26,7 +27,7 @@ from helpers import (
     read_manifest,
     run_cli,
 )
-from mariadb_server import MariaDBServer
+from mariadb_server import BACKUP_PRIVILEGES, MariaDBServer
 from mysql_server import BACKUP_DB_PRIVILEGES, BACKUP_GLOBAL_PRIVILEGES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,35 +127,55 @@ def test_restore_test_interrupted_by_sigterm_drops_the_scratch_database(
     assert not any(p.endswith(b"stalled-mysql") for p in map(os.fsencode, os.listdir("/proc")))
 
 
-@on_pairings(xfail={name: RESTORE_TEST_GRANT_GAP for name in MYSQL_PAIRINGS})
-def test_the_suggested_grant_is_enough_for_a_restore_test(backed_up_pairing: Pairing) -> None:
-    """The suggestion, the backup user's own privileges, and what the tool names besides (check-grants): for
-    objects of another DEFINER SET USER on MariaDB, on MySQL 9.7 SET_ANY_DEFINER (and SYSTEM_USER, which the
-    DEFINER root has); on MySQL with a binary log SESSION_VARIABLES_ADMIN, to keep the load out of it."""
+#: `fix: GRANT ... TO 'user'@'host';` in check-grants' output (each fix's first way, and what it adds with `and`).
+GRANT_FIX = re.compile(r"GRANT [^;]+? TO '[^']+'@'[^']+'")
+
+
+def backup_grants(pairing: Pairing) -> list[str]:
+    """The backup user's privileges, as GRANT statements without their `TO ...`."""
+    if pairing.flavor == "mariadb":
+        return [f"GRANT {', '.join(BACKUP_PRIVILEGES)} ON *.*"]
+    return [
+        f"GRANT {', '.join(BACKUP_DB_PRIVILEGES)} ON `{pairing.db}`.*",
+        f"GRANT {', '.join(BACKUP_GLOBAL_PRIVILEGES)} ON *.*",
+    ]
+
+
+@on_pairings(xfail={"mysql-image-client": TEMPORARY_TABLES_GAP})
+def test_what_check_grants_says_to_grant_is_enough_for_a_restore_test(backed_up_pairing: Pairing) -> None:
+    """A user with the backup user's privileges asks check-grants, is granted every fix it names (the scratch
+    databases' privileges; on MySQL also SET_ANY_DEFINER and SYSTEM_USER for root's objects, SUPER for triggers and
+    routines under a binary log, SESSION_VARIABLES_ADMIN to keep the load out of it), and can then run a restore
+    test; verify's own one-line suggestion points at check-grants for all but the first."""
     server, fir_db, backed_up = backed_up_pairing.server, backed_up_pairing.db, backed_up_pairing.env
-    suggestion = run_cli(backed_up, "verify", "--restore-test").stdout
-    grant = suggestion.split("to allow restore tests: ")[1].split(" TO <the backup user>")[0]
     verifier, password = "afirgen_verifier", "v3r1fy pass"
-    if backed_up_pairing.flavor == "mariadb":
-        backup_grants = ["GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, PROCESS, SET USER ON *.*"]
-    else:
-        extra = ("SET_ANY_DEFINER", "SYSTEM_USER", "SESSION_VARIABLES_ADMIN")
-        backup_grants = [
-            f"GRANT {', '.join(BACKUP_DB_PRIVILEGES)} ON `{fir_db}`.*",
-            f"GRANT {', '.join((*BACKUP_GLOBAL_PRIVILEGES, *extra))} ON *.*",
-        ]
+    env = dict(backed_up, MYSQL_USER=verifier, MYSQL_PASSWORD=password)
     with server.connect() as conn, conn.cursor() as cur:
         cur.execute("DROP USER IF EXISTS %s@'%%'", (verifier,))
         cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (verifier, password))
-        for statement in (grant, *backup_grants):
-            cur.execute(f"{statement.replace('%', '%%')} TO %s@'%%'", (verifier,))
+        for statement in backup_grants(backed_up_pairing):
+            cur.execute(f"{statement} TO %s@'%%'", (verifier,))
     try:
-        result = run_cli(dict(backed_up, MYSQL_USER=verifier, MYSQL_PASSWORD=password), "verify", "--restore-test")
+        suggestion = run_cli(env, "verify", "--restore-test").stdout
+        assert "to allow restore tests: GRANT " in suggestion and "check-grants" in suggestion, suggestion
+        advice = run_cli(env, "check-grants")
+        assert "restore test (verify --restore-test): MISSING" in advice.stdout, describe(advice)
+        fixes = GRANT_FIX.findall(advice.stdout)
+        assert fixes, describe(advice)
+        server.execute(*fixes)
+        advice = run_cli(env, "check-grants")
+        assert "restore test (verify --restore-test): ok" in advice.stdout, describe(advice)
+        position = server.binlog_position() if backed_up_pairing.flavor == "mysql" else None
+
+        result = run_cli(env, "verify", "--restore-test")
     finally:
         server.execute(f"DROP USER {verifier}@'%'")
 
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, describe(result)
     assert scratch_databases(server, fir_db) == []
+    if position is not None:  # SESSION_VARIABLES_ADMIN: the load stays out of the binary log
+        scratch = str(events_named(backed_up, "restore_test_started")[-1]["scratch_db"])
+        assert scratch not in server.binlog_text_since(position)
 
 
 # --- MySQL: a scratch copy is nobody's business but the restore test's ----------------------------------------

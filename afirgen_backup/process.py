@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from afirgen_backup import priority
-from afirgen_backup.errors import CommandFailed
+from afirgen_backup.errors import CommandFailed, Interrupted
 
 # What a child may inherit from our environment. Nothing else passes: no MYSQL_PWD or password, and no HOME,
 # so that a ~/.my.cnf (read after --defaults-extra-file) cannot replace the credentials we hand over.
@@ -134,7 +134,21 @@ def spawn(
     stdout: int | IO[bytes] | None = subprocess.PIPE,
     pass_fds: Sequence[int] = (),
 ) -> Child:
-    """Start argv with a scrubbed environment, stderr captured; the child is tracked for signal handling."""
+    """Start argv with a scrubbed environment, stderr captured; the child is tracked for signal handling.
+
+    A SIGTERM/SIGINT that arrives while the child is being started is raised once it is tracked (see
+    interrupts_held): raised inside Popen, it would leave a running child that nobody stops."""
+    with interrupts_held():
+        return start_child(argv, stdin=stdin, stdout=stdout, pass_fds=pass_fds)
+
+
+def start_child(
+    argv: Sequence[str],
+    *,
+    stdin: int | IO[bytes] | None,
+    stdout: int | IO[bytes] | None,
+    pass_fds: Sequence[int],
+) -> Child:
     try:
         process = subprocess.Popen(
             tuple(argv),
@@ -197,6 +211,34 @@ def signals_deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+_held = 0  # interrupts_held() blocks entered and not left
+_pending: int | None = None  # the signal that arrived meanwhile
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold back the Interrupted of a SIGTERM/SIGINT (the CLI's handler asks `defer_interrupt`) until the block is
+    left, then raise it. Unlike blocking the signal, this leaves the signal mask alone, which children inherit."""
+    global _held, _pending
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+    if _held == 0 and _pending is not None:
+        signum, _pending = _pending, None
+        raise Interrupted(signum)
+
+
+def defer_interrupt(signum: int) -> bool:
+    """True when an interrupts_held() block is running: the signal is raised when it is left."""
+    global _pending
+    if _held:
+        _pending = signum
+        return True
+    return False
 
 
 def forget_child(process: subprocess.Popen[bytes]) -> None:

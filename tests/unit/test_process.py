@@ -63,3 +63,36 @@ def test_children_do_not_inherit_home_so_no_personal_option_file_overrides_the_c
     (tmp_path / ".my.cnf").write_text("[client]\npassword=wrong\n")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert "HOME" not in process.scrubbed_environment()
+
+
+def test_a_sigterm_while_a_child_starts_is_raised_once_the_child_is_tracked_and_stops_it(monkeypatch):
+    """The SIGTERM lands inside Popen (here: just after the fork); raised there, it would leave the child running
+    with nobody holding it. It is raised when spawn returns, and stop_all_children then stops the child."""
+    import os
+    import signal
+    import subprocess
+
+    from afirgen_backup.cli import raise_interrupted
+    from afirgen_backup.errors import Interrupted
+
+    real_popen = subprocess.Popen
+    started: list[int] = []
+
+    def popen_then_sigterm(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        started.append(child.pid)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the handler before Popen returns
+        return child
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)
+    try:
+        with pytest.raises(Interrupted):
+            process.spawn([sys.executable, "-c", "import time; time.sleep(60)"])
+        process.stop_all_children()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    [pid] = started
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped

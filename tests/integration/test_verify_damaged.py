@@ -102,7 +102,7 @@ def test_verify_passes_a_good_backup_and_records_it_for_list_and_status(backed_u
     assert sorted(b["name"].split("_")[0] for b in document["backups"]) == ["mysql", "sessions"]
     checks = {b["name"].split("_")[0]: [c["check"] for c in b["checks"]] for b in document["backups"]}
     assert checks == {
-        "mysql": ["checksum", "stream", "trailer"],
+        "mysql": ["checksum", "stream", "trailer", "statements"],
         "sessions": ["checksum", "stream", "integrity", "tables"],
     }
     status = json.loads(run_cli(backed_up, "status", "--json").stdout)

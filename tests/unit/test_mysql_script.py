@@ -176,7 +176,7 @@ def test_a_long_value_is_passed_on_before_its_end_arrives() -> None:
 
     assert reader.feed(b"x" * 100_000) == b"x" * 100_000
     assert len(reader.feed(b"0x" + b"AB" * 50_000)) >= 100_000  # in a string, then on
-    assert reader.feed(b"'),(2,0x" + b"CD" * 50_000) .startswith(b"'),(2,0x")
+    assert reader.feed(b"'),(2,0x" + b"CD" * 50_000).startswith(b"'),(2,0x")
 
 
 # --- loaded under another name --------------------------------------------------------------------------------------
@@ -282,9 +282,7 @@ def test_rows_with_generated_values_go_through_a_temporary_table_without_them() 
     )
 
 
-def test_a_dump_with_the_generated_columns_load_reads_back_unchanged_and_its_objects_only_part_has_none_of_it() -> (
-    None
-):
+def test_a_dump_with_the_generated_columns_load_reads_back_unchanged_and_its_objects_only_part_has_none_of_it() -> None:
     written = read(GENERATED_DUMP, trusted=True, generated=GENERATED)
 
     assert read_everywhere(written, source="fir_db", target="copy") == written
@@ -332,7 +330,9 @@ def test_rows_that_would_hide_a_client_command_from_a_careless_reader_are_refuse
 
 
 def test_a_backslash_in_a_string_or_a_comment_is_no_command() -> None:
-    dump = with_table(b"/* \\! in a comment */ SET NAMES utf8mb4;\nINSERT INTO `t` VALUES (1,'\\\\! in a string\\'');\n")
+    dump = with_table(
+        b"/* \\! in a comment */ SET NAMES utf8mb4;\nINSERT INTO `t` VALUES (1,'\\\\! in a string\\'');\n"
+    )
 
     assert read_everywhere(dump) == dump
 

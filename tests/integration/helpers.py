@@ -155,16 +155,6 @@ class Pairing:
         return Path(self.env.get("MYSQLDUMP_BIN") or "mysqldump").name[:15]
 
 
-#: Product gaps on MySQL, the reasons of the strict xfails (each case turns into a failure once it is fixed).
-TEMPORARY_TABLES_GAP = (
-    "a backup by MariaDB's mariadb-dump (the image's client) of a MySQL database with generated columns loads "
-    "their rows through CREATE TEMPORARY TABLE `afirgen_load_N`, but neither verify's suggested grant nor "
-    "check-grants names CREATE TEMPORARY TABLES (check-grants says 'restore test (verify --restore-test): ok' "
-    "without it): a restore test by such a user fails with ERROR 1044 (42000) at line 345: Access denied for user "
-    "'afirgen_verifier'@'%' to database '<db>_verify_<stamp>'"
-)
-
-
 def on_pairings(*names: str, xfail: dict[str, str] | None = None) -> pytest.MarkDecorator:
     """Run the test once per pairing (all of PAIRINGS by default) through the `pairing` fixture.
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from helpers import (
     MYSQL_PAIRINGS,
-    TEMPORARY_TABLES_GAP,
     Pairing,
     as_root,
     describe,
@@ -141,7 +140,7 @@ def backup_grants(pairing: Pairing) -> list[str]:
     ]
 
 
-@on_pairings(xfail={"mysql-image-client": TEMPORARY_TABLES_GAP})
+@on_pairings()
 def test_what_check_grants_says_to_grant_is_enough_for_a_restore_test(backed_up_pairing: Pairing) -> None:
     """A user with the backup user's privileges asks check-grants, is granted every fix it names (the scratch
     databases' privileges; on MySQL also SET_ANY_DEFINER and SYSTEM_USER for root's objects, SUPER for triggers and

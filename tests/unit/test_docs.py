@@ -371,6 +371,19 @@ def test_the_security_doc_has_a_least_privilege_user_for_each_flavor():
         assert not any("LOCK TABLES" in g or "PROCESS" in g for g in grants), f"{title}: no longer needed"
 
 
+def test_the_restore_test_grant_is_the_one_verify_suggests():
+    """docs/security.md grants a restore test exactly what `verify --restore-test` names when a privilege is missing."""
+    from afirgen_backup.actions.verify import describe_scratch_grant  # what verify prints; here, not at the top:
+    # a module that moves fails this one test, not the whole file
+
+    suggested = re.search(r"GRANT (.+) ON (\S+) TO", describe_scratch_grant("fir_db"))
+    statement = re.search(r"^GRANT (.+?) ON (\S+) TO ", doc_section("security.md", "Restore tests"), re.M | re.S)
+    assert suggested and statement, "no GRANT for restore tests in docs/security.md"
+    documented = [p.strip() for p in statement.group(1).split(",")]
+    assert documented == [p.strip() for p in suggested.group(1).split(",")], statement.group(0)
+    assert statement.group(2) == suggested.group(2)
+
+
 # --- compose files and the container (README quick start, docs/operations.md) ------------------------------------
 
 

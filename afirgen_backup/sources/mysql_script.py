@@ -82,19 +82,19 @@ INSERT_PREFIX = b"INSERT INTO "
 # malformed literal), strict where it matters: no letter outside a string can start a name, so no function is called.
 VALUE_RUN = re.compile(
     rb"""(?:
-        [ \t\r\n,()0-9.+]++
-      | '(?:[^'\\]++|\\[\s\S])*+'
+        [ \t\r\n,()0-9.+]+
+      | '[^'\\]*(?:\\[\s\S][^'\\]*)*'
       | -(?=[0-9.])
-      | (?<=0)[xX][0-9A-Fa-f]*+
+      | (?<=0)[xX][0-9A-Fa-f]*
       | (?<=[0-9.])[eE][+\-]?
       | NULL
-      | [xX]'[0-9A-Fa-f]*+'
-      | [bB]'[01]*+'
+      | [xX]'[0-9A-Fa-f]*'
+      | [bB]'[01]*'
       | _binary(?=[ \t]*[0'])
-    )*+""",
+    )*""",
     re.X,
 )
-STRING_REST = re.compile(rb"(?:[^'\\]++|\\[\s\S])*+")  # the rest of a '...' string, up to its closing quote
+STRING_REST = re.compile(rb"[^'\\]*(?:\\[\s\S][^'\\]*)*")  # the rest of a '...' string, up to its closing quote
 
 
 def run_end(pattern: re.Pattern[bytes], data: bytes, at: int) -> int:
@@ -142,26 +142,26 @@ def statement_run(delimiter: bytes) -> re.Pattern[bytes]:
     rest = delimiter[1:]
     lone_first = [first + rb"(?=[\s\S]{%d})(?!%s)" % (len(rest), re.escape(rest))] if rest else []
     parts = [
-        rb"[^'\"`\\#/\-" + first + rb"]++",
-        rb"'(?:[^'\\]++|\\[\s\S])*+'",
-        rb'"(?:[^"\\]++|\\[\s\S])*+"',
-        rb"`[^`]*+`",
-        rb"/\*(?!!|M!)(?:[^*]++|\*(?!/))*+\*/",
+        rb"[^'\"`\\#/\-" + first + rb"]+",
+        rb"'[^'\\]*(?:\\[\s\S][^'\\]*)*'",
+        rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"',
+        rb"`[^`]*`",
+        rb"/\*(?!!|M!)[^*]*\*+(?:[^/*][^*]*\*+)*/",
         rb"/\*(?=!|M!)",
         rb"/(?=[^*])",
-        rb"\#[^\n]*+\n",
-        rb"--(?=[ \t\r\n\f\v])[^\n]*+\n",
+        rb"\#[^\n]*\n",
+        rb"--(?=[ \t\r\n\f\v])[^\n]*\n",
         rb"--(?=[^ \t\r\n\f\v])",
         rb"-(?=[^\-])",
         *lone_first,
     ]
-    return re.compile(rb"(?:" + rb"|".join(parts) + rb")*+")
+    return re.compile(rb"(?:" + rb"|".join(parts) + rb")*")
 
 
-BLANK = re.compile(rb"[ \t\r\n\f\v]*+")
+BLANK = re.compile(rb"[ \t\r\n\f\v]*")
 WORD = re.compile(rb"[A-Za-z_?]+")
-HEX_REST = re.compile(rb"[0-9A-Fa-f]*+")
-OPEN_HEX = re.compile(rb"0[xX][0-9A-Fa-f]*+\Z")
+HEX_REST = re.compile(rb"[0-9A-Fa-f]*")
+OPEN_HEX = re.compile(rb"0[xX][0-9A-Fa-f]*\Z")
 SEPARATORS = b" \t\r\n,()'"
 CUT_LITERAL = re.compile(rb"(?:N(?:U(?:L)?)?|_(?:b(?:i(?:n(?:a(?:ry?)?)?)?)?)?|_binary[ \t]*|[xXbB]|-)\Z")
 MAX_CUT_LITERAL = 128  # a number, NULL or _binary cut by the end of a chunk is held back until it is whole

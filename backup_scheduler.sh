@@ -11,8 +11,8 @@
 #     validated here, every other setting by `backup_database.py check-config` (which creates nothing); a bad
 #     value ends the container with exit 2 and one line naming the variable in `docker logs`.
 #  2. The configuration the container was given (its environment laid over BACKUP_ENV_FILE or /app/.env) is
-#     written to /run/afirgen/backup.env, mode 0600, owner afirgen, in python-dotenv syntax (double-quoted, `\` and
-#     `"` escaped, read back and compared before use), because cron starts jobs with an almost empty environment.
+#     written to /run/afirgen/backup.env by `backup_database.py job-env` (afirgen_backup/actions/job_env.py says
+#     how), because cron starts jobs with an almost empty environment.
 #     /run/afirgen should be a tmpfs (compose mounts one; `docker run --tmpfs /run/afirgen`): a warning says so
 #     when it is not. The cron job gets only BACKUP_ENV_FILE pointing at it.
 #  3. BACKUP_DIR is created when missing (install -d, owner afirgen, 0700) and everything in it is given to
@@ -132,77 +132,12 @@ parse_bool() { # NAME VALUE -> prints true/false, or fails
 
 # --- the configuration handed to the cron job ----------------------------------------------------------------
 
-# Writes $JOB_ENV (and prints the paths the job needs, see the end): the engine's settings (MYSQL_*, MYSQLDUMP_*,
-# BACKUP_*, SESSIONS_*, and SESSION_DB_PATH, the application's name for SESSIONS_DB_PATH) from the container's
-# environment laid over its .env file, in python-dotenv syntax, 0600, owned by the job's user. A Docker secret
-# named by MYSQL_PASSWORD_FILE is copied next to it (0400, the job's user) so that it need not be readable by
-# that user on the host. The file is read back with python-dotenv and compared before it is used.
+# write_job_env: the configuration for the cron job, written to $JOB_ENV by the engine (`job-env`: the engine's
+# settings from the container's environment laid over its .env file, 0600, owned by the job's user, read back
+# before use; a Docker secret named by MYSQL_PASSWORD_FILE copied beside it). Prints, each ended by a NUL byte,
+# BACKUP_DIR, the log file, sessions.db and the lock's name.
 write_job_env() {
-  "$PYTHON" - "$JOB_ENV" "$JOB_USER" <<'PY'
-import os
-import pwd
-import sys
-from pathlib import Path
-
-from dotenv import dotenv_values
-
-target, user = Path(sys.argv[1]), pwd.getpwnam(sys.argv[2])
-source = os.environ.get("BACKUP_ENV_FILE") or ".env"
-settings = {}
-if Path(source).is_file():
-    settings.update({k: v for k, v in dotenv_values(source, interpolate=False).items() if v is not None})
-settings.update(os.environ)
-prefixes = ("MYSQL_", "MYSQLDUMP_", "BACKUP_", "SESSIONS_")
-aliases = {"SESSION_DB_PATH"}  # the application's name for SESSIONS_DB_PATH, which the engine reads too
-# The scheduler's own settings, and MySQL's root password should a .env shared with the mysql service hold it.
-not_for_job = {"BACKUP_ENV_FILE", "BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT", "MYSQL_ROOT_PASSWORD"}
-settings = {k: v for k, v in settings.items() if (k.startswith(prefixes) or k in aliases) and k not in not_for_job}
-
-
-def write_private(path: Path, data: str, mode: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        os.fchown(fd, user.pw_uid, user.pw_gid)
-        os.write(fd, data.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-secret = settings.get("MYSQL_PASSWORD_FILE", "").strip()
-if secret and os.path.isfile(secret):
-    copy = target.with_name("mysql-password")
-    with open(secret, "rb") as handle:
-        write_private(copy, handle.read().decode("utf-8", "surrogateescape"), 0o400)
-    settings["MYSQL_PASSWORD_FILE"] = str(copy)
-
-
-def quoted(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{escaped}"'
-
-
-text = "# written by backup_scheduler.sh at container start; read by the cron job through BACKUP_ENV_FILE\n"
-text += "".join(f"{key}={quoted(value)}\n" for key, value in sorted(settings.items()))
-write_private(target, text, 0o600)
-if dotenv_values(target, interpolate=False) != settings:
-    target.unlink()
-    sys.exit("the configuration file for the cron job did not read back identically")
-
-# What the scheduler prepares for the job, NUL-separated: BACKUP_DIR, the log file, sessions.db, the lock's name.
-backup_dir = settings.get("BACKUP_DIR", "").strip() or "/app/backups"
-log_file = settings.get("BACKUP_LOG_FILE", "").strip() or os.path.join(backup_dir, "backup.log")
-sessions_db = settings.get("SESSIONS_DB_PATH", "").strip() or settings.get("SESSION_DB_PATH", "").strip()
-try:
-    from afirgen_backup.lock import LOCK_NAME
-except ImportError:
-    LOCK_NAME = ".afirgen-backup.lock"
-fields = (backup_dir, log_file, sessions_db, LOCK_NAME)
-sys.stdout.write("".join(f"{field}\0" for field in fields))
-PY
+  "$PYTHON" "$APP" job-env "$JOB_ENV" --owner "$JOB_USER"
 }
 
 # as_job_user CMD...: run CMD as the job's user with the environment cron gives the job (nothing but the file).
@@ -412,7 +347,7 @@ main() {
       "included, is written to the container's disk layer; start the container with --tmpfs $RUN_DIR" \
       "(docker-compose.yaml does: tmpfs: [$RUN_DIR])"
   fi
-  rm -f "$RUN_DIR"/*.tmp
+  rm -f "$RUN_DIR"/.*.tmp
   local -a paths
   mapfile -d '' -t paths < <(write_job_env)
   ((${#paths[@]} == 4)) || {

@@ -9,94 +9,32 @@ non-regular file where the tool must write in BACKUP_DIR (the lock, last_run.jso
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
 
-from afirgen_backup import __version__, catalog, process
-from afirgen_backup.archive import describe_os_error
+from afirgen_backup import __version__, process
 from afirgen_backup.config import Settings, load_settings
-from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted
+from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BackupError, Interrupted, describe_os_error
 from afirgen_backup.logs import bind_run, configure_logging, get_logger, log_file_refusal, new_run_id
-from afirgen_backup.priority import lower_priority
 
-Handler = Callable[[Settings, argparse.Namespace, str], int]
-
-
-def command_backup(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
-    if args.check:
-        return command_check_config(settings, args, run_id)
-    from afirgen_backup.actions.backup import run_backup
-
-    lower_priority(settings.nice)
-    result = run_backup(settings, run_id)
-    # A link (or FIFO ...) at last_run.json was not written through: the run is not recorded, so it fails.
-    errors = [*result.errors, *filter(None, [catalog.last_run_refusal(settings.backup_dir)])]
-    if not errors:
-        return EXIT_OK
-    for error in errors:
-        sys.stderr.write(f"error: {error}\n")
-    return max(EXIT_FAILED, result.exit_code)
-
-
-def command_check_config(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
-    kinds = ", ".join(settings.enabled_kinds)
-    target = f"{settings.mysql_user}@{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_db}"
-    lines = [
-        f"configuration ok: backing up {kinds}",
-        f"  mysql: {target if settings.mysql_enabled else 'disabled'} with {settings.mysqldump_bin}",
-        f"  sessions: {settings.sessions_db_path if settings.sessions_enabled else 'disabled'}",
-        f"  backups: {settings.backup_dir} (keep {settings.retention_days} days, at least the newest "
-        f"{settings.keep_last} good of each kind), log {settings.log_file}",
-    ]
-    # check-config creates nothing: it says what the first backup will create
-    for directory in dict.fromkeys((settings.backup_dir, settings.log_file.parent)):
-        if not directory.is_dir():
-            lines.append(f"  {directory} does not exist yet: the first backup creates it")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return EXIT_OK
-
-
-def command_prune(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
-    from afirgen_backup.actions.prune import prune_backups
-    from afirgen_backup.lock import backup_dir_lock
-
-    if args.future_dated:
-        return command_prune_future_dated(settings, args)
-    with backup_dir_lock(settings.backup_dir):
-        # A kind whose last scheduled backup failed keeps every old copy, as it does in that run's own prune.
-        failing = catalog.failed_kinds(catalog.read_last_run(settings.backup_dir))
-        result = prune_backups(settings, dry_run=args.dry_run, skip_kinds=failing)
-    verb = "would delete" if args.dry_run else "deleted"
-    doomed = [d for d in result.decisions if d.delete and (args.dry_run or d.backup.name in result.deleted)]
-    for decision in doomed:
-        sys.stdout.write(f"{verb} {decision.backup.name} ({decision.reason})\n")
-    kept = sum(1 for d in result.decisions if not d.delete)
-    failed = f", {len(result.failures)} could not be deleted" if result.failures else ""
-    sys.stdout.write(f"{len(doomed)} {verb}, {kept} kept{failed}\n")
-    if result.error:
-        sys.stderr.write(f"error: {result.error}\n")
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def command_prune_future_dated(settings: Settings, args: argparse.Namespace) -> int:
-    from afirgen_backup.actions.prune import move_future_dated
-    from afirgen_backup.lock import backup_dir_lock
-
-    with backup_dir_lock(settings.backup_dir):
-        result = move_future_dated(settings, dry_run=args.dry_run)
-    verb = "would move" if args.dry_run else "moved"
-    for name, why in result.moved.items():
-        sys.stdout.write(f"{verb} {name} to {catalog.MISDATED_DIR_NAME}/ ({why})\n")
-    sys.stdout.write(f"{len(result.moved)} {verb} to {settings.backup_dir / catalog.MISDATED_DIR_NAME}\n")
-    if result.error:
-        sys.stderr.write(f"error: {result.error}\n")
-        return EXIT_FAILED
-    return EXIT_OK
+Handler = Callable[..., int]
+# The command table: each command is a module in actions/ with `register(subparsers)`, which adds its parser and
+# sets its handler and how it uses BACKUP_DIR (`backup_dir_use`, see backup_dir_use below).
+COMMANDS = (
+    "backup",
+    "check_config",
+    "prune",
+    "list",
+    "verify",
+    "restore",
+    "status",
+    "check_grants",
+    "job_env",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,44 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    backup = commands.add_parser("backup", help="back up MySQL and sessions.db, then prune (the default)")
-    backup.add_argument("--check", action="store_true", help="only validate the configuration, like check-config")
-    backup.set_defaults(handler=command_backup)
-
-    check = commands.add_parser(
-        "check-config", help="validate the configuration and exit (0 ok, 2 bad); creates and changes nothing"
-    )
-    check.set_defaults(handler=command_check_config)
-
-    prune = commands.add_parser("prune", help="delete backups that the retention policy no longer keeps")
-    prune.add_argument("--dry-run", action="store_true", help="only print what would be deleted (or moved)")
-    prune.add_argument(
-        "--future-dated",
-        action="store_true",
-        help="delete nothing: move backups dated in the future (and their manifests) into BACKUP_DIR/misdated/, "
-        "where they are kept, listed, never pruned and never 'latest'",
-    )
-    prune.set_defaults(handler=command_prune)
-
-    for register in extra_commands():
-        register(commands)
+    for name in COMMANDS:
+        importlib.import_module(f"afirgen_backup.actions.{name}").register(commands)
     return parser
 
 
-def extra_commands() -> list[Callable[[Any], None]]:
-    """Subcommands that live in their own action modules (list, verify, restore, status)."""
-    from afirgen_backup.actions import commands
-
-    return list(commands.REGISTRARS)
-
-
-def backup_dir_use(args: argparse.Namespace) -> str:
-    """How a command uses BACKUP_DIR: `write` (created when missing), `check` (check-config: validated, nothing
-    created or changed) or `read` (list and status, which write nothing, could run on a read-only view)."""
-    if args.handler is command_check_config or getattr(args, "check", False):
+def backup_dir_use(args: argparse.Namespace) -> str | None:
+    """How a command uses BACKUP_DIR: `write` (created when missing), `check` (check-config, backup --check:
+    validated, nothing created or changed), `read` (list, status, check-grants: they write nothing, and could run
+    on a read-only view) or None (job-env: no settings read, no log)."""
+    if getattr(args, "check", False):
         return "check"
-    return "write" if getattr(args, "writes_backup_dir", True) else "read"
+    use: str | None = args.backup_dir_use
+    return use
 
 
 def switch_to_backup_dir_owner(settings: Settings) -> None:
@@ -177,6 +90,17 @@ def raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def run_without_settings(args: argparse.Namespace) -> int:
+    try:
+        return int(args.handler(args))
+    except BackupError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return error.exit_code
+    except OSError as error:
+        sys.stderr.write(f"error: {args.command} failed: {describe_os_error(error)}\n")
+        return EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # backups, manifests and the log are private to this user
     parser = build_parser()
@@ -187,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         use = backup_dir_use(args)
+        if use is None:
+            return run_without_settings(args)
         try:
             # Read-only commands (status is the HEALTHCHECK) must not create or probe BACKUP_DIR, check-config
             # must not create it.

@@ -5,6 +5,11 @@ Low layers raise these; only ``cli.main`` turns them into an exit code and one l
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
+import pymysql
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -78,3 +83,26 @@ class Interrupted(BackupError):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+def describe_error(error: BaseException, backup_dir: Path | None = None) -> str:
+    """Any error on one line, as the operator reads it: a BackupError's own message, an OSError by describe_os_error
+    (a full disk without a file name said to be BACKUP_DIR's when given), a driver error with its MySQL code."""
+    if isinstance(error, BackupError):
+        return str(error)
+    if isinstance(error, OSError):
+        message = describe_os_error(error)
+        if backup_dir is not None and error.errno in (errno.ENOSPC, errno.EDQUOT) and not error.filename:
+            message += f" (writing into BACKUP_DIR {backup_dir})"
+        return message
+    if isinstance(error, pymysql.MySQLError):
+        code, message = (tuple(error.args) + (None, ""))[:2]
+        return f"MySQL error ({code}) {message}" if code is not None else f"MySQL error: {error}"
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def describe_os_error(error: OSError) -> str:
+    """An OSError as the operator reads it: `No space left on device: /path` (no errno number, no traceback)."""
+    text = error.strerror or str(error)
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    return f"{text}: {' -> '.join(names)}" if names else text

@@ -14,8 +14,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from afirgen_backup.archive import SAFE_FLAGS, UnsafeFile, lstat_or_none
 from afirgen_backup.errors import LockBusy
+from afirgen_backup.files import SAFE_FLAGS, UnsafeFile, lstat_or_none
 
 LOCK_NAME = ".afirgen-backup.lock"
 

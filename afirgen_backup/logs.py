@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from afirgen_backup.archive import UnsafeFile, open_regular
+from afirgen_backup.files import UnsafeFile, open_regular
 
 LOGGER_NAME = "afirgen_backup"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from afirgen_backup import priority
+from afirgen_backup import cpu
 from afirgen_backup.errors import CommandFailed, Interrupted
 
 # What a child may inherit from our environment. Nothing else passes: no MYSQL_PWD or password, and no HOME,
@@ -162,7 +162,7 @@ def start_child(
         )
     except OSError as error:
         raise CommandFailed(f"cannot start {argv[0]}: {error.strerror}") from None
-    priority.lower_child_group(process.pid)  # its own session is its own CPU group where the kernel has them
+    cpu.lower_child_group(process.pid)  # its own session is its own CPU group where the kernel has them
     with _children_lock:
         _children.add(process)
     assert process.stderr is not None

@@ -4,7 +4,7 @@ Per kind, a backup is deleted only when both hold:
 - it is older than BACKUP_RETENTION_DAYS (age taken from the UTC time in its name), and
 - at least BACKUP_KEEP_LAST good backups of the same kind are newer than it.
 So the newest BACKUP_KEEP_LAST good backups are never deleted, whatever their age, and a file that is not a
-good backup (afirgen_backup/catalog.py: no manifest, a size the manifest does not record, a failed verify) is
+good backup (catalog/entries.py: no manifest, a size the manifest does not record, a failed verify) is
 never deleted while it might be among the last usable copies. A backup dated in the future is kept and does not
 count as a newer copy: after a clock was set back, it may hold older data than the runs dated before it, and
 counting it would let retention delete the backups actually taken last. A kind whose last backup failed (in this

@@ -127,7 +127,7 @@ class Bench:
 
     def run_tool(self, label: str, group: IdleGroup | None = None, **env_kw: object) -> measure.Result:
         self.clear_backups()
-        # Started as cron starts a job: in a session of its own, without a terminal (see afirgen_backup/priority.py);
+        # Started as cron starts a job: in a session of its own, without a terminal (see afirgen_backup/cpu.py);
         # with `group`, inside that idle CPU cgroup.
         res = measure.run(
             [sys.executable, str(TOOL), "backup"],

@@ -12,19 +12,69 @@ can be moved too. A name already taken in misdated/ is never written over.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from afirgen_backup import catalog, process
-from afirgen_backup.actions.listing import format_age
-from afirgen_backup.archive import describe_os_error, fsync_directory, require_directory_or_absent
 from afirgen_backup.config import Settings
+from afirgen_backup.display import format_age
+from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, describe_os_error
+from afirgen_backup.files import fsync_directory, require_directory_or_absent
+from afirgen_backup.lock import backup_dir_lock
 from afirgen_backup.logs import get_logger
 from afirgen_backup.retention import Decision, RetentionPolicy, plan_retention
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("prune", help="delete backups that the retention policy no longer keeps")
+    parser.add_argument("--dry-run", action="store_true", help="only print what would be deleted (or moved)")
+    parser.add_argument(
+        "--future-dated",
+        action="store_true",
+        help="delete nothing: move backups dated in the future (and their manifests) into BACKUP_DIR/misdated/, "
+        "where they are kept, listed, never pruned and never 'latest'",
+    )
+    parser.set_defaults(handler=run, backup_dir_use="write")
+
+
+def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    if args.future_dated:
+        return run_future_dated(settings, args)
+    with backup_dir_lock(settings.backup_dir):
+        # A kind whose last scheduled backup failed keeps every old copy, as it does in that run's own prune.
+        failing = catalog.failed_kinds(catalog.read_last_run(settings.backup_dir))
+        result = prune_backups(settings, dry_run=args.dry_run, skip_kinds=failing)
+    verb = "would delete" if args.dry_run else "deleted"
+    doomed = [d for d in result.decisions if d.delete and (args.dry_run or d.backup.name in result.deleted)]
+    for decision in doomed:
+        sys.stdout.write(f"{verb} {decision.backup.name} ({decision.reason})\n")
+    kept = sum(1 for d in result.decisions if not d.delete)
+    failed = f", {len(result.failures)} could not be deleted" if result.failures else ""
+    sys.stdout.write(f"{len(doomed)} {verb}, {kept} kept{failed}\n")
+    if result.error:
+        sys.stderr.write(f"error: {result.error}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def run_future_dated(settings: Settings, args: argparse.Namespace) -> int:
+    with backup_dir_lock(settings.backup_dir):
+        result = move_future_dated(settings, dry_run=args.dry_run)
+    verb = "would move" if args.dry_run else "moved"
+    for name, why in result.moved.items():
+        sys.stdout.write(f"{verb} {name} to {catalog.MISDATED_DIR_NAME}/ ({why})\n")
+    sys.stdout.write(f"{len(result.moved)} {verb} to {catalog.misdated_path(settings.backup_dir)}\n")
+    if result.error:
+        sys.stderr.write(f"error: {result.error}\n")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 @dataclass
@@ -123,7 +173,7 @@ def move_future_dated(settings: Settings, *, dry_run: bool = False, now: datetim
             else:
                 planned.append(entry)
                 result.moved[entry.name] = ahead
-    target = misdated_dir_path(settings)
+    target = catalog.misdated_path(settings.backup_dir)
     stranded = [
         m
         for m in found.orphan_manifests
@@ -149,10 +199,6 @@ def move_future_dated(settings: Settings, *, dry_run: bool = False, now: datetim
 
 def backup_of(manifest: Path) -> str:
     return manifest.name[: -len(catalog.MANIFEST_SUFFIX)]
-
-
-def misdated_dir_path(settings: Settings) -> Path:
-    return settings.backup_dir / catalog.MISDATED_DIR_NAME
 
 
 def move_names(source: int, destination: int, names: list[str], result: MoveResult, backup: str) -> bool:

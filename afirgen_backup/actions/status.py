@@ -2,34 +2,57 @@
 
 It only reads: BACKUP_DIR's listing, the manifests, last_run.json and the free space. No decompression, no
 hashing, no lock, no log event, nothing written. Healthy (exit 0) when the newest good backup of every enabled
-kind (afirgen_backup/catalog.py says what is good) is younger than BACKUP_MAX_AGE_HOURS, none is dated in the
+kind (catalog/entries.py says what is good) is younger than BACKUP_MAX_AGE_HOURS, none is dated in the
 future, no backup's latest restore test failed, BACKUP_DIR can be read and the last run did not fail. A
 last_run.json that exists but cannot be read or parsed is unhealthy too, since it may be hiding a failure. An
 interrupted last run is reported but is not by itself unhealthy (the age limit catches a run that keeps failing
 to finish). A backup dated in the future is unhealthy because it would otherwise look fresh for as long as the
 clock is wrong: status names each such file and the command that moves them out of the way (`prune
 --future-dated`, into BACKUP_DIR/misdated/, nothing deleted). Ages are taken from the newest good backup not
-dated in the future; `latest` (the highest sequence, catalog.py) is named too when it is another file.
+dated in the future; `latest` (the highest sequence, catalog/entries.py) is named too when it is another file.
 
-Nothing but regular files is ever opened (catalog.py reads manifests and last_run.json through
-archive.open_regular, bounded), so a FIFO planted in BACKUP_DIR cannot make the HEALTHCHECK hang. A link, FIFO
+Nothing but regular files is ever opened (catalog/manifests.py reads manifests and last_run.json through
+files.open_regular, bounded), so a FIFO planted in BACKUP_DIR cannot make the HEALTHCHECK hang. A link, FIFO
 or directory where the lock, the log file, safety/ or misdated/ should be is unhealthy: the next run would refuse
 it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from afirgen_backup import catalog
-from afirgen_backup.actions.listing import FUTURE_DATED_COMMAND, describe_verification, format_age, format_size
+from afirgen_backup.catalog import FUTURE_DATED_COMMAND
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError
+from afirgen_backup.display import describe_verification, format_age, format_size, write_json
+from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, BackupError
 from afirgen_backup.lock import LOCK_NAME
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="are backups healthy? exit 0 when each enabled kind has a fresh good backup and the last run did not fail",
+        description="Newest good backup per kind, its age, size and verification; the last run; BACKUP_DIR usage "
+        "and free space. Reads only: no lock, no decompression, nothing written. Exit 0 healthy, 1 not.",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+    parser.set_defaults(handler=run, backup_dir_use="read")
+
+
+def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    status = collect_status(settings)
+    if args.json:
+        write_json(status)
+    else:
+        sys.stdout.write(render_status(status))
+    return EXIT_OK if status["healthy"] else EXIT_FAILED
 
 
 def measure_directory(path: Path) -> tuple[int, int]:

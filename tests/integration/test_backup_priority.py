@@ -1,7 +1,7 @@
 """A backup and its mysqldump run at a lower CPU priority than the application.
 
 Where the kernel groups processes by session (autogroups), a niceness only counts inside one session, so a
-backup started by cron must also lower its session's group, and mysqldump's (afirgen_backup/priority.py). The
+backup started by cron must also lower its session's group, and mysqldump's (afirgen_backup/cpu.py). The
 mysqldump wrapper records, for itself and for the backup process that started it, the niceness, the session and
 the group's niceness; for the session the backup was started in, that group's niceness too.
 """
@@ -18,7 +18,7 @@ import pytest
 from helpers import REPO_ROOT, cli_argv, dump_wrapper, run_cli
 from infrastructure import unavailable
 
-from afirgen_backup import priority
+from afirgen_backup import cpu
 
 pytestmark = pytest.mark.mariadb
 
@@ -61,7 +61,7 @@ def recorded(directory: Path) -> dict[str, str]:
 
 @pytest.fixture
 def autogroups() -> None:
-    if not priority.autogroups_enabled():
+    if not cpu.autogroups_enabled():
         unavailable("the kernel does not group processes by session here (kernel.sched_autogroup_enabled is not 1)")
 
 

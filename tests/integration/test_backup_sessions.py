@@ -31,7 +31,7 @@ from helpers import (
 )
 from infrastructure import unavailable
 
-from afirgen_backup.actions.backup import SESSIONS_COPY_PREFIX
+from afirgen_backup.sources.sqlite.backup import COPY_PREFIX as SESSIONS_COPY_PREFIX
 
 #: Random filler in sessions.db, so that copying it takes long enough for writes to land during the copy.
 FILLER_BYTES = 24 * 1024 * 1024

@@ -17,7 +17,7 @@ from helpers import dump_wrapper, events_named, run_cli
 from infrastructure import unavailable
 from mariadb_server import MariaDBServer
 
-from afirgen_backup import yielding
+from afirgen_backup import cpu
 
 pytestmark = pytest.mark.mariadb
 
@@ -86,7 +86,7 @@ def test_while_the_application_writes_the_backup_and_mysqldump_leave_it_a_cpu(ba
     application.set()
     result = run_cli(env)
     assert result.returncode == 0, result.stderr
-    kept = sorted(yielding.cpus_to_keep(set(ALL)) or ())
+    kept = sorted(cpu.cpus_to_keep(set(ALL)) or ())
     assert recorded(tmp_path) == (kept, kept)
     (finished,) = events_named(env, "backup_finished")
     assert finished["cpu_yield"]["times"] >= 1
@@ -136,5 +136,5 @@ def test_commits_to_sessions_db_count_as_application_activity_too(backup_env, tm
         stop.set()
         writer.join(timeout=10)
     assert result.returncode == 0, result.stderr
-    kept = sorted(yielding.cpus_to_keep(set(ALL)) or ())
+    kept = sorted(cpu.cpus_to_keep(set(ALL)) or ())
     assert recorded(tmp_path) == (kept, kept)

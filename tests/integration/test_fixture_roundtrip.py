@@ -40,7 +40,7 @@ from mysql_server import (
     MySQLServer,
 )
 
-from afirgen_backup.sources.mysql import BASE_DUMP_OPTIONS
+from afirgen_backup.sources.mysql.dump import BASE_DUMP_OPTIONS
 
 #: mariadb-dump options a backup of fir_db needs (see the module docstring of the round-trip test).
 DUMP_OPTIONS = (

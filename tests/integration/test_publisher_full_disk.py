@@ -14,7 +14,7 @@ from helpers import REPO_ROOT, describe, small_tmpfs
 ENTER_ON_A_FULL_DISK = """
 import os, sys
 from pathlib import Path
-from afirgen_backup.archive import GzipPublisher
+from afirgen_backup.publish import GzipPublisher
 
 final = Path(sys.argv[1]) / "mysql_backup_20260101_000000.sql.gz"
 open_fds = len(os.listdir("/proc/self/fd"))

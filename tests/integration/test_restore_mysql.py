@@ -49,8 +49,10 @@ from helpers import (
 from mariadb_server import MariaDBServer
 
 from afirgen_backup.config import load_settings
-from afirgen_backup.sources import mysql, mysql_load, mysql_restore
-from afirgen_backup.sources.mysql_policy import DumpPolicy
+from afirgen_backup.sources.mysql import load as mysql_load
+from afirgen_backup.sources.mysql import server as mysql
+from afirgen_backup.sources.mysql import targets as mysql_restore
+from afirgen_backup.sources.mysql.policy import DumpPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from fixture_schema import build_sessions_db
 from helpers import assert_refused, describe, events_named, read_only_bind, run_cli
 
 from afirgen_backup import catalog
-from afirgen_backup.sources.sqlite import sidecar
+from afirgen_backup.sources.sqlite.copy import sidecar
 
 REPO = Path(__file__).resolve().parents[2]
 

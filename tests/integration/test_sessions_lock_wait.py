@@ -33,7 +33,7 @@ from helpers import (
 )
 
 from afirgen_backup.errors import SourceUnavailable
-from afirgen_backup.sources import sqlite
+from afirgen_backup.sources.sqlite import copy as sqlite
 
 HOLD_SCRIPT = """
 import sqlite3, sys, time

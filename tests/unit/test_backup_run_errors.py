@@ -13,9 +13,10 @@ import pytest
 
 from afirgen_backup import catalog, cli
 from afirgen_backup.actions import backup
-from afirgen_backup.actions.backup import remove_leftovers, run_backup
+from afirgen_backup.actions.backup import run_backup
 from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.errors import BackupError
+from afirgen_backup.leftovers import remove_leftovers
 from afirgen_backup.logs import bind_run, configure_logging
 
 
@@ -131,7 +132,7 @@ def no_new_files(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(catalog, "write_file_atomically", no_space)
+    monkeypatch.setattr(catalog.last_run, "write_file_atomically", no_space)
 
 
 def test_a_run_that_gets_no_new_block_writes_its_failure_over_the_previous_success(

@@ -16,7 +16,7 @@ import pytest
 
 from afirgen_backup import catalog, cli
 from afirgen_backup.actions.backup import run_backup
-from afirgen_backup.actions.listing import locate_backup
+from afirgen_backup.catalog import locate_backup
 from afirgen_backup.config import Settings, load_settings
 from afirgen_backup.logs import bind_run, configure_logging
 

@@ -26,6 +26,7 @@ README = read("README.md")
 DOC_NAMES = ("operations.md", "restore.md", "configuration.md", "security.md", "performance.md", "how-it-works.md")
 DOCS = {name: read(f"docs/{name}") for name in DOC_NAMES}
 CHANGELOG = read("CHANGELOG.md")
+CODE_MAP = read("docs/code.md")  # for contributors: the one document that names the package's modules
 BENCHMARKS_README = read("benchmarks/README.md")
 #: Every Markdown file a user reads, by its path in the repository.
 MARKDOWN = {
@@ -33,9 +34,10 @@ MARKDOWN = {
     "CHANGELOG.md": CHANGELOG,
     "benchmarks/README.md": BENCHMARKS_README,
     **{f"docs/{name}": text for name, text in DOCS.items()},
+    "docs/code.md": CODE_MAP,
 }
 ENV_EXAMPLE = read(".env.example")
-CONFIG_SOURCE = read("afirgen_backup/config.py")
+CONFIG_SOURCE = "".join(read(str(p.relative_to(REPO))) for p in sorted((REPO / "afirgen_backup/config").glob("*.py")))
 SCHEDULER = read("backup_scheduler.sh")
 MAKEFILE = read("Makefile")
 COMPOSE_FILES = {name: read(name) for name in ("docker-compose.yaml", "docker-compose.afirgen.yaml")}
@@ -54,8 +56,8 @@ def subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, 
 
 
 COMMANDS = subcommands(build_parser())
-# Every name config.py quotes (its settings, the entrypoint's, docker-compose's ${BACKUP_CGROUP_PARENT}), and the
-# lists it keeps of them.
+# Every name the config package quotes (its settings, the entrypoint's, docker-compose's ${BACKUP_CGROUP_PARENT}),
+# and the lists it keeps of them.
 SETTINGS = sorted(
     set(re.findall(r'"((?:MYSQL|BACKUP|SESSIONS|MYSQLDUMP)_[A-Z_]+)"', CONFIG_SOURCE))
     | set(TOOL_SETTINGS)
@@ -181,7 +183,7 @@ def test_every_make_target_a_document_names_exists(name):
 
 
 def test_the_readme_links_every_docs_file():
-    for name in DOC_NAMES:
+    for name in (*DOC_NAMES, "code.md"):
         assert f"](docs/{name})" in README, f"README.md does not link docs/{name}"
     assert "](CHANGELOG.md)" in README
 
@@ -200,10 +202,40 @@ def test_every_relative_link_and_anchor_resolves(name):
             assert anchor in anchors(file.read_text(encoding="utf-8")), f"{name}: no heading for {target}"
 
 
-@pytest.mark.parametrize("name", sorted(MARKDOWN))
+@pytest.mark.parametrize("name", sorted(set(MARKDOWN) - {"docs/code.md"}))
 def test_the_documents_describe_behaviour_not_the_package_modules(name):
     modules = re.findall(r"afirgen_backup[/.][a-z_]+", MARKDOWN[name])
-    assert not modules, f"{name} names package modules (they are being reorganised): {modules}"
+    assert not modules, f"{name} names package modules (docs/code.md alone does): {modules}"
+
+
+def code_map_tree() -> set[str]:
+    """The paths of the package that docs/code.md's layout tree names, from its indentation."""
+    block = re.search(r"```\n(afirgen_backup/.*?|backup_database.py.*?)```", CODE_MAP, re.S)
+    assert block, "docs/code.md has no layout tree"
+    paths, parents = set(), []
+    for line in block.group(1).splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if not name:
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2
+        parents[depth:] = [name]
+        paths.add("".join(parents))
+    return {path for path in paths if path.startswith("afirgen_backup/")}
+
+
+def test_the_code_map_names_every_module_of_the_package():
+    modules = {str(path.relative_to(REPO)) for path in (REPO / "afirgen_backup").rglob("*.py")}
+    tree = code_map_tree()
+    described = {path for path in tree if path.endswith(".py")}
+    # a package's __init__.py is named by the package's line (`actions/`)
+    packages = {f"{path}__init__.py" for path in tree if path.endswith("/")}
+    assert modules - packages - described == set(), "modules docs/code.md's layout does not name"
+    assert described - modules == set(), "docs/code.md's layout names modules that do not exist"
+
+
+def test_every_file_the_code_map_names_exists():
+    for path in re.findall(r"`(afirgen_backup/[a-z_/]+(?:\.py)?)`", CODE_MAP):
+        assert (REPO / path).exists(), f"docs/code.md names {path}, which does not exist"
 
 
 # --- commands and exit codes (README) ------------------------------------------------------------------------------
@@ -373,7 +405,7 @@ def test_the_security_doc_has_a_least_privilege_user_for_each_flavor():
 
 def test_the_restore_test_grant_is_the_one_verify_suggests():
     """docs/security.md grants a restore test exactly what `verify --restore-test` names when a privilege is missing."""
-    from afirgen_backup.actions.verify import describe_scratch_grant  # what verify prints; here, not at the top:
+    from afirgen_backup.sources.mysql.verify import describe_scratch_grant  # what verify prints; here, not at the top:
     # a module that moves fails this one test, not the whole file
 
     suggested = re.search(r"GRANT (.+) ON (\S+) TO", describe_scratch_grant("fir_db"))

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from afirgen_backup import catalog, process
-from afirgen_backup.actions.backup import publish_with_manifest, remove_leftovers
-from afirgen_backup.archive import GzipPublisher
+from afirgen_backup.leftovers import remove_leftovers
+from afirgen_backup.publish import GzipPublisher
+from afirgen_backup.sources.base import publish_with_manifest
 
 
 def touch(directory, *names):

@@ -10,8 +10,9 @@ import pytest
 from fake_backups import publish_fake_backup
 
 from afirgen_backup import catalog, cli
-from afirgen_backup.actions.listing import format_age, format_size, locate_backup
+from afirgen_backup.catalog import locate_backup
 from afirgen_backup.config import load_settings
+from afirgen_backup.display import format_age, format_size
 from afirgen_backup.logs import configure_logging
 
 

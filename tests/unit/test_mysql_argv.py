@@ -8,17 +8,19 @@ import pytest
 
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError
-from afirgen_backup.sources.mysql import (
+from afirgen_backup.sources.mysql.dump import (
     BASE_DUMP_OPTIONS,
-    Flavor,
-    Inventory,
     build_dump_argv,
     check_pair,
     ends_with_trailer,
+    redact_argv,
+)
+from afirgen_backup.sources.mysql.server import (
+    Flavor,
+    Inventory,
     is_generated,
     parse_client_version,
     parse_server_version,
-    redact_argv,
 )
 
 SETTINGS = Settings(mysql_host="db.internal", mysql_port=3307, mysql_db="fir_db", mysqldump_bin="/usr/bin/mysqldump")

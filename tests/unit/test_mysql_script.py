@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from afirgen_backup.sources.mysql_policy import DumpPolicy, GeneratedTable
-from afirgen_backup.sources.mysql_script import ScriptReader, ScriptRefused
+from afirgen_backup.sources.mysql.policy import DumpPolicy, GeneratedTable
+from afirgen_backup.sources.mysql.script import ScriptReader, ScriptRefused
 
 CHUNKS = (1, 2, 3, 7, 64, 1 << 20)
 

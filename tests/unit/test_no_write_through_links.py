@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from afirgen_backup import archive, catalog
-from afirgen_backup.actions.backup import publish_with_manifest, remove_leftovers, unused_stamp
-from afirgen_backup.actions.listing import safety_dir
-from afirgen_backup.archive import GzipPublisher, UnsafeFile, write_file_atomically
+from afirgen_backup import catalog, files, publish
+from afirgen_backup.catalog import safety_dir
+from afirgen_backup.files import UnsafeFile, write_file_atomically
+from afirgen_backup.leftovers import remove_leftovers
 from afirgen_backup.lock import LOCK_NAME, backup_dir_lock
 from afirgen_backup.logs import configure_logging, get_logger, log_file_refusal
+from afirgen_backup.publish import GzipPublisher
+from afirgen_backup.sources.base import publish_with_manifest, unused_stamp
 
 PRECIOUS = b"somebody else's file\n"
 
@@ -38,7 +40,7 @@ def backups(tmp_path: Path) -> Path:
 
 def test_a_link_at_the_partial_name_is_refused_and_its_target_untouched(backups: Path, target: Path) -> None:
     final = backups / "mysql_backup_20261126_060000.sql.gz"
-    partial = archive.partial_path(final)
+    partial = publish.partial_path(final)
     partial.symlink_to(target)
 
     with pytest.raises(UnsafeFile) as refused, GzipPublisher(final, level=1, threads=1) as publisher:
@@ -51,7 +53,7 @@ def test_a_link_at_the_partial_name_is_refused_and_its_target_untouched(backups:
 def test_a_leftover_partial_file_is_replaced_by_a_new_file_not_truncated(backups: Path, target: Path) -> None:
     """A hard link named like our `.partial` would have its other name truncated by O_TRUNC."""
     final = backups / "mysql_backup_20261126_060000.sql.gz"
-    os.link(target, archive.partial_path(final))
+    os.link(target, publish.partial_path(final))
 
     with GzipPublisher(final, level=1, threads=1) as publisher:
         publisher.write(b"data")
@@ -89,7 +91,7 @@ def test_a_link_at_the_temp_name_is_never_opened_another_name_is_used(
     backups: Path, target: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens = iter(["aaaaaaaa", "bbbbbbbb"])
-    monkeypatch.setattr(archive.secrets, "token_hex", lambda n: next(tokens))
+    monkeypatch.setattr(files.secrets, "token_hex", lambda n: next(tokens))
     path = backups / "last_run.json"
     (backups / f".last_run.json.{os.getpid()}.aaaaaaaa.tmp").symlink_to(target)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from afirgen_backup.sources import sqlite_restore
-from afirgen_backup.sources.sqlite import sidecar
+from afirgen_backup.sources.sqlite import swap as sqlite_restore
+from afirgen_backup.sources.sqlite.copy import sidecar
 
 
 def make_db(path: Path, note: str) -> Path:

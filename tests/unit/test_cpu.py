@@ -13,7 +13,9 @@ import pymysql
 import pytest
 from infrastructure import unavailable
 
-from afirgen_backup import yielding
+from afirgen_backup import cpu
+from afirgen_backup.sources.mysql.server import ServerWrites
+from afirgen_backup.sources.sqlite.copy import FileWatch
 
 
 @pytest.mark.parametrize(
@@ -21,7 +23,7 @@ from afirgen_backup import yielding
     [({0}, None), ({0, 1}, {1}), ({3}, None), ({2, 5, 7}, {5, 7}), (set(range(8)), set(range(1, 8)))],
 )
 def test_a_confined_backup_keeps_every_allowed_cpu_but_the_lowest(allowed, kept):
-    assert yielding.cpus_to_keep(allowed) == kept
+    assert cpu.cpus_to_keep(allowed) == kept
 
 
 # (seconds, what the sources read) -> what observe() returns; quiet period 2 s
@@ -42,13 +44,13 @@ POLICY_TABLE = [
 
 @pytest.mark.parametrize(("case", "readings", "expected"), POLICY_TABLE, ids=[row[0] for row in POLICY_TABLE])
 def test_policy(case, readings, expected):
-    policy = yielding.Policy(quiet=2.0)
+    policy = cpu.Policy(quiet=2.0)
     assert [policy.observe(t, token) for t, token in readings] == expected
 
 
 def test_file_changes_sees_commits_to_the_database_and_its_wal(tmp_path: Path):
     db = tmp_path / "sessions.db"
-    read = yielding.file_changes(db)
+    read = FileWatch(db)
     assert read() == (None, None, None)
     db.write_bytes(b"x" * 10)
     first = read()
@@ -66,7 +68,7 @@ def test_file_changes_ignores_what_a_reader_does_to_the_wal(tmp_path: Path):
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("CREATE TABLE t (x)")
     writer.commit()  # the writer stays open: its -wal stays
-    read = yielding.file_changes(db)
+    read = FileWatch(db)
     before = read()
     wal = tmp_path / "sessions.db-wal"
     ctime = wal.stat().st_ctime_ns
@@ -94,7 +96,7 @@ def test_a_server_that_cannot_be_watched_reads_as_no_activity_and_is_tried_once(
         attempts.append(port)
         return pymysql.connect(host="127.0.0.1", port=port, user="nobody", connect_timeout=2)
 
-    watch = yielding.ServerWrites(connect)
+    watch = ServerWrites(connect)
     assert watch() is None
     assert watch() is None
     assert attempts == [port]
@@ -115,9 +117,9 @@ def allowed_cpus(pid: int | str) -> set[int]:
 
 
 def test_the_yielder_confines_this_process_and_adopted_children_and_gives_them_back(two_cpus, monkeypatch):
-    monkeypatch.setattr(yielding, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(cpu, "POLL_SECONDS", 0.02)
     activity = [0]
-    yielder = yielding.Yielder(lambda: activity[0], allowed=two_cpus)
+    yielder = cpu.Yielder(lambda: activity[0], allowed=two_cpus)
     yielder.policy.quiet = 0.3
     child = subprocess.Popen(["sleep", "30"])
     tids = [int(t) for t in os.listdir("/proc/self/task")]
@@ -130,7 +132,7 @@ def test_the_yielder_confines_this_process_and_adopted_children_and_gives_them_b
         deadline = time.monotonic() + 5
         while allowed_cpus(0) == two_cpus and time.monotonic() < deadline:
             time.sleep(0.01)
-        kept = yielding.cpus_to_keep(two_cpus)
+        kept = cpu.cpus_to_keep(two_cpus)
         assert allowed_cpus(0) == kept
         assert allowed_cpus(child.pid) == kept
         assert all(allowed_cpus(tid) == kept for tid in tids if Path(f"/proc/self/task/{tid}").exists())
@@ -155,13 +157,13 @@ def test_the_yielder_confines_this_process_and_adopted_children_and_gives_them_b
 
 
 def test_a_failing_activity_source_ends_the_confinement_not_the_process(two_cpus, monkeypatch):
-    monkeypatch.setattr(yielding, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(cpu, "POLL_SECONDS", 0.02)
     readings = iter([1, 2])
 
     def read() -> int:
         return next(readings)  # the third reading raises StopIteration
 
-    yielder = yielding.Yielder(read, allowed=two_cpus)
+    yielder = cpu.Yielder(read, allowed=two_cpus)
     try:
         yielder.start()
         assert yielder._thread is not None

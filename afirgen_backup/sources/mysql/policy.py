@@ -1,4 +1,4 @@
-"""What of a dump may run, and how it is adjusted on the way to the client (mysql_script.py splits it).
+"""What of a dump may run, and how it is adjusted on the way to the client (script.py splits it).
 
 A dump runs only what the dump programs write: session settings, tables and their rows, views, triggers,
 routines, events, sequences. Everything else is refused before the target is touched (ScriptRefused): `USE`,
@@ -14,7 +14,7 @@ On the way, a statement may be adjusted:
   the source database;
 - with `disable_events`, events are created DISABLED (a copy or a scratch database must not run them);
 - with `objects_only`, only views, triggers, routines and events (and the settings around them) are kept: the
-  second half of a restore that moved the tables in already (see mysql_restore.swap_in);
+  second half of a restore that moved the tables in already (see restore.py: move_into_place);
 - at backup time, `generated` names the tables whose generated columns the dump program wrote values for that
   MySQL refuses at load (MariaDB's mariadb-dump against a MySQL server): their rows go into a temporary table with
   plain columns, and from there into the table without the generated columns.
@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from afirgen_backup.sources.mysql_script import ScriptRefused
+from afirgen_backup.sources.mysql.script import ScriptRefused
 
 TOKEN = re.compile(
     rb"""(?P<space>[ \t\r\n\f\v]+)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afirgen_backup import process
-from afirgen_backup.archive import fsync_directory, fsync_file
 from afirgen_backup.errors import UsageError
-from afirgen_backup.sources.sqlite import JOURNAL_SUFFIXES, integrity_of, sidecar, table_row_counts
+from afirgen_backup.files import fsync_directory, fsync_file
+from afirgen_backup.sources.sqlite.copy import JOURNAL_SUFFIXES, integrity_of, sidecar, table_row_counts
 
 LOCK_BYTES_START = 0x40000000  # SQLite's PENDING byte; RESERVED and the SHARED range follow it
 LOCK_BYTES_LENGTH = 2 + 510

@@ -235,3 +235,30 @@ def snapshot_sessions(source: Path, destination: Path, lock_timeout: float) -> S
         # backup every run, and after BACKUP_KEEP_LAST such runs retention would delete the real ones.
         raise SourceUnavailable(f"{source} holds no tables: is SESSIONS_DB_PATH the application's database?")
     return SqliteCopy(destination, page_count, page_size, integrity, source_journal_mode(source), mode, tables)
+
+
+class FileWatch:
+    """Inode, size and mtime (file_state without the ctime) of an SQLite file and of its -wal and -journal files;
+    None for a missing one. What the CPU yielder watches for the application's writes to sessions.db.
+
+    Only a write changes these. The ctime is left out: SQLite, running as root, fchowns a -wal it opens to the
+    database's owner, which moves the ctime without a write, so the backup's own read of sessions.db would look
+    like the application's activity.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.paths = [path, *(sidecar(path, suffix) for suffix in JOURNAL_SUFFIXES)]
+
+    def __call__(self) -> tuple[tuple[int, int, int] | None, ...]:
+        result: list[tuple[int, int, int] | None] = []
+        for item in self.paths:
+            try:
+                inode, size, mtime, _ctime = file_state(item)
+            except OSError:
+                result.append(None)
+                continue
+            result.append((inode, size, mtime))
+        return tuple(result)
+
+    def close(self) -> None:
+        """Nothing to close: stat only."""

@@ -3,7 +3,7 @@
 A dump is a script for the `mysql`/`mariadb` client, and the client does more than send statements to the server:
 `\\! cmd`, `system cmd`, `source FILE`, `connect`, `use db` and the other client commands run on the machine that
 loads the dump. A dump that someone changed (and whose manifest they recomputed) could carry them. So a restore
-never hands the client a byte that this reader has not split and shown to the policy (mysql_policy.py), and the
+never hands the client a byte that this reader has not split and shown to the policy (policy.py), and the
 reader refuses what the client would take as a command:
 
 - a backslash outside a quoted string or a comment (`\\!`, `\\.`, `\\u`, ... are commands; `\\N` is not, but no

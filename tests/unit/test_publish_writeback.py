@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from infrastructure import unavailable
 
-from afirgen_backup.archive import WRITEBACK_WINDOW, GzipPublisher
+from afirgen_backup.publish import WRITEBACK_WINDOW, GzipPublisher
 
 DISK_FILESYSTEMS = ("ext2/ext3", "xfs")  # `stat -f -c %T` names ext4 ext2/ext3
 

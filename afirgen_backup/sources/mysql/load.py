@@ -1,10 +1,10 @@
-"""Loading a dump into a database through the mysql client, with every byte read first (mysql_script.py), and
+"""Loading a dump into a database through the mysql client, with every byte read first (script.py), and
 moving a checked copy into place (the last step of a restore).
 
 The client is run in its safe mode where it has one: MariaDB's `--sandbox` (10.5.25/10.6.18/10.11.8 and later),
 MySQL's `--commands=OFF --system-command=OFF` (8.0.40/8.4.3/9.1 and later); the reader refuses client commands
 whether or not it has one. A dump is never loaded straight into the database it restores: it is loaded into a
-staging database, checked against its manifest, and only then moved in (`swap_in`).
+staging database, checked against its manifest, and only then moved in (restore.py: move_into_place).
 
 Binary log: a load into a scratch database (a restore test) is kept out of the server's binary log where the user
 may do that (SET SESSION sql_log_bin needs SUPER or BINLOG ADMIN on MariaDB, SYSTEM_VARIABLES_ADMIN or
@@ -26,14 +26,14 @@ from pathlib import Path
 import pymysql
 
 from afirgen_backup import process
-from afirgen_backup.archive import iter_gzip
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, ConfigError
 from afirgen_backup.logs import get_logger
-from afirgen_backup.sources.mysql import Flavor, parse_client_version, quote_identifier
-from afirgen_backup.sources.mysql_policy import DumpPolicy
-from afirgen_backup.sources.mysql_restore import ACCESS_DENIED_CODES, build_load_argv, describe_privileges
-from afirgen_backup.sources.mysql_script import ScriptReader, ScriptRefused
+from afirgen_backup.publish import iter_gzip
+from afirgen_backup.sources.mysql.policy import DumpPolicy
+from afirgen_backup.sources.mysql.script import ScriptReader, ScriptRefused
+from afirgen_backup.sources.mysql.server import Flavor, parse_client_version, quote_identifier
+from afirgen_backup.sources.mysql.targets import ACCESS_DENIED_CODES, build_load_argv, describe_privileges
 
 Progress = Callable[[int], None]
 SKIP_BINLOG = "--init-command=SET SESSION sql_log_bin=0"

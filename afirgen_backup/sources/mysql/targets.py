@@ -3,8 +3,7 @@ the comparison of what was loaded with what the manifest recorded.
 
 The dump was made without --databases, so it holds no CREATE DATABASE or USE: the database named on the
 client's command line receives it, whatever its name. That name comes from the operator (--target-db) and is
-checked before anything is touched: `check_database_name` refuses what the server would not take as a name,
-what the client could read as an option, and the server's own schemas.
+checked before anything is touched, by the one rule for database names (names.py).
 """
 
 from __future__ import annotations
@@ -14,10 +13,9 @@ from typing import Any
 import pymysql
 
 from afirgen_backup import process
-from afirgen_backup.archive import describe_os_error
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, UsageError
-from afirgen_backup.sources.mysql import Inventory, quote_identifier, schema_charset
+from afirgen_backup.errors import BackupError
+from afirgen_backup.sources.mysql.server import Inventory, quote_identifier, schema_charset
 
 # What loading a dump takes on the target database (mysqldump writes LOCK TABLES around each table's rows).
 LOAD_PRIVILEGES = (
@@ -43,53 +41,6 @@ DEFINER_NOTE = (
 )
 ACCESS_DENIED_CODES = frozenset({1044, 1142, 1143, 1227, 1370})
 NAME_KINDS = ("tables", "views", "procedures", "functions", "triggers", "events", "sequences")
-
-
-MAX_NAME_LENGTH = 64
-# The server's own schemas: dropping one breaks the server (accounts, grants) or is refused half-way.
-SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
-NAME_RULES = (
-    f"1 to {MAX_NAME_LENGTH} characters of UTF-8 text, not starting with '-', not ending with a space, no control "
-    f"characters and nothing beyond U+FFFF, and not a system schema ({', '.join(sorted(SYSTEM_SCHEMAS))})"
-)
-
-
-def database_name_problem(name: str) -> str | None:
-    """What makes `name` unusable as the database a restore drops, creates and loads into (None: nothing)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "it is not valid UTF-8 text"
-    if not name:
-        return "it is empty"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"it is {len(name)} characters long"
-    if name.startswith("-"):
-        return "it starts with '-', so a client would read it as an option"
-    if name.endswith(" "):  # the server's own rule: other white space at the end is allowed
-        return "it ends with a space"
-    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in name):
-        return "it holds a control character"
-    if any(ord(character) > 0xFFFF for character in name):
-        return "it holds a character beyond U+FFFF, which the server does not allow in names"
-    if name.lower() in SYSTEM_SCHEMAS:
-        return "it is a system schema of the server, which a restore must never drop"
-    return None
-
-
-def check_database_name(name: str, given_as: str) -> None:
-    """Refuse (exit 2, before anything is touched) a target database name that `database_name_problem` rejects."""
-    problem = database_name_problem(name)
-    if problem is not None:
-        raise UsageError(f"{given_as} {name!r} cannot be restored into: {problem}; allowed: {NAME_RULES}")
-
-
-def describe_failure(error: OSError | pymysql.MySQLError) -> str:
-    """An OSError or a driver error on one line, as the operator reads it (no errno number, no traceback)."""
-    if isinstance(error, OSError):
-        return describe_os_error(error)
-    code, message = (tuple(error.args) + (None, ""))[:2]
-    return f"MySQL error ({code}) {message}" if code is not None else f"MySQL error: {error}"
 
 
 def describe_privileges(database: str) -> str:

@@ -15,10 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pymysql
 
-from afirgen_backup.sources.mysql import Flavor, quote_identifier
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import MissingPrivileges
+from afirgen_backup.logs import get_logger
+from afirgen_backup.sources.mysql.server import Flavor, connect, quote_identifier, server_flavor
+from afirgen_backup.sources.mysql.targets import LOAD_PRIVILEGES
 
 GRANT_LINE = re.compile(r"^GRANT (?P<privileges>.+?) ON (?:(?:FUNCTION|PROCEDURE|TABLE) )?(?P<scope>\S+) TO ", re.S)
 ROLE_LINE = re.compile(r"^GRANT (?P<roles>(?:`[^`]*`|'[^']*'|[^ ,]+)(?:@(?:`[^`]*`|'[^']*'|[^ ,]+))?(?:, ?.+?)?) TO ")
@@ -229,3 +234,111 @@ def missing_for_restore_test(
                 )
             )
     return missing
+
+
+DEFINER_QUERIES = (
+    "SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s",
+    "SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s",
+    "SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
+    "SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+)
+
+
+@dataclass
+class GrantsReport:
+    account: str
+    server: Flavor
+    database: str
+    backup: list[Missing] = field(default_factory=list)
+    restore_test: list[Missing] = field(default_factory=list)
+    unread_roles: list[str] = field(default_factory=list)
+
+
+def quoted_account(connection: pymysql.Connection) -> tuple[str, str]:
+    """CURRENT_USER() as the server shows it (`user@host`) and as a GRANT names it (`'user'@'host'`)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CURRENT_USER()")
+        current = str(cursor.fetchone()[0])
+    user, _, host = current.rpartition("@")
+    return current, "'{}'@'{}'".format(user.replace("'", "''"), host.replace("'", "''"))
+
+
+def other_definers(connection: pymysql.Connection, database: str, current: str) -> bool:
+    with connection.cursor() as cursor:
+        for query in DEFINER_QUERIES:
+            cursor.execute(query, (database,))
+            if any(str(row[0]) != current for row in cursor.fetchall()):
+                return True
+    return False
+
+
+def binary_logging(connection: pymysql.Connection) -> tuple[bool, bool]:
+    """(the server writes a binary log, it trusts the creators of stored programs: log_bin_trust_function_creators)"""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@log_bin, @@log_bin_trust_function_creators")
+        logging_on, trusted = cursor.fetchone()
+    return bool(int(logging_on or 0)), bool(int(trusted or 0))
+
+
+def has_stored_programs(connection: pymysql.Connection, database: str) -> bool:
+    """Triggers, procedures or functions in `database` (what MySQL and MariaDB guard while they write a binlog)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s) + "
+            "(SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s)",
+            (database, database),
+        )
+        return int(cursor.fetchone()[0]) > 0
+
+
+def scratch_pattern(database: str) -> str:
+    """The grant pattern of every scratch database of `verify --restore-test`: `<db>\\_verify\\_%`."""
+    escaped = (database + "_verify_").replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    return f"`{escaped}%`.*"
+
+
+def require_backup_privileges(connection: pymysql.Connection, server: Flavor, database: str) -> None:
+    """Raise MissingPrivileges (exit 2) when the user lacks what a whole dump of `database` takes. Where roles'
+    privileges could not be read, what seems missing is only logged: a backup never fails on a guess."""
+    current, account = quoted_account(connection)
+    grants = read_grants(connection, server)
+    missing = missing_for_backup(grants, server, database, account)
+    if not missing:
+        return
+    if grants.unread_roles:
+        get_logger(part="mysql").warning(
+            "privileges_may_be_missing",
+            missing=[m.what for m in missing],
+            unread_roles=grants.unread_roles,
+        )
+        return
+    details = "; ".join(f"{m.what} ({m.effect}; fix: {m.grant})" for m in missing)
+    raise MissingPrivileges(f"the MySQL user {current} lacks {details}; check-grants lists every privilege")
+
+
+def collect_grants(settings: Settings) -> GrantsReport:
+    from afirgen_backup.sources.mysql.verify import scratch_name
+
+    database = settings.mysql_db
+    with connect(settings) as connection:
+        server = server_flavor(connection)
+        current, account = quoted_account(connection)
+        grants = read_grants(connection, server)
+        definers = other_definers(connection, database, current)
+        logging_on, trusted = binary_logging(connection)
+        programs = has_stored_programs(connection, database)
+    report = GrantsReport(account, server, database, unread_roles=grants.unread_roles)
+    report.backup = missing_for_backup(grants, server, database, account)
+    report.restore_test = missing_for_restore_test(
+        grants,
+        server,
+        scratch_name(database, datetime.now(UTC)),
+        scratch_pattern(database),
+        account,
+        LOAD_PRIVILEGES,
+        other_definers=definers,
+        binary_log=logging_on,
+        stored_programs=programs,
+        trusts_creators=trusted,
+    )
+    return report

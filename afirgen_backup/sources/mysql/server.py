@@ -1,12 +1,10 @@
-"""The MySQL/MariaDB side: what server and client we have, the mysqldump argv for that pair, the inventory
-of the database for the manifest, and the streaming dump itself.
+"""The MySQL/MariaDB server: which flavor and version, a connection with the settings' credentials, what the
+database holds (the inventory a manifest records), and the write counters the CPU yielder watches.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,36 +12,10 @@ from typing import Any
 
 import pymysql
 
-from afirgen_backup import process
-from afirgen_backup.archive import GzipPublisher, WrittenFile
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import DumpIncomplete, SourceUnavailable, UnrestorableDump
-from afirgen_backup.sources.mysql_policy import DumpPolicy, GeneratedTable
-from afirgen_backup.sources.mysql_script import ScriptReader, ScriptRefused
-
-TRAILER = b"-- Dump completed"
-TAIL_KEEP = 512
-PIPE_SIZE = 1 << 20
-READ_SIZE = 1 << 20
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-# Options every dump gets: a consistent snapshot without table locks, row by row, with every object.
-# --skip-add-locks: no LOCK TABLES around each table's INSERTs in the dump. On MariaDB a table whose column
-# defaults to NEXT VALUE FOR a sequence cannot be loaded under such a lock ("Table '<sequence>' was not locked
-# with LOCK TABLES"), so a dump with them does not load back with `gunzip -c | mariadb`.
-BASE_DUMP_OPTIONS = (
-    "--single-transaction",
-    "--quick",
-    "--skip-lock-tables",
-    "--skip-add-locks",
-    "--routines",
-    "--triggers",
-    "--events",
-    "--hex-blob",
-    "--no-tablespaces",
-    "--default-character-set=utf8mb4",
-    "--max-allowed-packet=1G",
-)
+from afirgen_backup.errors import SourceUnavailable
+from afirgen_backup.logs import get_logger
+from afirgen_backup.sources.mysql.policy import GeneratedTable
 
 
 @dataclass(frozen=True)
@@ -100,10 +72,6 @@ def parse_client_version(output: str) -> Flavor:
     return Flavor("unknown", (0,), text)
 
 
-def detect_client(mysqldump_bin: str) -> Flavor:
-    return parse_client_version(process.run((mysqldump_bin, "--version"), what="mysqldump --version"))
-
-
 @dataclass(frozen=True)
 class Inventory:
     """What the database holds: object names and each table's row count."""
@@ -144,60 +112,6 @@ class Inventory:
             "events": list(self.events),
             "sequences": list(self.sequences),
         }
-
-
-def needs_dump_history(client: Flavor, server: Flavor, inventory: Inventory) -> bool:
-    return client.is_mariadb and client.version >= (10, 11) and server.is_mariadb and bool(inventory.versioned_tables)
-
-
-def build_dump_argv(
-    settings: Settings, client: Flavor, server: Flavor, inventory: Inventory, defaults_file_arg: str
-) -> list[str]:
-    """The mysqldump command line for this client/server pair. No password: it is in the defaults file.
-
-    - MySQL 8 client, any server: --set-gtid-purged=OFF (no GTID statements that stop the dump from loading
-      into another database, and no FLUSH TABLES WITH READ LOCK that 8.0.32+ takes for GTIDs).
-    - MySQL 8 client, MariaDB server: --column-statistics=0 (MariaDB has no COLUMN_STATISTICS table).
-    - MariaDB 10.11+ client, MariaDB server with system-versioned tables: --dump-history, so that the tables'
-      history is kept (a plain dump keeps only the current rows).
-    The database is named without --databases, so the dump has no CREATE DATABASE/USE and loads into any name.
-    """
-    argv = [settings.mysqldump_bin, defaults_file_arg]
-    argv += [f"--host={settings.mysql_host}", f"--port={settings.mysql_port}", "--protocol=TCP"]
-    argv += BASE_DUMP_OPTIONS
-    if client.name == "mysql" and client.version >= (5, 6):
-        argv.append("--set-gtid-purged=OFF")
-    if client.name == "mysql" and client.version >= (8,) and server.is_mariadb:
-        argv.append("--column-statistics=0")
-    if needs_dump_history(client, server, inventory):
-        argv.append("--dump-history")
-    argv.append(settings.mysql_db)
-    return argv
-
-
-def check_pair(client: Flavor, server: Flavor, inventory: Inventory) -> None:
-    """Refuse a client that would silently lose what this database holds (exit 2: set MYSQLDUMP_BIN)."""
-    if server.is_mariadb and not client.is_mariadb:
-        lost = []
-        if inventory.sequences:
-            lost.append(f"sequences ({', '.join(inventory.sequences)})")
-        if inventory.versioned_tables:
-            lost.append(f"system-versioned history ({', '.join(inventory.versioned_tables)})")
-        if lost:
-            raise UnrestorableDump(
-                f"MYSQLDUMP_BIN is MySQL's mysqldump ({client.describe()}), which cannot dump MariaDB "
-                f"{' and '.join(lost)}; set MYSQLDUMP_BIN to mariadb-dump"
-            )
-    if (
-        inventory.versioned_tables
-        and server.is_mariadb
-        and client.is_mariadb
-        and not needs_dump_history(client, server, inventory)
-    ):
-        raise UnrestorableDump(
-            f"mysqldump {client.describe()} cannot dump the history of system-versioned tables "
-            f"({', '.join(inventory.versioned_tables)}); use a MariaDB 10.11 or newer client"
-        )
 
 
 @contextlib.contextmanager
@@ -330,78 +244,49 @@ def count_rows_in_snapshot(connection: pymysql.Connection, database: str, tables
             cursor.execute("COMMIT")
 
 
-@dataclass(frozen=True)
-class DumpResult:
-    written: WrittenFile
-    uncompressed_size: int
-    trailer: str
+WRITE_COUNTERS = (
+    "Com_insert",
+    "Com_insert_select",
+    "Com_update",
+    "Com_update_multi",
+    "Com_delete",
+    "Com_delete_multi",
+    "Com_replace",
+    "Com_replace_select",
+    "Com_load",
+)
+STATUS_QUERY = "SHOW GLOBAL STATUS WHERE Variable_name IN ({})".format(", ".join(f"'{c}'" for c in WRITE_COUNTERS))
 
 
-def ends_with_trailer(tail: bytes) -> str | None:
-    lines = [line for line in tail.splitlines() if line.strip()]
-    if lines and lines[-1].startswith(TRAILER):
-        return lines[-1].decode("utf-8", "replace").strip()
-    return None
+class ServerWrites:
+    """The sum of the server's write counters, over a connection of the watcher's own.
 
+    The connection is opened by the watcher thread on its first read, so that a slow or unreachable server never
+    delays the backup itself; after a failure the last value is returned (no activity) and the failure is logged
+    once. close() after the watcher has stopped.
+    """
 
-def dump_policy(client: Flavor, server: Flavor, inventory: Inventory, database: str) -> DumpPolicy:
-    """How the dump is read while it is written: every statement must be one a restore will run, and, for
-    MariaDB's dump program against a MySQL server, the rows of tables with generated columns go through a
-    temporary table (mariadb-dump writes their generated values, which MySQL refuses at load: ERROR 3105)."""
-    generated = inventory.generated if server.name == "mysql" and client.is_mariadb else {}
-    return DumpPolicy(source=database, target=database, generated=generated)
+    def __init__(self, connect: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+        self.connect = connect
+        self.stack = contextlib.ExitStack()
+        self.cursor: Any = None
+        self.failed = False
+        self.last: int | None = None
 
+    def __call__(self) -> int | None:
+        if self.failed:
+            return self.last
+        try:
+            if self.cursor is None:
+                connection = self.stack.enter_context(self.connect())
+                self.cursor = self.stack.enter_context(connection.cursor())
+            self.cursor.execute(STATUS_QUERY)
+            self.last = sum(int(value) for _, value in self.cursor.fetchall())
+        except Exception as error:  # noqa: BLE001 - watching must never fail the backup
+            self.failed = True
+            get_logger().warning("cpu_yield_cannot_watch_mysql", error=f"{type(error).__name__}: {error}")
+        return self.last
 
-def stream_dump(
-    argv: list[str],
-    pass_fds: tuple[int, ...],
-    publisher: GzipPublisher,
-    policy: DumpPolicy,
-    adopt: Callable[[int], None] | None = None,
-) -> DumpResult:
-    """Run mysqldump and stream its stdout, read by `policy`, through the publisher; finish the file only for a
-    complete dump that a restore will run.
-
-    `adopt` is told mysqldump's pid once it runs (the CPU yielder confines it with the tool's threads)."""
-    reader = ScriptReader(policy, trusted_rows=True)
-    child = process.spawn(argv, pass_fds=pass_fds)
-    if adopt is not None:
-        adopt(child.process.pid)
-    try:
-        stdout_fd = child.stdout.fileno()
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(stdout_fd, F_SETPIPE_SZ, PIPE_SIZE)
-        tail = b""
-        buffer = bytearray(READ_SIZE)
-        view = memoryview(buffer)
-        while True:
-            count = os.readv(stdout_fd, [buffer])
-            if count == 0:
-                break
-            out = reader.feed(view[:count])
-            publisher.write(out)
-            tail = (tail + out[-TAIL_KEEP:])[-TAIL_KEEP:]
-        returncode = child.wait()
-    except ScriptRefused as error:
-        child.stop()
-        raise UnrestorableDump(f"{error}; nothing was published") from None
-    except BaseException:
-        child.stop()
-        raise
-    if returncode != 0:
-        raise process.command_failed("mysqldump", returncode, child.stderr.tail())
-    try:
-        last = reader.finish()
-    except ScriptRefused as error:
-        raise UnrestorableDump(f"{error}; nothing was published") from None
-    publisher.write(last)
-    tail = (tail + last)[-TAIL_KEEP:]
-    trailer = ends_with_trailer(tail)
-    if trailer is None:
-        raise DumpIncomplete("mysqldump exited 0 but its output does not end with the '-- Dump completed' trailer")
-    written = publisher.finish()
-    return DumpResult(written, publisher.uncompressed_size, trailer)
-
-
-def redact_argv(argv: list[str]) -> list[str]:
-    return [arg for arg in argv if not arg.startswith("--defaults-extra-file=")]
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stack.close()

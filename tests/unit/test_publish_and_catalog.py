@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from afirgen_backup import catalog
-from afirgen_backup.archive import GzipPublisher, partial_path, write_file_atomically
+from afirgen_backup.files import write_file_atomically
+from afirgen_backup.publish import GzipPublisher, partial_path
 
 
 def test_a_published_file_is_standard_gzip_with_the_recorded_checksum(tmp_path):

@@ -1,0 +1,39 @@
+"""check-config: validate the configuration and say what a backup would do; creates and changes nothing.
+
+The settings were read and checked before this runs (config.load_settings, with BACKUP_DIR checked but not
+created: cli.py); a bad one never gets here (exit 2 with one line naming it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import EXIT_OK
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "check-config", help="validate the configuration and exit (0 ok, 2 bad); creates and changes nothing"
+    )
+    parser.set_defaults(handler=run, backup_dir_use="check")
+
+
+def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    kinds = ", ".join(settings.enabled_kinds)
+    target = f"{settings.mysql_user}@{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_db}"
+    lines = [
+        f"configuration ok: backing up {kinds}",
+        f"  mysql: {target if settings.mysql_enabled else 'disabled'} with {settings.mysqldump_bin}",
+        f"  sessions: {settings.sessions_db_path if settings.sessions_enabled else 'disabled'}",
+        f"  backups: {settings.backup_dir} (keep {settings.retention_days} days, at least the newest "
+        f"{settings.keep_last} good of each kind), log {settings.log_file}",
+    ]
+    # check-config creates nothing: it says what the first backup will create
+    for directory in dict.fromkeys((settings.backup_dir, settings.log_file.parent)):
+        if not directory.is_dir():
+            lines.append(f"  {directory} does not exist yet: the first backup creates it")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK

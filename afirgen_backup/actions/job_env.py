@@ -1,0 +1,84 @@
+"""job-env: the configuration the container's cron job runs with (called by backup_scheduler.sh at start).
+
+cron starts a job with an almost empty environment, so the container's configuration (its environment laid over
+BACKUP_ENV_FILE or ./.env, read as config.read_environment reads it) is written to a file that the job is pointed
+at: every setting the engine reads (config.SETTINGS, and the application's names for them, config.ALIASES) and
+nothing else (not the entrypoint's own, not a MySQL root password a shared .env may hold). Values are written in
+python-dotenv syntax, double-quoted with `\\`, `"`, CR and LF escaped; the file is private (0600) and belongs to the
+job's user, and it is read back and compared before it is used. A Docker secret named by MYSQL_PASSWORD_FILE is
+copied beside it (0400, the job's user), so that the secret need not be readable by that user on the host.
+
+The command prints what the entrypoint prepares for the job, each field ended by a NUL byte: BACKUP_DIR, the log
+file, sessions.db's path (empty when unset) and the lock's name. It needs no valid configuration beyond that
+(check-config ran first) and writes no log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pwd
+import sys
+from pathlib import Path
+from typing import Any
+
+from afirgen_backup import config
+from afirgen_backup.errors import EXIT_OK, ConfigError, UsageError
+from afirgen_backup.files import write_file_atomically
+from afirgen_backup.lock import LOCK_NAME
+
+NOT_FOR_JOB = frozenset({"BACKUP_ENV_FILE"})  # the job gets its own: the file written here
+PASSWORD_COPY = "mysql-password"  # noqa: S105 - the name of the copied secret file, not a password
+HEADER = "# written by backup_scheduler.sh (backup_database.py job-env) at container start; read by the cron job\n"
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "job-env",
+        help="write the cron job's configuration file (the container's entrypoint runs this)",
+        description="Write the settings of this environment and its .env file to FILE for a job started without "
+        "them (mode 0600, owned by --owner), and print BACKUP_DIR, the log file, sessions.db and the lock's name, "
+        "each ended by a NUL byte.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the file to write, e.g. /run/afirgen/backup.env")
+    parser.add_argument("--owner", metavar="USER", required=True, help="the user the job runs as")
+    parser.set_defaults(handler=run, backup_dir_use=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        user = pwd.getpwnam(args.owner)
+    except KeyError:
+        raise UsageError(f"job-env: --owner {args.owner!r} is not a user of this system") from None
+    owner = (user.pw_uid, user.pw_gid)
+    target = Path(args.file)
+    settings = job_settings(config.read_environment())
+    secret = settings.get("MYSQL_PASSWORD_FILE", "").strip()
+    if secret and Path(secret).is_file():
+        copy = target.with_name(PASSWORD_COPY)
+        write_file_atomically(copy, Path(secret).read_bytes(), mode=0o400, owner=owner)
+        settings["MYSQL_PASSWORD_FILE"] = str(copy)
+    text = HEADER + "".join(f"{name}={quoted(value)}\n" for name, value in sorted(settings.items()))
+    write_file_atomically(target, text.encode("utf-8", "surrogateescape"), mode=0o600, owner=owner)
+    if config.read_env_file(target)[1] != settings:
+        target.unlink()
+        raise ConfigError(f"job-env: {target} did not read back as written; it was removed")
+    sys.stdout.write("".join(f"{field}\0" for field in prepared_paths(settings)))
+    return EXIT_OK
+
+
+def job_settings(environment: dict[str, str]) -> dict[str, str]:
+    names = (set(config.SETTINGS) | set(config.ALIASES)) - NOT_FOR_JOB
+    return {name: value for name, value in environment.items() if name in names}
+
+
+def quoted(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def prepared_paths(settings: dict[str, str]) -> tuple[str, str, str, str]:
+    """BACKUP_DIR, the log file, sessions.db and the lock's name, with the defaults config.py applies."""
+    backup_dir = settings.get("BACKUP_DIR", "").strip() or config.DEFAULT_BACKUP_DIR
+    log_file = settings.get("BACKUP_LOG_FILE", "").strip() or str(Path(backup_dir) / config.DEFAULT_LOG_NAME)
+    sessions = [settings.get(name, "").strip() for name in ("SESSIONS_DB_PATH", *config.ALIASES)]
+    return backup_dir, log_file, next((path for path in sessions if path), ""), LOCK_NAME

@@ -1,0 +1,101 @@
+"""BACKUP_DIR/last_run.json: the outcome of the last backup run, for `status`; written so that a full disk never
+leaves the previous run's record speaking for this one."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from afirgen_backup.catalog.manifests import load_json_object
+from afirgen_backup.catalog.names import last_run_path
+from afirgen_backup.files import UnsafeFile, open_regular, require_regular_or_absent, write_file_atomically
+
+
+def last_run_refusal(backup_dir: Path) -> str | None:
+    """Why last_run.json cannot be written (a link, a FIFO, a directory there), or None."""
+    try:
+        require_regular_or_absent(last_run_path(backup_dir), "write")
+    except UnsafeFile as error:
+        return str(error)
+    except OSError:
+        return None
+    return None
+
+
+def write_last_run(backup_dir: Path, record: dict[str, Any]) -> None:
+    write_file_atomically(last_run_path(backup_dir), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+def overwrite_last_run(backup_dir: Path, record: dict[str, Any]) -> bool:
+    """Write `record` over the existing last_run.json, in the blocks the file already has, when the atomic write
+    cannot get space (a full disk). False when there is no such file or the record cannot be made to fit.
+
+    On a full ext4 or XFS a new file gets no block even after others are deleted, until the journal commits; an
+    overwrite inside a file's size needs none. The text is padded with spaces to the old size (JSON allows
+    trailing white space), so nothing of the previous record is left after it; a record too long to fit is cut
+    to its outcome and the start of its error.
+    """
+    path = last_run_path(backup_dir)
+    try:
+        fd = open_regular(path, os.O_WRONLY, action="write")
+    except (OSError, UnsafeFile):
+        return False
+    try:
+        room = os.fstat(fd).st_size
+        data = fit_record(record, room)
+        if data is None:
+            return False
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def fit_record(record: dict[str, Any], room: int) -> bytes | None:
+    """`record` as JSON padded with spaces to exactly `room` bytes, shortened if it must be; None if it cannot fit.
+
+    Shortening keeps, in this order, the outcome and times, which parts failed, and as much of the error as fits.
+    """
+    parts = record.get("parts")
+    oks = {kind: {"ok": part.get("ok")} for kind, part in parts.items() if isinstance(part, dict)} if parts else {}
+    short = {key: record.get(key) for key in ("run_id", "started_at", "finished_at", "outcome")}
+    error = str(record.get("error") or "")
+    candidates = [record, {**short, "parts": oks, "error": record.get("error")}]
+    for base in ({**short, "parts": oks}, short):
+        bare = len(json.dumps({**base, "error": ""}).encode())
+        keep = room - bare - 3  # the "..." after the cut
+        if error and keep > 0:
+            candidates.append({**base, "error": error.encode()[:keep].decode(errors="ignore") + "..."})
+        candidates.append({**base, "error": None})
+    for candidate in candidates:
+        data = json.dumps(candidate, sort_keys=True).encode()
+        if len(data) <= room:
+            return data + b" " * (room - len(data))
+    return None
+
+
+def read_last_run(backup_dir: Path) -> dict[str, Any] | None:
+    return load_last_run(backup_dir)[0]
+
+
+def load_last_run(backup_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, problem): (None, None) when there is no record; a problem when there is one that cannot be read
+    (a link, a FIFO, too big, not a JSON object: load_json_object)."""
+    path = last_run_path(backup_dir)
+    data, problem = load_json_object(path)
+    if problem is not None and problem.startswith(f"{path.name} is not"):
+        problem = f"{path.name} is not a valid record (damaged?)"
+    return data, problem
+
+
+def failed_kinds(record: dict[str, Any] | None) -> list[str]:
+    """The kinds whose part failed in a last_run.json record (none when there is no readable record)."""
+    parts = record.get("parts") if record else None
+    if not isinstance(parts, dict):
+        return []
+    return sorted(kind for kind, part in parts.items() if isinstance(part, dict) and part.get("ok") is False)

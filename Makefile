@@ -25,7 +25,10 @@ lint: venv
 	$(BIN)/ruff format --check afirgen_backup tests benchmarks demo backup_database.py
 	$(BIN)/mypy --ignore-missing-imports afirgen_backup
 
-demo: venv
+# The demo installs what this machine lacks first (a MariaDB server and client, Python's venv), as .ci/run does.
+demo:
+	tools/install-system-packages demo
+	$(MAKE) --no-print-directory venv
 	$(BIN)/python -m demo
 
 bench: venv

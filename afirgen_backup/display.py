@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+MB = 1_000_000  # sizes and rates in the output and the log are in MB of 10^6 bytes
+
 
 def format_size(size: int) -> str:
     value = float(size)

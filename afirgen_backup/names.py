@@ -40,5 +40,11 @@ def database_name_problem(name: str) -> str | None:
     return None
 
 
+def derived_name(database: str, suffix: str) -> str:
+    """A database named after another (a restore's staging `<target>_restore_<stamp>`, a restore test's scratch
+    `<MYSQL_DB>_verify_<stamp>`): the suffix kept whole, the name before it cut to the server's limit."""
+    return database[: MAX_NAME_LENGTH - len(suffix)] + suffix
+
+
 def describe_refusal(given_as: str, name: str, problem: str) -> str:
     return f"{given_as}={name!r} is not a usable database name: {problem}; allowed: {NAME_RULES}"

@@ -9,9 +9,9 @@ import sys
 import time
 from typing import IO, Any
 
+from afirgen_backup.display import MB
 from afirgen_backup.logs import get_logger
 
-MB = 1_000_000
 DRAW_EVERY_S = 0.5
 LOG_EVERY_S = 30.0
 

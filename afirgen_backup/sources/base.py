@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from afirgen_backup import TOOL_NAME, __version__, catalog, process
 from afirgen_backup.config import Settings
+from afirgen_backup.display import MB
 from afirgen_backup.publish import GzipPublisher, WrittenFile
 
 if TYPE_CHECKING:
     from afirgen_backup.checks import Check
     from afirgen_backup.cpu import Yielder
-
-MB = 1_000_000
 
 
 class Watch(Protocol):

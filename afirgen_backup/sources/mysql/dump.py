@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from afirgen_backup import process
+from afirgen_backup.checks import TAIL_KEEP
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import DumpIncomplete, UnrestorableDump
 from afirgen_backup.publish import GzipPublisher, WrittenFile
@@ -19,9 +20,6 @@ from afirgen_backup.sources.mysql.script import ScriptReader, ScriptRefused
 from afirgen_backup.sources.mysql.server import Flavor, Inventory, parse_client_version
 
 TRAILER = b"-- Dump completed"
-
-
-TAIL_KEEP = 512
 
 
 PIPE_SIZE = 1 << 20

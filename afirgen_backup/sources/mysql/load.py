@@ -29,6 +29,7 @@ from afirgen_backup import process
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, ConfigError
 from afirgen_backup.logs import get_logger
+from afirgen_backup.names import derived_name
 from afirgen_backup.publish import iter_gzip
 from afirgen_backup.sources.mysql.policy import DumpPolicy
 from afirgen_backup.sources.mysql.script import ScriptReader, ScriptRefused
@@ -187,10 +188,10 @@ def kill_now(child: process.Child) -> None:
 
 
 def staging_name(target: str, stamp: str, taken: Callable[[str], bool]) -> str:
-    """`<target>_restore_<stamp>` (cut to 64 characters), with `_2`, `_3`, ... when that name exists."""
+    """`<target>_restore_<stamp>` (names.derived_name), with `_2`, `_3`, ... when that name exists."""
     for number in range(1, 1000):
         suffix = f"_restore_{stamp}" + (f"_{number}" if number > 1 else "")
-        name = target[: 64 - len(suffix)] + suffix
+        name = derived_name(target, suffix)
         if not taken(name):
             return name
     raise BackupError(f"no free staging database name for {target}: drop the old {target}_restore_* databases")

@@ -22,6 +22,7 @@ from afirgen_backup.checks import Check, check_checksum, check_manifest, decode_
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, Interrupted
 from afirgen_backup.logs import get_logger
+from afirgen_backup.names import derived_name
 from afirgen_backup.progress import ProgressReporter
 from afirgen_backup.sources.mysql import load, targets
 from afirgen_backup.sources.mysql.dump import ends_with_trailer
@@ -30,7 +31,6 @@ from afirgen_backup.sources.mysql.script import ScriptReader, ScriptRefused
 from afirgen_backup.sources.mysql.server import connect, take_inventory
 
 SCRATCH_SUFFIX = "_verify_{stamp}"
-MAX_DB_NAME = 64
 
 
 def check_trailer(tail: bytes) -> Check:
@@ -111,7 +111,7 @@ def source_of(manifest: dict[str, Any] | None) -> str | None:
 
 def scratch_name(database: str, now: datetime) -> str:
     suffix = SCRATCH_SUFFIX.format(stamp=now.astimezone(UTC).strftime("%Y%m%d%H%M%S"))
-    return database[: MAX_DB_NAME - len(suffix)] + suffix
+    return derived_name(database, suffix)
 
 
 def describe_scratch_grant(database: str) -> str:

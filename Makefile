@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: venv test unit lint bench demo clean
+.PHONY: venv test unit lint bench bench-offsite demo clean
 
 venv: $(BIN)/.installed
 
@@ -33,6 +33,9 @@ demo:
 
 bench: venv
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-offsite: venv
+	$(BIN)/python -m benchmarks.offsite $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

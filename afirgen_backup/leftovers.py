@@ -2,7 +2,8 @@
 
 Every kind leaves the same things: `.partial` files, manifest and last_run.json temp files (files.temp_path's
 names), and a manifest whose backup was never renamed into place (its `.partial` is still there). A source may
-leave its own besides (sources/base.py: owns_leftover), such as the sessions copy's private directory. The same
+leave its own besides (sources/base.py: owns_leftover), such as the sessions copy's private directory, and so may
+a fetch of an off-site copy (offsite/fetch.py). The same
 is looked for in BACKUP_DIR/safety, where a restore writes its safety backup. What cannot be removed (a link, a
 directory named like a leftover, a file we may not delete) is logged and left there: it never stops a backup.
 """
@@ -13,6 +14,7 @@ import contextlib
 import os
 import re
 from pathlib import Path
+from typing import Protocol
 
 from afirgen_backup import catalog, sources
 from afirgen_backup.errors import describe_os_error
@@ -24,8 +26,18 @@ from afirgen_backup.publish import PARTIAL_SUFFIX
 MANIFEST_TEMP = re.compile(r"^\.(.+)\.json\.\d+(?:\.[0-9a-f]{8})?\.tmp$")
 
 
-def owner_of(name: str) -> sources.Source | None:
-    return next((source for source in sources.SOURCES if source.owns_leftover(name)), None)
+class LeftoverOwner(Protocol):
+    def owns_leftover(self, name: str) -> bool: ...
+
+    def remove_leftover(self, path: Path) -> None: ...
+
+
+def owner_of(name: str) -> LeftoverOwner | None:
+    """The source (or off-site fetch) whose killed run leaves a file or directory of that name."""
+    from afirgen_backup.offsite import fetch
+
+    owners: list[LeftoverOwner] = [*sources.SOURCES, fetch]  # type: ignore[list-item]  # a module as an owner
+    return next((owner for owner in owners if owner.owns_leftover(name)), None)
 
 
 def is_leftover(directory: Path, name: str) -> bool:

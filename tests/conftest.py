@@ -1,8 +1,9 @@
 """Shared fixtures: throwaway MariaDB and MySQL servers, their backup users, the FIR fixture databases,
-MySQL's own clients, and sessions.db.
+MySQL's own clients, sessions.db, and for the off-site copies an S3 server (moto's), its buckets and age keys.
 
 Without the MariaDB binaries, or without the MySQL root (tests/tools/build-mysql-root), or if a server cannot
-start, the server fixtures skip, except under CI=true where they fail: nothing skips silently in CI.
+start, the server fixtures skip, except under CI=true where they fail: nothing skips silently in CI. So do the S3
+fixtures without moto in the venv, and `age_keypair` without Debian's age.
 
 The MySQL backup user has only what mysqldump 9.7 and mariadb-dump 10.11 need (mysql_server.BACKUP_*_PRIVILEGES):
 SHOW_ROUTINE globally and the rest on each database it backs up (`grant_backup_privileges`), as the README allows.
@@ -11,6 +12,7 @@ SHOW_ROUTINE globally and the rest on each database it backs up (`grant_backup_p
 from __future__ import annotations
 
 import secrets
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers importable from any test directory
 
+from age_keys import AgeKeypair, AgeToolError, generate_keypair  # noqa: E402
 from fixture_schema import build_sessions_db, create_fixture  # noqa: E402
 from fixture_schema_mysql import COLLATION as MYSQL_COLLATION  # noqa: E402
 from fixture_schema_mysql import create_fixture as create_mysql_fixture  # noqa: E402
@@ -39,21 +42,24 @@ from mysql_server import (  # noqa: E402
     grant_backup_privileges,
     write_client_wrappers,
 )
+from s3_server import S3Server, S3ServerError  # noqa: E402
 
 __all__ = ["BACKUP_PASSWORD", "BACKUP_PRIVILEGES", "BACKUP_USER", "BackupUser"]
 
 
 MARIADB_FIXTURES = frozenset({"mariadb", "private_mariadb"})
 MYSQL_FIXTURES = frozenset({"mysql", "private_mysql"})
+S3_FIXTURES = frozenset({"s3_server", "private_s3_server"})
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The `mysql` marker: tests (or parametrized cases) that need the throwaway MySQL server."""
+    """The `mysql` and `s3` markers: tests (or parametrized cases) that need the throwaway MySQL or S3 server."""
     config.addinivalue_line("markers", "mysql: needs the MySQL 9.x server started by the test suite")
+    config.addinivalue_line("markers", "s3: needs the S3 API server (moto's) started by the test suite")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test `mariadb` and/or `mysql` by the servers it uses (a `pairing` case by its pairing)."""
+    """Mark each test `mariadb`, `mysql` and/or `s3` by the servers it uses (a `pairing` case by its pairing)."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
@@ -62,6 +68,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.mariadb)
         if used & MYSQL_FIXTURES or pairing.startswith("mysql"):
             item.add_marker(pytest.mark.mysql)
+        if used & S3_FIXTURES:
+            item.add_marker(pytest.mark.s3)
 
 
 def start_server(kind: type[MariaDBServer] = MariaDBServer) -> Any:
@@ -199,6 +207,82 @@ def mysql_clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         return write_client_wrappers(tmp_path_factory.mktemp("mysql-clients"))
     except MariaDBServerError as exc:
         reason = str(exc)
+    unavailable(reason)
+
+
+# --- S3 and age (off-site copies) ---------------------------------------------------------------------------
+
+
+def start_s3_server() -> S3Server:
+    """Start a fresh throwaway S3 server, or skip/fail (CI) with the reason it cannot run."""
+    try:
+        server = S3Server()
+    except S3ServerError as exc:
+        reason = str(exc)
+    else:
+        try:
+            server.start()
+            return server
+        except (S3ServerError, OSError) as exc:
+            server.cleanup()
+            reason = f"could not start a throwaway S3 server (moto): {exc}"
+    unavailable(reason)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """The session's S3 API server: moto's, on 127.0.0.1 (`.endpoint_url`, `.region`, dummy `.access_key`).
+
+    Tests that kill() it should use `private_s3_server`; a killed or restarted server is empty.
+    """
+    server = start_s3_server()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def private_s3_server() -> Iterator[S3Server]:
+    """An S3 server of this test's own, for tests that kill(), stop() or restart it."""
+    server = start_s3_server()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def bucket_of_the_test(server: S3Server, *, object_lock: bool) -> Iterator[str]:
+    """Yield a new bucket on `server`; remove it and all it holds after the test (what retention allows)."""
+    server.start()  # a no-op unless an earlier test killed the shared server
+    name = server.create_bucket(object_lock=object_lock)
+    yield name
+    if server.running:
+        server.remove_bucket(name)
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> Iterator[str]:
+    """The name of a new, empty, unversioned bucket on the session's S3 server, removed after the test."""
+    yield from bucket_of_the_test(s3_server, object_lock=False)
+
+
+@pytest.fixture
+def s3_locked_bucket(s3_server: S3Server) -> Iterator[str]:
+    """The name of a new bucket with Object Lock enabled (so versioned), without default retention.
+
+    Versions a test puts under COMPLIANCE retention stay in the server's memory until the session ends.
+    """
+    yield from bucket_of_the_test(s3_server, object_lock=True)
+
+
+@pytest.fixture
+def age_keypair(tmp_path: Path) -> AgeKeypair:
+    """A new X25519 key pair made by Debian's age-keygen: `.identity_file` (0600, under tmp_path), `.recipient`."""
+    try:
+        return generate_keypair(tmp_path / "age-identity.txt")
+    except (AgeToolError, OSError, subprocess.SubprocessError) as exc:
+        reason = f"cannot make an age key pair: {exc}"
     unavailable(reason)
 
 

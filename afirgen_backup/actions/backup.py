@@ -35,6 +35,7 @@ from afirgen_backup.files import UnsafeFile
 from afirgen_backup.leftovers import remove_leftovers
 from afirgen_backup.lock import backup_dir_lock
 from afirgen_backup.logs import get_logger
+from afirgen_backup.offsite.copies import OffsiteResult, copy_offsite
 from afirgen_backup.sources.base import BackupJob, PartResult, Watch, iso, unused_stamp
 
 
@@ -64,23 +65,30 @@ class RunResult:
     started_at: datetime
     parts: dict[str, PartResult] = field(default_factory=dict)
     prune_error: str | None = None  # retention could not delete some files (they are named in it)
+    offsite: OffsiteResult | None = None  # what the off-site step did, when off-site copies are on
+    offsite_error: str | None = None  # why an off-site copy failed (a kind's upload, a remote deletion)
+    offsite_exit_code: int = 0  # 1, or 2 when a setting must change (credentials, bucket)
     clock: float = field(default_factory=time.monotonic)  # for the duration: started_at is whole seconds
 
     @property
     def ok(self) -> bool:
-        return all(part.ok for part in self.parts.values()) and self.prune_error is None
+        parts_ok = all(part.ok for part in self.parts.values())
+        return parts_ok and self.prune_error is None and self.offsite_error is None
 
     @property
     def exit_code(self) -> int:
-        """0 when every part and retention succeeded, else the highest exit code of a failed part (at least 1)."""
+        """0 when every part, the off-site copies and retention succeeded, else the highest exit code of what
+        failed (at least 1)."""
         if self.ok:
             return 0
-        return max([1, *(part.exit_code for part in self.parts.values() if not part.ok)])
+        return max([1, self.offsite_exit_code, *(part.exit_code for part in self.parts.values() if not part.ok)])
 
     @property
     def errors(self) -> list[str]:
-        """Every error of the run: each failed part's, then retention's."""
+        """Every error of the run: each failed part's, the off-site copies', then retention's."""
         errors = [part.error for part in self.parts.values() if part.error]
+        if self.offsite_error:
+            errors.append(self.offsite_error)
         if self.prune_error:
             errors.append(self.prune_error)
         return errors
@@ -156,8 +164,34 @@ def back_up_and_prune(settings: Settings, run: RunResult, *, pick_stamp: bool) -
         for source in sources.enabled(settings):
             run_part(job, run, source)
     failed = [kind for kind, part in run.parts.items() if not part.ok]
+    if settings.offsite is not None:
+        copy_offsite_step(settings, run, failed)
     run.prune_error = prune_backups(settings, skip_kinds=failed).error
     return describe_yield(yielder)
+
+
+def copy_offsite_step(settings: Settings, run: RunResult, failed: list[str]) -> None:
+    """Upload what is not off-site yet, then prune the remote copies (offsite/copies.py). A failure is the run's
+    (exit 1, or 2 for a setting) and never stops the local retention that follows."""
+    log = get_logger(part="offsite")
+    try:
+        run.offsite = copy_offsite(settings, run.started_at, skip_kinds=failed)
+    except Interrupted:
+        raise
+    except (BackupError, OSError) as error:
+        run.offsite_error = f"off-site copy failed: {describe_error(error, settings.backup_dir)}"
+        run.offsite_exit_code = error.exit_code if isinstance(error, BackupError) else 1
+        log.error("offsite_failed", error=run.offsite_error)
+        return
+    run.offsite_error = run.offsite.error
+    run.offsite_exit_code = 1 if run.offsite_error else 0
+    log.info(
+        "offsite_finished",
+        uploaded=run.offsite.uploaded,
+        failed=sorted(run.offsite.failures),
+        pruned=run.offsite.pruned,
+        aborted_uploads=run.offsite.aborted,
+    )
 
 
 def run_totals(run: RunResult) -> dict[str, Any]:
@@ -191,7 +225,7 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
     is removed (an unlink needs no space, and frees some) and the write is tried once more. If that fails too
     there is no record, which `status` shows as none recorded, never as the previous run's success.
     """
-    record = {
+    record: dict[str, Any] = {
         "run_id": run.run_id,
         "started_at": iso(run.started_at),
         "finished_at": iso(datetime.now(UTC)),
@@ -204,6 +238,12 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
     }
     if run.prune_error:
         record["prune_error"] = run.prune_error
+    if run.offsite is not None or run.offsite_error:
+        record["offsite"] = {
+            "ok": run.offsite_error is None,
+            "uploaded": run.offsite.uploaded if run.offsite else [],
+            "error": run.offsite_error,
+        }
     log = get_logger()
     try:
         catalog.write_last_run(settings.backup_dir, record)

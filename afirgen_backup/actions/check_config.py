@@ -1,7 +1,10 @@
 """check-config: validate the configuration and say what a backup would do; creates and changes nothing.
 
 The settings were read and checked before this runs (config.load_settings, with BACKUP_DIR checked but not
-created: cli.py); a bad one never gets here (exit 2 with one line naming it).
+created: cli.py); a bad one never gets here (exit 2 with one line naming it). With off-site copies on, the bucket
+is asked whether it exists and answers to the credentials: credentials it refuses, or a bucket that is not there,
+are exit 2 naming the setting; a store that does not answer is said in a line, and is no configuration error (the
+backups go on locally, and each run reports the off-site copy it could not make).
 """
 
 from __future__ import annotations
@@ -31,9 +34,28 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
         f"  backups: {settings.backup_dir} (keep {settings.retention_days} days, at least the newest "
         f"{settings.keep_last} good of each kind), log {settings.log_file}",
     ]
+    if settings.offsite is not None:
+        lines += describe_offsite(settings)
     # check-config creates nothing: it says what the first backup will create
     for directory in dict.fromkeys((settings.backup_dir, settings.log_file.parent)):
         if not directory.is_dir():
             lines.append(f"  {directory} does not exist yet: the first backup creates it")
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK
+
+
+def describe_offsite(settings: Settings) -> list[str]:
+    from afirgen_backup.offsite.store import OffsiteFailed, Store
+
+    offsite = settings.offsite
+    assert offsite is not None
+    how = f"age-encrypted for {len(offsite.recipients)} recipient(s)" if offsite.encrypted else "NOT encrypted"
+    store = Store(offsite)
+    lines = [f"  off-site: {store.where}, {how}"]
+    try:
+        store.check()
+    except OffsiteFailed as error:
+        lines.append(f"  off-site store not reachable now ({error}): each backup run will retry")
+    else:
+        lines.append("  off-site bucket: reachable with these credentials")
+    return lines

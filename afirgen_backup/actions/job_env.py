@@ -5,8 +5,9 @@ BACKUP_ENV_FILE or ./.env, read as config.read_environment reads it) is written 
 at: every setting the engine reads (config.SETTINGS, and the application's names for them, config.ALIASES) and
 nothing else (not the entrypoint's own, not a MySQL root password a shared .env may hold). Values are written in
 python-dotenv syntax, double-quoted with `\\`, `"`, CR and LF escaped; the file is private (0600) and belongs to the
-job's user, and it is read back and compared before it is used. A Docker secret named by MYSQL_PASSWORD_FILE is
-copied beside it (0400, the job's user), so that the secret need not be readable by that user on the host.
+job's user, and it is read back and compared before it is used. A file named by MYSQL_PASSWORD_FILE (a Docker
+secret), by the AWS_*_FILE settings, the AWS files or BACKUP_AGE_RECIPIENTS_FILE is copied beside it (0400, the
+job's user: COPIED_FILES), so that it need not be readable by that user where it is mounted.
 
 The command prints what the entrypoint prepares for the job, each field ended by a NUL byte: BACKUP_DIR, the log
 file, sessions.db's path (empty when unset) and the lock's name. It needs no valid configuration beyond that
@@ -27,7 +28,17 @@ from afirgen_backup.files import write_file_atomically
 from afirgen_backup.lock import LOCK_NAME
 
 NOT_FOR_JOB = frozenset({"BACKUP_ENV_FILE"})  # the job gets its own: the file written here
-PASSWORD_COPY = "mysql-password"  # noqa: S105 - the name of the copied secret file, not a password
+# Files a setting names that the job's user may not be able to read where they are (a Docker secret is root's,
+# 0400): copied beside the job's file, 0400, for the job's user; the copy's name is what the job reads.
+COPIED_FILES = {
+    "MYSQL_PASSWORD_FILE": "mysql-password",
+    "AWS_ACCESS_KEY_ID_FILE": "aws-access-key-id",
+    "AWS_SECRET_ACCESS_KEY_FILE": "aws-secret-access-key",
+    "AWS_SESSION_TOKEN_FILE": "aws-session-token",
+    "AWS_SHARED_CREDENTIALS_FILE": "aws-credentials",
+    "AWS_CONFIG_FILE": "aws-config",
+    "BACKUP_AGE_RECIPIENTS_FILE": "age-recipients",
+}
 HEADER = "# written by backup_scheduler.sh (backup_database.py job-env) at container start; read by the cron job\n"
 
 
@@ -52,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
     owner = (user.pw_uid, user.pw_gid)
     target = Path(args.file)
     settings = job_settings(config.read_environment())
-    secret = settings.get("MYSQL_PASSWORD_FILE", "").strip()
-    if secret and Path(secret).is_file():
-        copy = target.with_name(PASSWORD_COPY)
-        write_file_atomically(copy, Path(secret).read_bytes(), mode=0o400, owner=owner)
-        settings["MYSQL_PASSWORD_FILE"] = str(copy)
+    for name, copy_name in COPIED_FILES.items():
+        secret = settings.get(name, "").strip()
+        if secret and Path(secret).is_file():
+            copy = target.with_name(copy_name)
+            write_file_atomically(copy, Path(secret).read_bytes(), mode=0o400, owner=owner)
+            settings[name] = str(copy)
     text = HEADER + "".join(f"{name}={quoted(value)}\n" for name, value in sorted(settings.items()))
     write_file_atomically(target, text.encode("utf-8", "surrogateescape"), mode=0o600, owner=owner)
     if config.read_env_file(target)[1] != settings:

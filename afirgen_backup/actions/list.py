@@ -19,7 +19,7 @@ from afirgen_backup import catalog
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.display import describe_verification, format_age, format_size, write_json
-from afirgen_backup.errors import EXIT_OK
+from afirgen_backup.errors import EXIT_OK, UsageError
 
 GROUPS = (*catalog.KINDS, "safety", "misdated")
 SIDE_GROUPS = {
@@ -36,10 +36,13 @@ def register(commands: Any) -> None:
         description="List the backups in BACKUP_DIR (and the safety and misdated backups beside them).",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+    parser.add_argument("--remote", action="store_true", help="list the off-site copies in BACKUP_S3_URL instead")
     parser.set_defaults(handler=run, backup_dir_use="read")
 
 
 def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    if args.remote:
+        return run_remote(settings, args)
     listing = collect_listing(settings.backup_dir)
     if args.json:
         write_json(listing)
@@ -62,6 +65,7 @@ def entry_as_dict(entry: BackupEntry, now: datetime) -> dict[str, Any]:
         "in_future": entry.in_future(now),
         "verification": entry.verification,
         "restore_test": (entry.manifest or {}).get(catalog.RESTORE_TEST_KEY),
+        "offsite": entry.offsite,
     }
 
 
@@ -113,6 +117,8 @@ def render_listing(listing: dict[str, Any]) -> str:
             restore_test = entry.get("restore_test")
             if isinstance(restore_test, dict) and restore_test.get("ok") is False:
                 status += f"; RESTORE TEST FAILED at {restore_test.get('time', '?')}"
+            if isinstance(entry.get("offsite"), dict):
+                status += "; copied off-site"
             if entry["in_future"] and entry["sequence"] is None:
                 status += "; DATED IN THE FUTURE (never taken as the newest)"
             elif entry["in_future"]:
@@ -128,3 +134,53 @@ def render_listing(listing: dict[str, Any]) -> str:
     for stranger in listing["not_regular_files"]:
         lines.append(f"not a regular file, never opened: {stranger['path']} ({stranger['is']})")
     return "\n".join(lines) + "\n"
+
+
+def run_remote(settings: Settings, args: argparse.Namespace) -> int:
+    from afirgen_backup.offsite.remote import scan_remote
+    from afirgen_backup.offsite.store import Store
+
+    if settings.offsite is None:
+        raise UsageError("list --remote: off-site copies are off; allowed: set BACKUP_S3_URL to list its copies")
+    store = Store(settings.offsite)
+    remote = scan_remote(store)
+    now = datetime.now(UTC)
+    listing: dict[str, Any] = {
+        "url": settings.offsite.url,
+        "endpoint": settings.offsite.endpoint_url,
+        "generated_at": now.isoformat(timespec="seconds"),
+        "backups": {
+            kind: [
+                {
+                    "name": b.name,
+                    "time": b.time.isoformat(),
+                    "age_s": int((now - b.time).total_seconds()),
+                    "size": b.size,
+                    "encrypted": b.encrypted,
+                    "complete": b.good,
+                    "key": b.data.key if b.data else None,
+                    "manifest_key": b.manifest.key if b.manifest else None,
+                }
+                for b in remote.of_kind(kind)
+            ]
+            for kind in catalog.KINDS
+        },
+        "others": [item.key for item in remote.others],
+    }
+    if args.json:
+        write_json(listing)
+        return EXIT_OK
+    lines = [f"Off-site copies in {store.where} (times in UTC, newest first)"]
+    for kind, copies in listing["backups"].items():
+        lines += ["", f"{kind}: {len(copies)}"]
+        for copy in copies:
+            state = "age-encrypted" if copy["encrypted"] else "in the clear"
+            if not copy["complete"]:
+                state += "; INCOMPLETE: " + ("no manifest" if copy["key"] else "no data object")
+            when = copy["time"].replace("+00:00", "Z")
+            lines.append(
+                f"  {copy['name']}  {when}  {format_age(copy['age_s']):>7} ago  {format_size(copy['size']):>9}  {state}"
+            )
+    lines += [f"not a backup, left alone: {key}" for key in listing["others"]]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK

@@ -59,6 +59,9 @@ def register(commands: Any) -> None:
     mysql.add_argument(
         "--no-safety-backup", action="store_true", help="do not back up the database being replaced (logged)"
     )
+    mysql.add_argument(
+        "--remote", action="store_true", help="restore the off-site copy of that name (or the newest) in BACKUP_S3_URL"
+    )
     mysql.set_defaults(handler=run_mysql)
 
     sessions = kinds.add_parser(
@@ -72,6 +75,9 @@ def register(commands: Any) -> None:
     )
     sessions.add_argument("--target", metavar="PATH", help="file to restore into (default: SESSIONS_DB_PATH)")
     sessions.add_argument("--yes", action="store_true", help="replace the file even while a process has it open")
+    sessions.add_argument(
+        "--remote", action="store_true", help="restore the off-site copy of that name (or the newest) in BACKUP_S3_URL"
+    )
     sessions.set_defaults(handler=run_sessions)
 
 
@@ -87,12 +93,12 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     problem = database_name_problem(database)
     if problem is not None:  # MYSQL_DB passed the same rule when the settings were read
         raise UsageError(f"restore mysql: {describe_refusal('--target-db', database, problem)}")
-    entry = catalog.locate_backup(settings, args.name, "mysql")
     client = restore.find_client(settings)
     where = restore.describe_target(settings, database)
     with (
         backup_dir_lock(settings.backup_dir),
-        audited("mysql", entry, where, user=settings.mysql_user) as facts,
+        chosen_backup(settings, args, "mysql") as entry,
+        audited("mysql", entry, where, user=settings.mysql_user, remote=args.remote) as facts,
         one_line_errors(where),
     ):
         restore.restore(
@@ -130,11 +136,11 @@ def run_sessions(settings: Settings, args: argparse.Namespace, run_id: str) -> i
     target = settings.sessions_db_path if args.target is None else Path(args.target)
     if target is None:
         raise UsageError("restore sessions: SESSIONS_DB_PATH is not set; give the file to restore into with --target")
-    entry = catalog.locate_backup(settings, args.name, "sessions")
     target = swap.check_target(target)
     with (
         backup_dir_lock(settings.backup_dir),
-        audited("sessions", entry, str(target)) as facts,
+        chosen_backup(settings, args, "sessions") as entry,
+        audited("sessions", entry, str(target), remote=args.remote) as facts,
         one_line_errors(str(target)),
     ):
         restore.restore(entry, target, yes=args.yes, facts=facts)
@@ -144,6 +150,21 @@ def run_sessions(settings: Settings, args: argparse.Namespace, run_id: str) -> i
         sys.stdout.write(f"moved the old file's journal out of the way: {moved}\n")
     sys.stdout.write(f"restored {entry.name} into {target}\n")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def chosen_backup(settings: Settings, args: argparse.Namespace, kind: str) -> Iterator[BackupEntry]:
+    """The backup to restore: in BACKUP_DIR (catalog.locate_backup), or with --remote the off-site copy, fetched
+    into a private directory for the time of the restore (offsite/fetch.py). Called under the BACKUP_DIR lock."""
+    if not args.remote:
+        yield catalog.locate_backup(settings, args.name, kind)
+        return
+    if settings.offsite is None:
+        raise UsageError(f"restore {kind} --remote: off-site copies are off; allowed: set BACKUP_S3_URL")
+    from afirgen_backup.offsite.fetch import fetched
+
+    with fetched(settings, args.name, kind) as entry:
+        yield entry
 
 
 def iso_now() -> str:

@@ -123,6 +123,37 @@ def kind_status(found: catalog.Catalog, kind: str, now: datetime, max_age_s: flo
     }
 
 
+def offsite_status(settings: Settings, found: catalog.Catalog, kind: str, now: datetime) -> dict[str, Any]:
+    """The newest off-site copy of `kind` as this host's manifests record it (status never asks the bucket: it is
+    the HEALTHCHECK), and whether it lags by more than BACKUP_MAX_AGE_HOURS."""
+    from afirgen_backup.offsite.copies import is_copied
+
+    assert settings.offsite is not None
+    copied = [b for b in found.of_kind(kind) if is_copied(b, settings.offsite) and not b.in_future(now)]
+    newest = copied[0] if copied else None
+    limit = settings.max_age_hours * 3600.0
+    if newest is None:
+        missing = f"no off-site copy of a {kind} backup in {settings.offsite.url}"
+        return {"kind": kind, "newest": None, "problem": missing}
+    age = (now - newest.time).total_seconds()
+    problem: str | None = None
+    if age > limit:
+        problem = (
+            f"newest off-site {kind} copy is {format_age(age)} old (limit {settings.max_age_hours}h): "
+            "see the last run's off-site error"
+        )
+    record = newest.offsite or {}
+    return {
+        "kind": kind,
+        "newest": newest.name,
+        "age_s": int(age),
+        "url": record.get("url"),
+        "uploaded_at": record.get("uploaded_at"),
+        "encrypted": record.get("encrypted"),
+        "problem": problem,
+    }
+
+
 def failed_restore_tests(found: catalog.Catalog, kinds: tuple[str, ...]) -> list[str]:
     """Backups whose latest restore test failed: each stays a problem until a restore test of it passes (a plain
     verify or a restore does not clear it) or retention deletes it."""
@@ -169,6 +200,10 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         problems.append(record_problem)
     if last_run and last_run.get("outcome") == "failed":
         problems.append(f"last run failed: {last_run.get('error') or 'see backup.log'}")
+    offsite = None
+    if settings.offsite is not None and not unreadable:
+        offsite = [offsite_status(settings, found, kind, now) for kind in settings.enabled_kinds]
+        problems += [copy["problem"] for copy in offsite if copy["problem"]]
     if not unreadable:
         problems += failed_restore_tests(found, settings.enabled_kinds)
         problems += state_file_problems(settings)
@@ -179,6 +214,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "checked_at": now.isoformat(timespec="seconds"),
         "max_age_hours": settings.max_age_hours,
         "kinds": kinds,
+        "offsite": offsite,
         "last_run": last_run,
         "last_run_problem": record_problem,
         "backup_dir": {
@@ -202,6 +238,12 @@ def render_status(status: dict[str, Any]) -> str:
             f"{kind['kind']}: {kind['newest']}, {format_age(kind['age_s'])} old, {format_size(kind['size'])}, "
             f"{describe_verification(kind['verification'])}"
         )
+    for copy in status.get("offsite") or []:
+        if copy["newest"] is None:
+            lines.append(f"{copy['kind']} off-site: NO COPY")
+        else:
+            how = "age-encrypted" if copy.get("encrypted") else "in the clear"
+            lines.append(f"{copy['kind']} off-site: {copy['newest']}, {format_age(copy['age_s'])} old, {how}")
     last = status["last_run"]
     if last is None:
         lines.append("last run: unknown" if status["last_run_problem"] else "last run: none recorded")

@@ -20,6 +20,8 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -29,7 +31,7 @@ from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.checks import Check, Verification, record_result
 from afirgen_backup.config import Settings
 from afirgen_backup.display import write_json
-from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, BackupError, UsageError, describe_error
+from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, BackupError, UsageError, VerificationFailed, describe_error
 from afirgen_backup.logs import get_logger
 
 Tester = Callable[[BackupEntry], Check]
@@ -50,6 +52,12 @@ def register(commands: Any) -> None:
         help="also load each MySQL dump into a scratch database <MYSQL_DB>_verify_<time>, compare it with the "
         "manifest, and drop it",
     )
+    parser.add_argument(
+        "--remote",
+        action="store_true",
+        help="verify the off-site copies instead: download (and decrypt) each, check it against the manifest that "
+        "went with it, then as a local backup (default: the newest copy of each enabled kind)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout (logs go to stderr)")
     parser.set_defaults(handler=run, backup_dir_use="write")
 
@@ -60,9 +68,12 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     # With --json, stdout carries only the JSON document: the log's console lines go to stderr meanwhile.
     quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     with quiet:
-        entries, problems = select_backups(settings, args.names, args.all)
-        testers = restore_testers(settings, entries) if args.restore_test else {}
-        results = [verify_backup(entry, testers.get(entry.kind)) for entry in entries]
+        if args.remote:
+            results, problems = verify_remote(settings, args.names, args.all, args.restore_test)
+        else:
+            entries, problems = select_backups(settings, args.names, args.all)
+            testers = restore_testers(settings, entries) if args.restore_test else {}
+            results = [verify_backup(entry, testers.get(entry.kind)) for entry in entries]
     failed = [r for r in results if not r.ok]
     ok = not failed and not problems and bool(results)
     if args.json:
@@ -136,3 +147,61 @@ def select_backups(settings: Settings, names: list[str], every: bool) -> tuple[l
         else:
             chosen.append(newest)
     return chosen, problems
+
+
+def record_remote_verification(settings: Settings, verification: Verification) -> None:
+    """Keep the outcome in the local manifest's record of the copy (`offsite.verification`), when this host has
+    the backup: the fetched copy's own manifest goes with its private directory."""
+    from afirgen_backup.offsite.copies import is_copied
+
+    assert settings.offsite is not None
+    local = catalog.entry_for(settings.backup_dir / verification.entry.name)
+    if isinstance(local, BackupEntry) and local.offsite is not None and is_copied(local, settings.offsite):
+        record = {key: value for key, value in verification.as_record().items() if key != "checks"}
+        catalog.record_offsite(local.path, dict(local.offsite, verification=record))
+
+
+def verify_remote(
+    settings: Settings, names: list[str], every: bool, restore_test: bool
+) -> tuple[list[Verification], list[str]]:
+    """Fetch each chosen off-site copy (offsite/fetch.py) and verify it; a copy whose object is not the one that
+    was uploaded, or that cannot be decrypted, fails its `object` check."""
+    from afirgen_backup.offsite.fetch import fetched
+    from afirgen_backup.offsite.remote import scan_remote
+    from afirgen_backup.offsite.store import Store
+
+    if settings.offsite is None:
+        raise UsageError("verify --remote: off-site copies are off; allowed: set BACKUP_S3_URL to verify its copies")
+    store = Store(settings.offsite)
+    remote = scan_remote(store)
+    problems: list[str] = []
+    if names:
+        chosen = names
+    elif every:
+        ordered = sorted(remote.backups, key=lambda b: (b.kind, b.time), reverse=True)
+        chosen = list(dict.fromkeys(copy.name for copy in ordered))
+    else:
+        chosen = []
+        for kind in settings.enabled_kinds:
+            newest = remote.newest_good(kind)
+            if newest is None:
+                problems.append(f"no complete {kind} copy in {store.where}")
+            else:
+                chosen.append(newest.name)
+    results = []
+    for name in chosen:
+        try:
+            with fetched(settings, name) as entry:
+                testers = restore_testers(settings, [entry]) if restore_test else {}
+                results.append(verify_backup(entry, testers.get(entry.kind)))
+            record_remote_verification(settings, results[-1])
+        except (VerificationFailed, UsageError) as error:
+            if isinstance(error, UsageError) and names:  # a name given that is not there: the command's mistake
+                raise
+            # this copy only: damaged or changed in the bucket, or incomplete there
+            parsed = catalog.parse_backup_name(name)
+            placeholder = BackupEntry(parsed[0] if parsed else "?", name, Path(name), datetime.now(UTC), 0)
+            failed = Verification(placeholder, [Check("object", False, str(error))])
+            get_logger().error("verify_finished", file=name, remote=True, ok=False, failures=failed.failures)
+            results.append(failed)
+    return results, problems

@@ -16,6 +16,7 @@ from afirgen_backup.catalog.names import (
     FUTURE_TOLERANCE,
     MANIFEST_SUFFIX,
     MISDATED_DIR_NAME,
+    OFFSITE_KEY,
     RESTORE_TEST_CHECK,
     SAFETY_DIR_NAME,
     VERIFY_FAILED,
@@ -80,6 +81,12 @@ class BackupEntry:
         """Sort key, newest last: by sequence, then (without one, before every backup that has one) by name."""
         sequence = self.sequence
         return (sequence is not None, sequence if sequence is not None else -1, self.time, self.name)
+
+    @property
+    def offsite(self) -> dict[str, Any] | None:
+        """The manifest's record of the off-site copy (offsite/copies.py), None when there is none."""
+        value = self.manifest.get(OFFSITE_KEY) if self.manifest else None
+        return value if isinstance(value, dict) else None
 
     @property
     def verification(self) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, NoReturn
 
-from afirgen_backup.catalog.names import RESTORE_TEST_KEY, manifest_path
+from afirgen_backup.catalog.names import OFFSITE_KEY, RESTORE_TEST_KEY, manifest_path
 from afirgen_backup.files import ReadLimitExceeded, UnsafeFile, read_regular_file, write_file_atomically
 
 # A manifest lists every table, view and routine with its row counts: about 150 bytes per table, so 16 MiB holds
@@ -124,4 +124,13 @@ def record_restore_test(backup: Path, result: dict[str, Any]) -> None:
     if manifest is None:
         return
     manifest[RESTORE_TEST_KEY] = result
+    write_manifest(backup, manifest)
+
+
+def record_offsite(backup: Path, result: dict[str, Any]) -> None:
+    """Store where the backup's off-site copy is, and what was checked of it (offsite/copies.py)."""
+    manifest = read_manifest(backup)
+    if manifest is None:
+        return
+    manifest[OFFSITE_KEY] = result
     write_manifest(backup, manifest)

@@ -23,6 +23,7 @@ MANIFEST_FORMAT = 1
 LAST_RUN_NAME = "last_run.json"
 VERIFY_FAILED = "its last verify found it damaged"
 RESTORE_TEST_CHECK = "restore-test"
+OFFSITE_KEY = "offsite"  # where the off-site copy is and what was checked of it
 RESTORE_TEST_KEY = "restore_test"  # the latest restore test's outcome, kept apart from `verification`
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of hosts sharing BACKUP_DIR may differ this much
 SAFETY_DIR_NAME = "safety"  # safety backups a restore takes of the database it replaces

@@ -6,7 +6,6 @@ Where the values come from and which names exist: environment.py; BACKUP_DIR's o
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,12 +22,10 @@ from afirgen_backup.config.environment import (
     read_env_file,
     read_environment,
 )
+from afirgen_backup.config.offsite import OffsiteSettings, parse_offsite
+from afirgen_backup.config.values import parse_bool, parse_choice, parse_int, read_secret, utf8_text
 from afirgen_backup.errors import ConfigError
 from afirgen_backup.names import database_name_problem, describe_refusal
-
-WHOLE_NUMBER = re.compile(r"-?[0-9]+")
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 DEFAULT_BACKUP_DIR = "/app/backups"
 DEFAULT_LOG_NAME = "backup.log"  # in BACKUP_DIR, unless BACKUP_LOG_FILE names another file
@@ -67,6 +64,7 @@ class Settings:
     log_format: str = "console"  # how events look on stdout/stderr: console or json
     sessions_lock_timeout: int = DEFAULT_SESSIONS_LOCK_TIMEOUT  # seconds to wait for a locked sessions.db
     allow_empty: bool = False  # BACKUP_ALLOW_EMPTY
+    offsite: OffsiteSettings | None = None  # None: off-site copies are off (config/offsite.py)
 
     @property
     def enabled_kinds(self) -> tuple[str, ...]:
@@ -110,7 +108,7 @@ def load_settings(
         )
 
     mysql_user = utf8_text("MYSQL_USER", text("MYSQL_USER", "root"))
-    password = read_password(env) if mysql_enabled or env.get("MYSQL_PASSWORD_FILE") else ""
+    password = read_secret(env, "MYSQL_PASSWORD") if mysql_enabled or env.get("MYSQL_PASSWORD_FILE") else ""
 
     settings = Settings(
         mysql_host=text("MYSQL_HOST", "mysql"),
@@ -151,6 +149,7 @@ def load_settings(
             what="a number of seconds",
         ),
         allow_empty=parse_bool(env, "BACKUP_ALLOW_EMPTY", False),
+        offsite=parse_offsite(env),
     )
     if check_dirs:
         check_backup_dir(settings.backup_dir, create=create_dirs)
@@ -170,81 +169,12 @@ def parse_sessions_db_path(env: Mapping[str, str]) -> Path | None:
     return Path(next(iter(given.values()))) if given else None
 
 
-def parse_int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int, what: str) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    # Plain ASCII digits only: int() would also take `1_0` (10), `+3` and other scripts' digits such as `٣` (3).
-    # A minus sign is read, so that `-1` is reported as out of range rather than as not a number.
-    if not WHOLE_NUMBER.fullmatch(raw):
-        raise ConfigError(f"{name}={raw!r} is not a whole number; allowed: {what} from {minimum} to {maximum}")
-    value = int(raw, 10)
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name}={raw!r} is out of range; allowed: {what} from {minimum} to {maximum}")
-    return value
-
-
-def parse_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in TRUE_WORDS:
-        return True
-    if raw in FALSE_WORDS:
-        return False
-    raise ConfigError(f"{name}={env[name]!r} is not a boolean; allowed: true/false, yes/no, on/off, 1/0")
-
-
-def parse_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw not in choices:
-        raise ConfigError(f"{name}={env[name]!r} is not allowed; allowed: {', '.join(choices)}")
-    return raw
-
-
 def parse_db_name(env: Mapping[str, str]) -> str:
     name = env.get("MYSQL_DB", "").strip() or "fir_db"
     problem = database_name_problem(name)
     if problem is not None:
         raise ConfigError(describe_refusal("MYSQL_DB", name, problem))
     return name
-
-
-def read_password(env: Mapping[str, str]) -> str:
-    """MYSQL_PASSWORD_FILE (a Docker secret) wins over MYSQL_PASSWORD; one trailing newline is dropped."""
-    path = env.get("MYSQL_PASSWORD_FILE", "").strip()
-    if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                value = handle.read()
-        except FileNotFoundError:
-            raise ConfigError(
-                f"MYSQL_PASSWORD_FILE={path!r} does not exist; allowed: a readable file holding the password"
-            ) from None
-        except OSError as error:
-            raise ConfigError(
-                f"MYSQL_PASSWORD_FILE={path!r} cannot be read ({error.strerror}); "
-                "allowed: the path of a readable file holding the password"
-            ) from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"MYSQL_PASSWORD_FILE={path!r} is not UTF-8 text; allowed: a UTF-8 text file") from None
-        if value.endswith("\r\n"):
-            value = value[:-2]
-        elif value.endswith("\n"):
-            value = value[:-1]
-        return value
-    return utf8_text("MYSQL_PASSWORD", env.get("MYSQL_PASSWORD", ""))
-
-
-def utf8_text(name: str, value: str) -> str:
-    """The value, when it can be sent as UTF-8 (an environment variable's bytes that are not UTF-8 cannot)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ConfigError(f"{name} is not UTF-8 text; allowed: any text in UTF-8") from None
-    return value
 
 
 def find_client(env: Mapping[str, str], name: str, candidates: tuple[str, ...], *, needed: bool) -> str:

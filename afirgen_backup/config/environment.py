@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dotenv.parser import parse_stream
 
+from afirgen_backup.config.offsite import AWS_SETTINGS, OFFSITE_SETTINGS
 from afirgen_backup.errors import ConfigError
 
 # --- the names of the configuration, in one place ---------------------------------------------------------------
@@ -48,6 +49,8 @@ SETTINGS = (
     "BACKUP_YIELD_CPU",
     "BACKUP_MAX_AGE_HOURS",
     "BACKUP_ENV_FILE",
+    *OFFSITE_SETTINGS,
+    *AWS_SETTINGS,
 )
 # Another name for a setting: the AFIRGen application calls sessions.db's path SESSION_DB_PATH.
 ALIASES = {"SESSION_DB_PATH": "SESSIONS_DB_PATH"}

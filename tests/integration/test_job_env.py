@@ -116,17 +116,25 @@ def test_the_job_gets_the_engines_settings_exactly_and_nothing_else(tmp_path: Pa
     assert list((tmp_path / "run").iterdir()) == [tmp_path / "run" / "backup.env"], "no temp file left"
 
 
-def test_a_password_file_is_copied_for_the_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "copy_name"),
+    [
+        ("MYSQL_PASSWORD_FILE", "mysql-password"),
+        ("AWS_SECRET_ACCESS_KEY_FILE", "aws-secret-access-key"),
+        ("BACKUP_AGE_RECIPIENTS_FILE", "age-recipients"),
+    ],
+)
+def test_a_secret_file_is_copied_for_the_job(tmp_path: Path, name: str, copy_name: str) -> None:
     secret = tmp_path / "secret"
     secret.write_bytes(b"from a docker secret\n")
     secret.chmod(0o400)
     (tmp_path / "empty.env").write_text("")
-    environment = {"BACKUP_ENV_FILE": str(tmp_path / "empty.env"), "MYSQL_PASSWORD_FILE": str(secret)}
+    environment = {"BACKUP_ENV_FILE": str(tmp_path / "empty.env"), name: str(secret)}
 
     job_settings, _ = write_job_env(tmp_path, environment)
 
-    copy = tmp_path / "run" / "mysql-password"
-    assert job_settings == {"MYSQL_PASSWORD_FILE": str(copy)}
+    copy = tmp_path / "run" / copy_name
+    assert job_settings == {name: str(copy)}
     assert copy.read_bytes() == b"from a docker secret\n"
     info = os.stat(copy)
     assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o400, pwd.getpwnam(JOB_USER).pw_uid)

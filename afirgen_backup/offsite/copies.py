@@ -1,0 +1,223 @@
+"""Putting a backup off-site: upload, check what was stored, record it.
+
+A backup goes as `<prefix>/<name>` (`<name>.age` when BACKUP_AGE_RECIPIENTS is set: encrypted on the way, nothing
+leaves the host in the clear) with its manifest as `<prefix>/<name>.json` (`.json.age`). The manifest that goes
+along records the uploaded object's sha256 and size besides the plaintext's, so that a copy fetched back on
+another host is checked against it. An upload counts only once the stored object was read back and its size and
+sha256 are what was sent (our own sha256: S3-compatible stores differ in the checksums they enforce), and the file
+read for it was the backup its manifest describes. Then the local manifest records it under `offsite`.
+
+Which backups go: every good backup in BACKUP_DIR that has no copy at this bucket and prefix yet, oldest first per
+kind, so a run after an outage catches up. A kind whose upload fails stops there (its later backups wait for the
+next run) and is not pruned remotely. Multipart uploads that a killed run left are aborted at the start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from afirgen_backup import catalog
+from afirgen_backup.catalog import BackupEntry
+from afirgen_backup.config import Settings
+from afirgen_backup.config.offsite import OffsiteSettings
+from afirgen_backup.errors import BackupError, ConfigError, Interrupted, describe_error
+from afirgen_backup.files import UnsafeFile, open_regular_for_reading
+from afirgen_backup.logs import get_logger
+from afirgen_backup.offsite.crypto import HashingReader, encrypting
+from afirgen_backup.offsite.store import OffsiteFailed, Store
+
+ENCRYPTED_SUFFIX = ".age"
+MANIFEST_SUFFIX = ".json"
+
+
+@dataclass
+class OffsiteResult:
+    """What the off-site step of a run did."""
+
+    uploaded: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # kind -> why its uploads stopped
+    aborted: list[str] = field(default_factory=list)  # multipart uploads a killed run left
+    pruned: list[str] = field(default_factory=list)
+    prune_failures: dict[str, str] = field(default_factory=dict)  # object key -> why it could not be deleted
+
+    @property
+    def error(self) -> str | None:
+        problems = [f"{kind}: {why}" for kind, why in self.failures.items()]
+        problems += [f"could not delete {key} ({why})" for key, why in self.prune_failures.items()]
+        return f"off-site copy failed: {'; '.join(problems)}" if problems else None
+
+
+def object_names(name: str, settings: OffsiteSettings) -> tuple[str, str]:
+    """The object keys of a backup and of its manifest."""
+    suffix = ENCRYPTED_SUFFIX if settings.encrypted else ""
+    return settings.key(name + suffix), settings.key(name + MANIFEST_SUFFIX + suffix)
+
+
+def is_our_object(name: str) -> bool:
+    """A backup's or a manifest's object name, in the clear or encrypted."""
+    base = name.removesuffix(ENCRYPTED_SUFFIX).removesuffix(MANIFEST_SUFFIX)
+    return catalog.parse_backup_name(base) is not None
+
+
+def is_copied(entry: BackupEntry, settings: OffsiteSettings) -> bool:
+    """The manifest records a checked copy of this backup at this bucket, prefix and endpoint."""
+    record = entry.offsite
+    if record is None:
+        return False
+    key, _ = object_names(entry.name, settings)
+    return (
+        record.get("bucket") == settings.bucket
+        and record.get("key") == key
+        and record.get("endpoint") == settings.endpoint_url
+    )
+
+
+def object_arguments(settings: OffsiteSettings, now: datetime) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if settings.storage_class:
+        extra["StorageClass"] = settings.storage_class
+    if settings.object_lock_days:
+        extra["ObjectLockMode"] = "COMPLIANCE"
+        extra["ObjectLockRetainUntilDate"] = now + timedelta(days=settings.object_lock_days)
+    return extra
+
+
+def check_stored(store: Store, key: str, sha256: str, size: int) -> None:
+    """Read the object back: its size and sha256 must be what was sent."""
+    stored = store.head(key)
+    if stored is None:
+        raise OffsiteFailed(f"{key} is not in {store.where} after its upload")
+    if stored.size != size:
+        raise OffsiteFailed(f"{key} in {store.where} has {stored.size} bytes, {size} were sent")
+    digest = hashlib.sha256()
+    for chunk in store.read(key):
+        digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise OffsiteFailed(f"{key} in {store.where} does not read back as sent (sha256 differs)")
+
+
+def send_encrypted(store: Store, key: str, source: Any, extra: dict[str, Any]) -> HashingReader:
+    """Upload `source` encrypted to the settings' recipients, and check it; what was sent, hashed."""
+    with encrypting(source, store.settings.recipients) as stream:
+        sent = HashingReader(stream)
+        store.upload(key, sent, extra)
+    check_stored(store, key, sent.sha256, sent.size)
+    return sent
+
+
+def send_plain(store: Store, key: str, source: Any, extra: dict[str, Any], sha256: str, size: int) -> None:
+    """Upload `source` as it is (a file is read part by part where it lies) and check that the stored object is
+    `sha256` and `size`: the backup its manifest describes."""
+    store.upload(key, source, extra)
+    check_stored(store, key, sha256, size)
+
+
+def upload_backup(store: Store, entry: BackupEntry, now: datetime | None = None) -> dict[str, Any]:
+    """Upload one good backup and its manifest, check both, record the copy in the local manifest; the record."""
+    settings = store.settings
+    manifest = entry.manifest
+    if manifest is None:
+        raise OffsiteFailed(f"{entry.name} has no manifest: not copied")
+    now = now or datetime.now(UTC)
+    key, manifest_key = object_names(entry.name, settings)
+    extra = object_arguments(settings, now)
+    expected = (str(manifest.get("sha256")), int(manifest.get("size") or 0))
+    with open_regular_for_reading(entry.path) as handle:
+        if settings.encrypted:
+            plain = HashingReader(handle)
+            sent = send_encrypted(store, key, plain, extra)
+            sent_sha256, sent_size = sent.sha256, sent.size
+            if (plain.sha256, plain.size) != expected:
+                raise OffsiteFailed(
+                    f"{entry.name} changed since its manifest was written (sha256 or size differ): its copy is not "
+                    "counted"
+                )
+        else:
+            send_plain(store, key, handle, extra, *expected)
+            sent_sha256, sent_size = expected
+    locked_until = extra.get("ObjectLockRetainUntilDate")
+    record: dict[str, Any] = {
+        "url": f"s3://{settings.bucket}/{key}",
+        "bucket": settings.bucket,
+        "key": key,
+        "endpoint": settings.endpoint_url,
+        "encrypted": settings.encrypted,
+        "recipients": list(settings.recipients),
+        "object_sha256": sent_sha256,
+        "object_size": sent_size,
+        "storage_class": settings.storage_class,
+        "locked_until": locked_until.isoformat(timespec="seconds") if locked_until else None,
+        "uploaded_at": now.isoformat(timespec="seconds"),
+    }
+    remote_manifest = {key_: value for key_, value in manifest.items() if key_ != catalog.OFFSITE_KEY}
+    remote_manifest[catalog.OFFSITE_KEY] = record
+    text = (json.dumps(remote_manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    if settings.encrypted:
+        manifest_sha256 = send_encrypted(store, manifest_key, io.BytesIO(text), extra).sha256
+    else:
+        manifest_sha256 = hashlib.sha256(text).hexdigest()
+        send_plain(store, manifest_key, io.BytesIO(text), extra, manifest_sha256, len(text))
+    record = dict(record, manifest_key=manifest_key, manifest_sha256=manifest_sha256)
+    catalog.record_offsite(entry.path, record)
+    return record
+
+
+def pending_backups(settings: Settings) -> dict[str, list[BackupEntry]]:
+    """Per kind, the good backups of BACKUP_DIR without a copy at this bucket and prefix, oldest first."""
+    assert settings.offsite is not None
+    found = catalog.scan(settings.backup_dir)
+    pending: dict[str, list[BackupEntry]] = {}
+    for kind in catalog.KINDS:
+        waiting = [b for b in found.of_kind(kind) if b.good and not is_copied(b, settings.offsite)]
+        if waiting:
+            pending[kind] = sorted(waiting, key=lambda b: b.order)
+    return pending
+
+
+def copy_offsite(settings: Settings, started: datetime, *, skip_kinds: Collection[str] = ()) -> OffsiteResult:
+    """The off-site step of a run (under the run's lock): abort what a killed run left, upload every pending
+    backup, then apply retention to the remote copies of each kind whose uploads all succeeded and whose backup
+    did not fail in this run (`skip_kinds`).
+
+    A ConfigError (credentials, bucket) is raised: nothing can be copied until a setting changes. Any other
+    failure of a kind is recorded in the result and stops that kind only.
+    """
+    from afirgen_backup.offsite.prune import prune_remote
+
+    assert settings.offsite is not None
+    log = get_logger(part="offsite")
+    store = Store(settings.offsite)
+    result = OffsiteResult()
+    result.aborted = store.abort_unfinished_uploads(before=started, ours=is_our_object)
+    if result.aborted:
+        log.warning("offsite_unfinished_uploads_aborted", keys=result.aborted)
+    for kind, entries in pending_backups(settings).items():
+        for entry in entries:
+            try:
+                record = upload_backup(store, entry)
+            except (Interrupted, ConfigError):
+                raise
+            except (BackupError, OSError) as error:
+                why = f"{entry.name}: {describe_error(error, settings.backup_dir)}"
+                if isinstance(error, UnsafeFile):
+                    why = f"{entry.name}: {error}"
+                result.failures[kind] = why
+                log.error("offsite_upload_failed", file=entry.name, error=why)
+                break
+            result.uploaded.append(entry.name)
+            log.info(
+                "offsite_uploaded",
+                file=entry.name,
+                url=record["url"],
+                encrypted=record["encrypted"],
+                object_size=record["object_size"],
+            )
+    pruned = prune_remote(store, settings, skip_kinds={*result.failures, *skip_kinds})
+    result.pruned, result.prune_failures = pruned.deleted, pruned.failures
+    return result

@@ -1,0 +1,68 @@
+"""Retention of the remote copies: the local rules (retention.py: older than BACKUP_RETENTION_DAYS and not among
+the newest BACKUP_KEEP_LAST good copies of the kind), applied to what the bucket holds.
+
+It runs after the uploads of a run, only for the kinds whose uploads all succeeded (and whose backup did not fail
+in that run): while a kind's copies are failing, every remote copy of it stays. An object still under Object Lock
+retention is kept and is no error; every version of a deleted object goes (on a versioned bucket a plain delete
+would only hide it). The data object goes before its manifest, so that no copy is ever left without its manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import describe_error
+from afirgen_backup.logs import get_logger
+from afirgen_backup.offsite.remote import RemoteBackup, scan_remote
+from afirgen_backup.offsite.store import OffsiteFailed, Store
+from afirgen_backup.retention import RetentionPolicy, plan_retention
+
+
+@dataclass
+class RemotePrune:
+    deleted: list[str] = field(default_factory=list)  # backup names whose every object went
+    locked: list[str] = field(default_factory=list)  # object keys kept under Object Lock retention
+    failures: dict[str, str] = field(default_factory=dict)  # object key -> why it could not be deleted
+
+
+def prune_remote(
+    store: Store, settings: Settings, *, skip_kinds: Collection[str], now: datetime | None = None
+) -> RemotePrune:
+    log = get_logger(part="offsite")
+    now = now or datetime.now(UTC)
+    result = RemotePrune()
+    try:
+        remote = scan_remote(store)
+    except OffsiteFailed as error:
+        result.failures[store.settings.url] = str(error)
+        return result
+    policy = RetentionPolicy(settings.retention_days, settings.keep_last)
+    for decision in plan_retention(remote.backups, policy, now, skip_kinds=skip_kinds):
+        if not decision.delete:
+            continue
+        backup = decision.backup
+        assert isinstance(backup, RemoteBackup)
+        if delete_backup(store, backup, now, result):
+            result.deleted.append(backup.name)
+            log.info("offsite_pruned", file=backup.name, reason=decision.reason)
+    return result
+
+
+def delete_backup(store: Store, backup: RemoteBackup, now: datetime, result: RemotePrune) -> bool:
+    """Delete every version of the backup's objects, data first; False when something stays."""
+    for stored in backup.objects:
+        try:
+            versions = store.versions(stored.key)
+            for version in versions:
+                if version.retain_until is not None and version.retain_until > now:
+                    result.locked.append(stored.key)
+                    return False
+                store.delete(version)
+        except OffsiteFailed as error:
+            result.failures[stored.key] = describe_error(error)
+            get_logger(part="offsite").error("offsite_prune_failed", key=stored.key, error=str(error))
+            return False
+    return True

@@ -1,7 +1,8 @@
 """The README, docs/ and .env.example document every command and every setting the code knows, each in the file
 that holds it now (issue #11): the README the commands, exit codes and settings tables and the quick start;
 docs/operations.md the container; docs/configuration.md the rule for writing .env; docs/security.md the
-least-privilege users. Links between the files resolve, and the README stays short."""
+least-privilege users; docs/offsite.md the off-site copies (issue #12). Links between the files resolve, and the
+README stays short."""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ def read(relative: str) -> str:
 
 
 README = read("README.md")
-DOC_NAMES = ("operations.md", "restore.md", "configuration.md", "security.md", "performance.md", "how-it-works.md")
+DOC_NAMES = (
+    "operations.md",
+    "restore.md",
+    "configuration.md",
+    "security.md",
+    "performance.md",
+    "how-it-works.md",
+    "offsite.md",
+)
 DOCS = {name: read(f"docs/{name}") for name in DOC_NAMES}
 CHANGELOG = read("CHANGELOG.md")
 CODE_MAP = read("docs/code.md")  # for contributors: the one document that names the package's modules
@@ -140,6 +149,13 @@ def env_example_entries() -> dict[str, str]:
 
 def readme_rows(name: str) -> list[str]:
     return [line for line in README.splitlines() if line.startswith(f"| `{name}` |")]
+
+
+def row_settings(first_cell: str) -> list[str]:
+    """The settings a settings-table row documents: each `NAME` of its first cell, and with `(+`_FILE`)` after them
+    each one's NAME_FILE too (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (+`_FILE`): four settings)."""
+    names = re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell)
+    return names + [f"{name}_FILE" for name in names] if "(+`_FILE`)" in first_cell else names
 
 
 def default_cell(default: str) -> str:
@@ -296,10 +312,17 @@ def test_the_settings_are_found_in_the_code():
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_every_setting_has_one_row_in_the_readme_settings_tables_and_is_in_env_example(name):
-    settings = readme_section("Settings")
-    rows = [row for row in table_cells(settings) if row and row[0] == f"`{name}`"]
-    assert len(rows) == 1 and len(readme_rows(name)) == 1, f"{name} needs one row in the README's Settings tables"
-    assert name in ENV_EXAMPLE, f"{name} is not in .env.example"
+    settings = [row for row in table_cells(readme_section("Settings")) if row and name in row_settings(row[0])]
+    anywhere = [row for row in table_cells(README) if row and name in row_settings(row[0])]
+    assert len(settings) == 1 and len(anywhere) == 1, f"{name} needs one row in the README's Settings tables"
+    assert re.search(rf"\b{name}\b", ENV_EXAMPLE), f"{name} is not in .env.example"  # NAME_FILE is not NAME
+
+
+def test_a_settings_row_names_its_settings_in_its_first_cell():
+    assert row_settings("`MYSQL_HOST`") == ["MYSQL_HOST"]
+    assert row_settings("`AWS_SESSION_TOKEN` (+`_FILE`)") == ["AWS_SESSION_TOKEN", "AWS_SESSION_TOKEN_FILE"]
+    assert row_settings("`AWS_PROFILE`, `AWS_CONFIG_FILE`") == ["AWS_PROFILE", "AWS_CONFIG_FILE"]
+    assert row_settings("`backup [--check]` (or no command)") == []
 
 
 def test_backup_env_file_is_explained_in_env_example_but_never_a_line_of_it():
@@ -466,7 +489,16 @@ def test_the_benchmark_history_lives_in_performance_md():
     assert len(printed_targets.findall(DOCS["performance.md"])) >= 30, "docs/performance.md lost measured runs"
 
 
-CHANGELOG_GROUPS = ("Security", "MySQL", "Restore and verify", "Hostile files", "Configuration", "Deployment", "Docs")
+CHANGELOG_GROUPS = (
+    "Security",
+    "Off-site copies",
+    "MySQL",
+    "Restore and verify",
+    "Hostile files",
+    "Configuration",
+    "Deployment",
+    "Docs",
+)
 
 
 def test_the_changelog_is_newest_first_and_groups_its_latest_entry():

@@ -50,7 +50,7 @@ def describe_offsite(settings: Settings) -> list[str]:
     offsite = settings.offsite
     assert offsite is not None
     how = f"age-encrypted for {len(offsite.recipients)} recipient(s)" if offsite.encrypted else "NOT encrypted"
-    store = Store(offsite)
+    store = Store(offsite, quick=True)
     lines = [f"  off-site: {store.where}, {how}"]
     try:
         store.check()

@@ -64,7 +64,9 @@ def describe_client_error(error: ClientError) -> tuple[str, str]:
 class Store:
     """One bucket and prefix of an S3-compatible service."""
 
-    def __init__(self, settings: OffsiteSettings) -> None:
+    def __init__(self, settings: OffsiteSettings, *, quick: bool = False) -> None:
+        """quick: one attempt and a short read timeout (check-config: it runs at every container start and must
+        not hold it up for minutes when the store does not answer)."""
         self.settings = settings
         botocore_session = BotocoreSession()
         if settings.credentials_file is not None:
@@ -81,8 +83,8 @@ class Store:
         config = Config(
             region_name=settings.region,
             connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+            read_timeout=CONNECT_TIMEOUT if quick else READ_TIMEOUT,
+            retries={"total_max_attempts": 1 if quick else MAX_ATTEMPTS, "mode": "standard"},
             s3={"addressing_style": "path" if settings.force_path_style else "auto"},
             user_agent_appid="afirgen-backup",
         )

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -291,6 +292,21 @@ def test_a_store_that_does_not_answer_fails_the_run_in_one_line_within_bounds(
     ]
     assert "Traceback" not in backed_up.stderr
     assert time.monotonic() - started < 120
+
+
+def test_check_config_does_not_hold_up_a_start_when_the_store_accepts_and_never_answers(
+    offsite_env: dict[str, str], sessions_db: Path
+) -> None:
+    with socket.socket() as listener:  # accepts connections (the kernel's backlog) and never says a word
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        env = sessions_only(dict(offsite_env, BACKUP_S3_ENDPOINT_URL=f"http://127.0.0.1:{listener.getsockname()[1]}"))
+        started = time.monotonic()
+        checked = run_cli(env, "check-config")
+        took = time.monotonic() - started
+
+    assert checked.returncode == 0 and "not reachable now" in checked.stdout, describe(checked)
+    assert took < 30, f"check-config took {took:.0f} s"
 
 
 def test_no_credential_is_ever_written_out(offsite_env: dict[str, str], sessions_db: Path) -> None:

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import secrets
+import shutil
 import stat
 from pathlib import Path
 from typing import IO
@@ -185,6 +186,7 @@ def write_file_atomically(path: Path, data: bytes, mode: int = FILE_MODE, owner:
         try:
             if owner is not None:
                 os.fchown(fd, *owner)
+            os.fchmod(fd, mode)  # the mode asked for, whatever the umask (the tool's is 077)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -207,3 +209,23 @@ def sha256_of_file(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def measure_directory(path: Path) -> tuple[int, int]:
+    """Number and total size of the files under `path` (0, 0 when it does not exist)."""
+    count = size = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                size += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                continue
+            count += 1
+    return count, size
+
+
+def free_space(path: Path) -> int | None:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None

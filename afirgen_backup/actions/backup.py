@@ -21,6 +21,7 @@ from typing import Any
 from afirgen_backup import catalog, cpu, sources
 from afirgen_backup.actions import check_config
 from afirgen_backup.actions.prune import prune_backups
+from afirgen_backup.alerts import hooks
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import (
     EXIT_FAILED,
@@ -133,23 +134,38 @@ def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) 
     with backup_dir_lock(settings.backup_dir):
         run = RunResult(run_id, now or datetime.now(UTC).replace(microsecond=0))
         log.info("backup_started", kinds=list(settings.enabled_kinds), backup_dir=str(settings.backup_dir))
+        hooks.run_started(settings, run_id)
         try:
             cpu_yield = back_up_and_prune(settings, run, pick_stamp=now is None)
         except Interrupted as interruption:
             record_run(settings, run, outcome="interrupted", error=str(interruption))
             log.error("backup_interrupted", reason=str(interruption))
+            tell_alerts(settings, run, "interrupted", str(interruption))
             raise
         except Exception as error:
             message = f"backup failed: {describe_error(error, settings.backup_dir)}"
             record_run(settings, run, outcome="failed", error="; ".join([*run.errors, message]))
             log.error("backup_finished", outcome="failed", error=message, **run_totals(run))
+            tell_alerts(settings, run, "failed", "; ".join([*run.errors, message]))
             if isinstance(error, OSError):
                 raise BackupError(message) from error
             raise
         outcome = "success" if run.ok else "failed"
         record_run(settings, run, outcome=outcome, error="; ".join(run.errors) or None)
         log.info("backup_finished", outcome=outcome, **run_totals(run), cpu_yield=cpu_yield)
+        tell_alerts(settings, run, outcome, "; ".join(run.errors) or None)
         return run
+
+
+def tell_alerts(settings: Settings, run: RunResult, outcome: str, error: str | None) -> None:
+    """The run's end to the alert channels (alerts/hooks.py); nothing they do changes the run's outcome."""
+    parts = {kind: (part.ok, part.error) for kind, part in run.parts.items()}
+    if run.offsite_error:
+        parts["offsite"] = (False, run.offsite_error)
+    try:
+        hooks.run_finished(settings, hooks.RunSummary(run.run_id, outcome, error, parts))
+    except Exception as failure:  # noqa: BLE001 - a bug in a channel must not turn a backup into a failure
+        get_logger().error("alerts_failed", error=f"{type(failure).__name__}: {failure}")
 
 
 def back_up_and_prune(settings: Settings, run: RunResult, *, pick_stamp: bool) -> dict[str, Any] | None:

@@ -20,11 +20,8 @@ it.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from afirgen_backup import catalog
@@ -32,6 +29,7 @@ from afirgen_backup.catalog import FUTURE_DATED_COMMAND
 from afirgen_backup.config import Settings
 from afirgen_backup.display import describe_verification, format_age, format_size, write_json
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, BackupError
+from afirgen_backup.files import free_space, measure_directory
 from afirgen_backup.lock import LOCK_NAME
 
 
@@ -43,36 +41,35 @@ def register(commands: Any) -> None:
         "and free space. Reads only: no lock, no decompression, nothing written. Exit 0 healthy, 1 not.",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+    parser.add_argument(
+        "--prometheus", action="store_true", help="print the metrics in Prometheus's text format instead"
+    )
+    parser.add_argument(
+        "--notify",
+        action="store_true",
+        help="also tell BACKUP_NOTIFY_URLS when backups turned unhealthy between runs (stale), or healthy again "
+        "(the container's cron runs this; it writes BACKUP_DIR/alerts.json)",
+    )
     parser.set_defaults(handler=run, backup_dir_use="read")
 
 
 def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     status = collect_status(settings)
+    if args.notify:
+        from afirgen_backup.alerts.hooks import health_checked
+
+        health_checked(settings, status["healthy"], status["problems"])
+    if args.prometheus:
+        from afirgen_backup.alerts.metrics import render
+
+        directory = status["backup_dir"]
+        sys.stdout.write(render(settings, directory["size"], directory["free"]).decode())
+        return EXIT_OK if status["healthy"] else EXIT_FAILED
     if args.json:
         write_json(status)
     else:
         sys.stdout.write(render_status(status))
     return EXIT_OK if status["healthy"] else EXIT_FAILED
-
-
-def measure_directory(path: Path) -> tuple[int, int]:
-    """Number and total size of the files under `path` (0, 0 when it does not exist)."""
-    count = size = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                size += os.lstat(os.path.join(root, name)).st_size
-            except FileNotFoundError:
-                continue
-            count += 1
-    return count, size
-
-
-def free_space(path: Path) -> int | None:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None
 
 
 def describe_future(ahead: list[catalog.BackupEntry], now: datetime) -> str | None:

@@ -74,6 +74,10 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
             entries, problems = select_backups(settings, args.names, args.all)
             testers = restore_testers(settings, entries) if args.restore_test else {}
             results = [verify_backup(entry, testers.get(entry.kind)) for entry in entries]
+        if settings.alerts.metrics_file is not None:  # its verification times are metrics too
+            from afirgen_backup.alerts.hooks import write_metrics
+
+            write_metrics(settings)
     failed = [r for r in results if not r.ok]
     ok = not failed and not problems and bool(results)
     if args.json:

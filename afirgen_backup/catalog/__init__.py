@@ -69,6 +69,7 @@ from afirgen_backup.catalog.manifests import (
     write_manifest,
 )
 from afirgen_backup.catalog.names import (
+    ALERTS_NAME,
     FUTURE_TOLERANCE,
     KINDS,
     LAST_RUN_NAME,
@@ -99,6 +100,7 @@ from afirgen_backup.catalog.names import (
 )
 
 __all__ = [
+    "ALERTS_NAME",
     "BackupEntry",
     "Catalog",
     "FUTURE_DATED_COMMAND",

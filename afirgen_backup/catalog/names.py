@@ -21,6 +21,7 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"
 MANIFEST_SUFFIX = ".json"
 MANIFEST_FORMAT = 1
 LAST_RUN_NAME = "last_run.json"
+ALERTS_NAME = "alerts.json"  # what was last notified (alerts/state.py)
 VERIFY_FAILED = "its last verify found it damaged"
 RESTORE_TEST_CHECK = "restore-test"
 OFFSITE_KEY = "offsite"  # where the off-site copy is and what was checked of it

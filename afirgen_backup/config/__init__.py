@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from afirgen_backup.config.alerts import AlertSettings, parse_alerts
 from afirgen_backup.config.backup_dir import check_backup_dir
 from afirgen_backup.config.environment import (
     ALIASES,
@@ -65,6 +66,7 @@ class Settings:
     sessions_lock_timeout: int = DEFAULT_SESSIONS_LOCK_TIMEOUT  # seconds to wait for a locked sessions.db
     allow_empty: bool = False  # BACKUP_ALLOW_EMPTY
     offsite: OffsiteSettings | None = None  # None: off-site copies are off (config/offsite.py)
+    alerts: AlertSettings = AlertSettings()  # notifications, pings, metrics (config/alerts.py)
 
     @property
     def enabled_kinds(self) -> tuple[str, ...]:
@@ -150,6 +152,7 @@ def load_settings(
         ),
         allow_empty=parse_bool(env, "BACKUP_ALLOW_EMPTY", False),
         offsite=parse_offsite(env),
+        alerts=parse_alerts(env),
     )
     if check_dirs:
         check_backup_dir(settings.backup_dir, create=create_dirs)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dotenv.parser import parse_stream
 
+from afirgen_backup.config.alerts import ALERT_SETTINGS
 from afirgen_backup.config.offsite import AWS_SETTINGS, OFFSITE_SETTINGS
 from afirgen_backup.errors import ConfigError
 
@@ -51,6 +52,7 @@ SETTINGS = (
     "BACKUP_ENV_FILE",
     *OFFSITE_SETTINGS,
     *AWS_SETTINGS,
+    *ALERT_SETTINGS,
 )
 # Another name for a setting: the AFIRGen application calls sessions.db's path SESSION_DB_PATH.
 ALIASES = {"SESSION_DB_PATH": "SESSIONS_DB_PATH"}

@@ -24,6 +24,7 @@
 #     engine alone, so each event is in it exactly once.
 #  5. One backup at start when BACKUP_ON_START is true; then `cron -f` with /etc/cron.d/afirgen-backup
 #     ("<schedule> afirgen <command>"). cron reads the schedule in the container's time zone: TZ (default UTC).
+#     A second entry runs `status --notify` twice an hour: the alerts' check for backups gone stale between runs.
 #  6. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
 #     (scheduled, start-up or `docker exec`, by absolute or relative path) gets the same signal so that the engine
 #     stops mysqldump and removes its .partial files, and this script waits for them, at most
@@ -39,6 +40,8 @@ readonly JOB_ENV=$RUN_DIR/backup.env
 readonly OUT_FIFO=$RUN_DIR/stdout.fifo
 readonly ERR_FIFO=$RUN_DIR/stderr.fifo
 readonly CRON_FILE=/etc/cron.d/afirgen-backup
+# When `status --notify` looks for backups gone stale (alerts/hooks.py); off the hour, when backups start.
+readonly HEALTH_SCHEDULE='17,47 * * * *'
 readonly DEFAULT_SCHEDULE='0 */6 * * *'
 readonly JOB_PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin
 
@@ -393,6 +396,8 @@ main() {
     printf '# Written by backup_scheduler.sh at container start. Time zone: the container'"'"'s TZ (%s).\n' "${TZ:-UTC}"
     printf 'SHELL=/bin/sh\nPATH=%s\nHOME=/app\nLANG=C.UTF-8\nBACKUP_ENV_FILE=%s\n' "$JOB_PATH" "$JOB_ENV"
     printf '%s %s exec %s %s backup >%s 2>%s\n' "$SCHEDULE" "$JOB_USER" "$PYTHON" "$APP" "$OUT_FIFO" "$ERR_FIFO"
+    printf '%s %s exec %s %s status --notify >/dev/null 2>%s\n' "$HEALTH_SCHEDULE" "$JOB_USER" "$PYTHON" "$APP" \
+      "$ERR_FIFO"
   } >"$CRON_FILE.tmp"
   chmod 0644 "$CRON_FILE.tmp" && mv -f "$CRON_FILE.tmp" "$CRON_FILE" || exit 1
   log "configuration ok; schedule '$SCHEDULE' (time zone ${TZ:-UTC}), backups run as $JOB_USER"

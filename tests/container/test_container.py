@@ -222,6 +222,13 @@ def test_job_configuration_is_private_and_exact(service: Container) -> None:
     job = [line for line in crontab.splitlines() if line.startswith("* * * * * ")]
     assert len(job) == 1 and job[0].split()[5] == "afirgen", crontab
     assert BACKUP_PASSWORD not in crontab
+    [health] = [line for line in crontab.splitlines() if "status --notify" in line]
+    assert health.startswith("17,47 * * * * afirgen exec "), crontab
+    # The health check's command, run as cron runs it (the job's user, nothing but the job's file): healthy after
+    # the start-up backup, and silent on stderr (which goes to `docker logs`).
+    command = health.split(" afirgen exec ", 1)[1].split(" >", 1)[0].split()
+    checked = service.exec("env", "-i", f"BACKUP_ENV_FILE={JOB_ENV}", *command, user="afirgen")
+    assert (checked.returncode, checked.stderr) == (0, ""), checked.stdout + checked.stderr
 
 
 def test_job_configuration_on_a_tmpfs_draws_no_warning(service: Container) -> None:

@@ -491,6 +491,7 @@ def test_the_benchmark_history_lives_in_performance_md():
 
 CHANGELOG_GROUPS = (
     "Security",
+    "Alerts",
     "Off-site copies",
     "MySQL",
     "Restore and verify",

@@ -33,10 +33,12 @@ from mariadb_server import (  # noqa: E402
     BACKUP_USER,
     BACKUP_USER_HOSTS,
     BackupUser,
+    BinlogMariaDBServer,
     MariaDBServer,
     MariaDBServerError,
 )
 from mysql_server import (  # noqa: E402
+    BinlogMySQLServer,
     MySQLServer,
     create_backup_user,
     grant_backup_privileges,
@@ -47,8 +49,8 @@ from s3_server import S3Server, S3ServerError  # noqa: E402
 __all__ = ["BACKUP_PASSWORD", "BACKUP_PRIVILEGES", "BACKUP_USER", "BackupUser"]
 
 
-MARIADB_FIXTURES = frozenset({"mariadb", "private_mariadb"})
-MYSQL_FIXTURES = frozenset({"mysql", "private_mysql"})
+MARIADB_FIXTURES = frozenset({"mariadb", "private_mariadb", "binlog_mariadb"})
+MYSQL_FIXTURES = frozenset({"mysql", "private_mysql", "binlog_mysql"})
 S3_FIXTURES = frozenset({"s3_server", "private_s3_server"})
 
 
@@ -109,6 +111,16 @@ def private_mariadb() -> Iterator[MariaDBServer]:
         server.cleanup()
 
 
+@pytest.fixture
+def binlog_mariadb() -> Iterator[BinlogMariaDBServer]:
+    """A MariaDB server of this test's own that writes a binary log (<datadir>/mysql-bin.NNNNNN, server id 1)."""
+    server = start_server(BinlogMariaDBServer)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture(scope="session")
 def backup_user(mariadb: MariaDBServer) -> BackupUser:
     """The `afirgen_backup` account (password BACKUP_PASSWORD) with only BACKUP_PRIVILEGES on *.*."""
@@ -155,6 +167,16 @@ def mysql() -> Iterator[MySQLServer]:
 def private_mysql() -> Iterator[MySQLServer]:
     """A MySQL server of this test's own, for tests that kill(), restart() or otherwise break it."""
     server = start_server(MySQLServer)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def binlog_mysql() -> Iterator[BinlogMySQLServer]:
+    """A MySQL server of this test's own with GTIDs on and its binary log at <datadir>/mysql-bin.NNNNNN."""
+    server = start_server(BinlogMySQLServer)
     try:
         yield server
     finally:

@@ -382,6 +382,24 @@ class MariaDBServer:
         self.cleanup()
 
 
+@dataclass
+class BinlogMariaDBServer(MariaDBServer):
+    """A MariaDB server that writes a binary log (<datadir>/mysql-bin.NNNNNN, row format, server id 1, CRC32 on
+    by MariaDB's default). mariadb-install-db still runs without one."""
+
+    def server_command(self) -> list[str]:
+        """The mariadbd command line with the binary log on in place of --skip-log-bin."""
+        binlog = [
+            f"--log-bin={self.datadir / 'mysql-bin'}",
+            "--binlog-format=ROW",
+            "--server-id=1",
+            "--binlog-row-image=FULL",
+        ]
+        command = super().server_command()
+        at = command.index("--skip-log-bin")
+        return [*command[:at], *binlog, *command[at + 1 :]]
+
+
 if __name__ == "__main__":
     with MariaDBServer() as server:
         print(f"MariaDB up in {server.start_seconds:.2f}s: port {server.port}, socket {server.socket}")

@@ -265,6 +265,25 @@ class MySQLServer(MariaDBServer):
         return text
 
 
+@dataclass
+class BinlogMySQLServer(MySQLServer):
+    """A MySQL server whose binary log is <datadir>/mysql-bin.NNNNNN (server id 1), with GTIDs on."""
+
+    def server_command(self) -> list[str]:
+        """The mysqld command line with the binary log named and GTID mode on."""
+        return [
+            *super().server_command(),
+            f"--log-bin={self.datadir / 'mysql-bin'}",
+            "--server-id=1",
+            "--gtid-mode=ON",
+            "--enforce-gtid-consistency=ON",
+        ]
+
+    def binlog_command(self) -> list[str]:
+        """argv prefix of MySQL's own mysqlbinlog (from the root), without option files."""
+        return [*loader_argv(self.root, "usr/bin/mysqlbinlog", argv0="mysqlbinlog"), "--no-defaults"]
+
+
 if __name__ == "__main__":
     with MySQLServer() as server:
         print(f"MySQL up in {server.start_seconds:.2f}s: port {server.port}, socket {server.socket}")

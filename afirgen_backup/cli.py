@@ -85,6 +85,7 @@ def raise_interrupted(signum: int, frame: FrameType | None) -> None:
     # The first signal starts the cleanup (stop mysqldump, remove partial files); a second one must not cut it.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
+    process.note_signal(signum)
     if process.defer_interrupt(signum):
         return  # a child is being started: raised as soon as it is tracked, so that it is stopped too
     raise Interrupted(signum)

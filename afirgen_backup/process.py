@@ -213,6 +213,25 @@ def signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+received: int | None = None  # the SIGTERM/SIGINT the run got, once it got one (note_signal)
+
+
+def note_signal(signum: int) -> None:
+    global received
+    received = received or signum
+
+
+def interrupted_instead(error: BaseException) -> Interrupted | None:
+    """The Interrupted an error stands for when it came after a SIGTERM/SIGINT, else None.
+
+    The signal's Interrupted is raised wherever the main thread is; in the middle of a library's cleanup it can be
+    lost and surface as another error (a write to the compressor it just closed). Once a signal was received,
+    any failure is the interruption's."""
+    if received is None or isinstance(error, Interrupted):
+        return None
+    return Interrupted(received)
+
+
 _held = 0  # interrupts_held() blocks entered and not left
 _pending: int | None = None  # the signal that arrived meanwhile
 

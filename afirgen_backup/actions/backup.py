@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from afirgen_backup import catalog, cpu, sources
+from afirgen_backup import catalog, cpu, process, sources
 from afirgen_backup.actions import check_config
 from afirgen_backup.actions.prune import prune_backups
 from afirgen_backup.alerts import hooks
@@ -195,6 +195,8 @@ def copy_offsite_step(settings: Settings, run: RunResult, failed: list[str]) -> 
     except Interrupted:
         raise
     except (BackupError, OSError) as error:
+        if (interruption := process.interrupted_instead(error)) is not None:
+            raise interruption from error
         run.offsite_error = f"off-site copy failed: {describe_error(error, settings.backup_dir)}"
         run.offsite_exit_code = error.exit_code if isinstance(error, BackupError) else 1
         log.error("offsite_failed", error=run.offsite_error)
@@ -223,9 +225,13 @@ def run_part(job: BackupJob, run: RunResult, source: sources.Source) -> None:
     kind = source.kind
     try:
         run.parts[kind] = source.back_up(job)
+        if process.received is not None:  # a signal whose Interrupted was lost on the way: stop all the same
+            raise Interrupted(process.received)
     except Interrupted:
         raise
     except Exception as error:  # noqa: BLE001 - one part's failure must not stop the other
+        if (interruption := process.interrupted_instead(error)) is not None:
+            raise interruption from error
         message = f"{kind} backup failed: {describe_error(error, job.settings.backup_dir)}"
         code = error.exit_code if isinstance(error, BackupError) else 1
         run.parts[kind] = PartResult(kind, False, error=message, duration_s=time.monotonic() - clock, exit_code=code)

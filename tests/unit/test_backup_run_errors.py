@@ -198,3 +198,32 @@ def test_the_run_duration_is_measured_not_taken_from_the_whole_second_of_its_fil
 
     [finished] = [e for e in read_events(settings.log_file) if e["event"] == "backup_finished"]
     assert 0 <= finished["duration_s"] <= elapsed + 0.001, (finished["duration_s"], elapsed)
+
+
+def test_an_error_after_a_sigterm_is_the_interruption_not_a_failed_part(
+    backup_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM's Interrupted raised inside a library's cleanup can come out as another error (seen once: the
+    compressor's "write to closed file" mid-dump): the run is still interrupted, never a failed part followed by
+    the other part as if nothing had happened."""
+    from afirgen_backup import process
+    from afirgen_backup.errors import Interrupted
+    from afirgen_backup.sources.sqlite import backup as sessions_backup
+
+    settings = sessions_only(backup_dir, monkeypatch)
+    configure_logging(settings.log_file)
+    bind_run("run-sigterm")
+    monkeypatch.setattr(process, "received", None)
+
+    def lost_signal(job: object) -> None:
+        process.note_signal(15)
+        raise ValueError("write to closed file")
+
+    monkeypatch.setattr(sessions_backup, "back_up", lost_signal)
+
+    with pytest.raises(Interrupted):
+        run_backup(settings, "run-sigterm")
+
+    record = json.loads((backup_dir / "last_run.json").read_text())
+    assert record["outcome"] == "interrupted"
+    assert not [e for e in read_events(settings.log_file) if e["event"] == "part_failed"]

@@ -91,6 +91,10 @@ def back_up(job: BackupJob) -> PartResult:
             "row_counts_note": ROW_COUNTS_NOTE,
             "trailer": result.trailer,
         }
+        if dump.records_binlog_position(client, server, inventory):
+            facts["binlog"] = result.binlog_position
+            if result.binlog_position is None:
+                log.warning("binlog_position_missing", note="the dump has no binary log coordinates")
         if policy.contents.generated_rewritten:
             facts["dump_rewrites"] = {"generated_columns": policy.contents.generated_rewritten, "note": GENERATED_NOTE}
         return facts

@@ -7,8 +7,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from afirgen_backup import process
 from afirgen_backup.checks import TAIL_KEEP
@@ -54,6 +57,15 @@ def detect_client(mysqldump_bin: str) -> Flavor:
     return parse_client_version(process.run((mysqldump_bin, "--version"), what="mysqldump --version"))
 
 
+def records_binlog_position(client: Flavor, server: Flavor, inventory: Inventory) -> bool:
+    """A MariaDB dump of a MariaDB server that writes a binary log records the snapshot's place in it, for
+    point-in-time recovery: `--master-data=2 --gtid` writes it as comments, read from the snapshot's own status
+    (Binlog_snapshot_file/position), so that neither a lock nor a privilege more is needed. MySQL's mysqldump
+    needs FLUSH TABLES WITH READ LOCK for it (RELOAD), which the backup user does not have: not recorded there.
+    """
+    return client.is_mariadb and server.is_mariadb and inventory.binary_log
+
+
 def needs_dump_history(client: Flavor, server: Flavor, inventory: Inventory) -> bool:
     return client.is_mariadb and client.version >= (10, 11) and server.is_mariadb and bool(inventory.versioned_tables)
 
@@ -79,6 +91,8 @@ def build_dump_argv(
         argv.append("--column-statistics=0")
     if needs_dump_history(client, server, inventory):
         argv.append("--dump-history")
+    if records_binlog_position(client, server, inventory):
+        argv += ["--master-data=2", "--gtid"]
     argv.append(settings.mysql_db)
     return argv
 
@@ -113,6 +127,32 @@ class DumpResult:
     written: WrittenFile
     uncompressed_size: int
     trailer: str
+    binlog_position: dict[str, Any] | None = None  # where the snapshot stands in the binary log, when recorded
+
+
+# The comments `--master-data=2 --gtid` writes near the top of a MariaDB dump.
+BINLOG_FILE_COMMENT = re.compile(
+    rb"^-- CHANGE MASTER TO MASTER_LOG_FILE='([A-Za-z0-9._-]{1,255})', MASTER_LOG_POS=(\d{1,20});$", re.M
+)
+GTID_COMMENT = re.compile(rb"^-- SET GLOBAL gtid_slave_pos='([0-9,-]{0,4096})';$", re.M)
+HEAD_KEEP = 64 * 1024  # the comments come before the first table
+
+
+def binlog_position(head: bytes, tail: bytes, seen_at: datetime) -> dict[str, Any] | None:
+    """The snapshot's binary log coordinates from the head of a dump, or None when it has none.
+
+    `seen_at` is when the dump's first bytes were read: the snapshot was taken before it, so a point in time
+    after it can be reached from this dump by replaying the binary log from these coordinates."""
+    found = BINLOG_FILE_COMMENT.search(head)
+    if found is None:
+        return None
+    gtid = GTID_COMMENT.search(tail) or GTID_COMMENT.search(head)  # mariadb-dump writes it near the end
+    return {
+        "file": found.group(1).decode(),
+        "position": int(found.group(2)),
+        "gtid": gtid.group(1).decode() if gtid else None,
+        "snapshot_before": seen_at.isoformat(timespec="microseconds"),
+    }
 
 
 def ends_with_trailer(tail: bytes) -> str | None:
@@ -149,13 +189,17 @@ def stream_dump(
         stdout_fd = child.stdout.fileno()
         with contextlib.suppress(OSError):
             fcntl.fcntl(stdout_fd, F_SETPIPE_SZ, PIPE_SIZE)
-        tail = b""
+        tail = head = b""
+        seen_at: datetime | None = None
         buffer = bytearray(READ_SIZE)
         view = memoryview(buffer)
         while True:
             count = os.readv(stdout_fd, [buffer])
             if count == 0:
                 break
+            if len(head) < HEAD_KEEP:
+                seen_at = seen_at or datetime.now(UTC)
+                head += bytes(view[: min(count, HEAD_KEEP - len(head))])
             out = reader.feed(view[:count])
             publisher.write(out)
             tail = (tail + out[-TAIL_KEEP:])[-TAIL_KEEP:]
@@ -178,7 +222,8 @@ def stream_dump(
     if trailer is None:
         raise DumpIncomplete("mysqldump exited 0 but its output does not end with the '-- Dump completed' trailer")
     written = publisher.finish()
-    return DumpResult(written, publisher.uncompressed_size, trailer)
+    position = binlog_position(head, tail, seen_at) if seen_at is not None else None
+    return DumpResult(written, publisher.uncompressed_size, trailer, position)
 
 
 def redact_argv(argv: list[str]) -> list[str]:

@@ -88,6 +88,7 @@ class Inventory:
     default_character_set: str = ""
     default_collation: str = ""
     generated: dict[str, GeneratedTable] = field(default_factory=dict)  # tables with generated columns
+    binary_log: bool = False  # the server writes a binary log (@@log_bin): a dump can record where it stands in it
 
     def counts(self) -> dict[str, int]:
         return {
@@ -194,10 +195,23 @@ def take_inventory(connection: pymysql.Connection, database: str) -> Inventory:
             events = names("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s")
             row_counts = count_rows(cursor, database, tables)
             generated = generated_tables(cursor, database, tables)
+            cursor.execute("SELECT @@GLOBAL.log_bin")
+            binary_log = str(cursor.fetchone()[0]) in ("1", "ON")
         finally:
             cursor.execute("COMMIT")
     return Inventory(
-        tables, views, procedures, functions, triggers, events, sequences, versioned, row_counts, *schema, generated
+        tables,
+        views,
+        procedures,
+        functions,
+        triggers,
+        events,
+        sequences,
+        versioned,
+        row_counts,
+        *schema,
+        generated,
+        binary_log,
     )
 
 

@@ -91,34 +91,31 @@ def start_server(kind: type[MariaDBServer] = MariaDBServer) -> Any:
     unavailable(reason)  # outside the except blocks: no chained traceback noise
 
 
-@pytest.fixture(scope="session")
-def mariadb() -> Iterator[MariaDBServer]:
-    """The session's throwaway MariaDB server (127.0.0.1:port, root without password, `.socket`)."""
-    server = start_server()
+def own_server(kind: type[MariaDBServer]) -> Iterator[Any]:
+    """A fixture's server: started (or skipped/failed, see start_server), removed with its data after use."""
+    server = start_server(kind)
     try:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    """The session's throwaway MariaDB server (127.0.0.1:port, root without password, `.socket`)."""
+    yield from own_server(MariaDBServer)
 
 
 @pytest.fixture
 def private_mariadb() -> Iterator[MariaDBServer]:
     """A server of this test's own, for tests that kill(), restart() or otherwise break it."""
-    server = start_server()
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from own_server(MariaDBServer)
 
 
 @pytest.fixture
 def binlog_mariadb() -> Iterator[BinlogMariaDBServer]:
     """A MariaDB server of this test's own that writes a binary log (<datadir>/mysql-bin.NNNNNN, server id 1)."""
-    server = start_server(BinlogMariaDBServer)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from own_server(BinlogMariaDBServer)
 
 
 @pytest.fixture(scope="session")
@@ -156,31 +153,19 @@ def fir_db(mariadb: MariaDBServer, make_database: Callable[[str], str]) -> str:
 @pytest.fixture(scope="session")
 def mysql() -> Iterator[MySQLServer]:
     """The session's throwaway MySQL 9.x server (binary log, GTIDs and event scheduler on; root without password)."""
-    server = start_server(MySQLServer)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from own_server(MySQLServer)
 
 
 @pytest.fixture
 def private_mysql() -> Iterator[MySQLServer]:
     """A MySQL server of this test's own, for tests that kill(), restart() or otherwise break it."""
-    server = start_server(MySQLServer)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from own_server(MySQLServer)
 
 
 @pytest.fixture
 def binlog_mysql() -> Iterator[BinlogMySQLServer]:
     """A MySQL server of this test's own with GTIDs on and its binary log at <datadir>/mysql-bin.NNNNNN."""
-    server = start_server(BinlogMySQLServer)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from own_server(BinlogMySQLServer)
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,8 @@ def run_finished(settings: Settings, summary: RunSummary) -> None:
             log.warning("ping_failed", channel=redacted(url), signal=signal, error=problem)
     if alerts.notify_urls and summary.outcome != "interrupted":
         current = "ok" if summary.outcome == "success" else "failed"
-        announce(settings, current, lambda event: describe_run(settings, summary, event))
+        previous = state.load(settings.backup_dir)
+        announce(settings, previous, current, lambda event: describe_run(settings, summary, event))
     if alerts.metrics_file is not None:
         write_metrics(settings)
 
@@ -83,15 +84,15 @@ def health_checked(settings: Settings, healthy: bool, problems: list[str]) -> No
     if healthy and previous.state != "stale":
         return  # fine, or a failed run that only a successful run ends
     current = "ok" if healthy else ("failed" if previous.state == "failed" else "stale")
-    announce(settings, current, lambda event: describe_health(settings, problems, event))
+    announce(settings, previous, current, lambda event: describe_health(settings, problems, event))
 
 
-def announce(settings: Settings, current: str, describe: Any) -> None:
-    """Move the alert state to `current` and send the event that calls for, if BACKUP_NOTIFY_ON asks for it."""
+def announce(settings: Settings, previous: state.AlertState, current: str, describe: Any) -> None:
+    """Move the alert state from `previous` (as alerts.json holds it) to `current` and send the event that calls
+    for, if BACKUP_NOTIFY_ON asks for it."""
     log = get_logger()
     alerts = settings.alerts
     now = datetime.now(UTC)
-    previous = state.load(settings.backup_dir)
     new, event = state.next_state(previous, current, now, timedelta(hours=alerts.repeat_hours))
     try:
         state.save(settings.backup_dir, new)

@@ -39,6 +39,12 @@ def describe_verification(record: dict[str, Any] | None) -> str:
     return f"verify FAILED at {when}: {'; '.join(map(str, failures)) or 'see backup.log'}"
 
 
+def shown_name(name: str) -> str:
+    """A name read from an untrusted place (an object key), fit for a terminal: quoted and escaped (as repr does)
+    when it holds anything but printable characters, so that no escape sequence reaches the screen."""
+    return name if name.isprintable() else repr(name)
+
+
 def write_json(document: Any) -> None:
     """One JSON document on stdout (--json): nothing else is written there."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

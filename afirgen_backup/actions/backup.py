@@ -201,6 +201,13 @@ def copy_offsite_step(settings: Settings, run: RunResult, failed: list[str]) -> 
         run.offsite_exit_code = error.exit_code if isinstance(error, BackupError) else 1
         log.error("offsite_failed", error=run.offsite_error)
         return
+    except Exception as error:  # noqa: BLE001 - a library's surprise fails the copy, never the local retention
+        if (interruption := process.interrupted_instead(error)) is not None:
+            raise interruption from error
+        run.offsite_error = f"off-site copy failed: {type(error).__name__}: {str(error)[:300]}"
+        run.offsite_exit_code = 1
+        log.error("offsite_failed", error=run.offsite_error)
+        return
     run.offsite_error = run.offsite.error
     run.offsite_exit_code = 1 if run.offsite_error else 0
     log.info(

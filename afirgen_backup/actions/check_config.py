@@ -53,7 +53,8 @@ def describe_offsite(settings: Settings) -> list[str]:
     store = Store(offsite, quick=True)
     lines = [f"  off-site: {store.where}, {how}"]
     try:
-        store.check()
+        with store.watched():
+            store.check()
     except OffsiteFailed as error:
         lines.append(f"  off-site store not reachable now ({error}): each backup run will retry")
     else:

@@ -2,7 +2,8 @@
 
 cron starts a job with an almost empty environment, so the container's configuration (its environment laid over
 BACKUP_ENV_FILE or ./.env, read as config.read_environment reads it) is written to a file that the job is pointed
-at: every setting the engine reads (config.SETTINGS, and the application's names for them, config.ALIASES) and
+at: every setting the engine reads (config.SETTINGS, and the application's names for them, config.ALIASES), what
+boto3's credential chain reads (a task role's or web identity's variables: config.offsite.AWS_CHAIN_VARIABLES) and
 nothing else (not the entrypoint's own, not a MySQL root password a shared .env may hold). Values are written in
 python-dotenv syntax, double-quoted with `\\`, `"`, CR and LF escaped; the file is private (0600) and belongs to the
 job's user, and it is read back and compared before it is used. A file named by MYSQL_PASSWORD_FILE (a Docker
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from afirgen_backup import config
+from afirgen_backup.config.offsite import AWS_CHAIN_VARIABLES
 from afirgen_backup.errors import EXIT_OK, ConfigError, UsageError
 from afirgen_backup.files import write_file_atomically
 from afirgen_backup.lock import LOCK_NAME
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def job_settings(environment: dict[str, str]) -> dict[str, str]:
-    names = (set(config.SETTINGS) | set(config.ALIASES)) - NOT_FOR_JOB
+    names = (set(config.SETTINGS) | set(config.ALIASES) | set(AWS_CHAIN_VARIABLES)) - NOT_FOR_JOB
     return {name: value for name, value in environment.items() if name in names}
 
 

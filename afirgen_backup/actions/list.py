@@ -18,7 +18,7 @@ from typing import Any
 from afirgen_backup import catalog
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
-from afirgen_backup.display import describe_verification, format_age, format_size, write_json
+from afirgen_backup.display import describe_verification, format_age, format_size, shown_name, write_json
 from afirgen_backup.errors import EXIT_OK, UsageError
 
 GROUPS = (*catalog.KINDS, "safety", "misdated")
@@ -143,7 +143,8 @@ def run_remote(settings: Settings, args: argparse.Namespace) -> int:
     if settings.offsite is None:
         raise UsageError("list --remote: off-site copies are off; allowed: set BACKUP_S3_URL to list its copies")
     store = Store(settings.offsite)
-    remote = scan_remote(store)
+    with store.watched():
+        remote = scan_remote(store)
     now = datetime.now(UTC)
     listing: dict[str, Any] = {
         "url": settings.offsite.url,
@@ -181,6 +182,6 @@ def run_remote(settings: Settings, args: argparse.Namespace) -> int:
             lines.append(
                 f"  {copy['name']}  {when}  {format_age(copy['age_s']):>7} ago  {format_size(copy['size']):>9}  {state}"
             )
-    lines += [f"not a backup, left alone: {key}" for key in listing["others"]]
+    lines += [f"not a backup, left alone: {shown_name(key)}" for key in listing["others"]]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

@@ -177,7 +177,8 @@ def verify_remote(
     if settings.offsite is None:
         raise UsageError("verify --remote: off-site copies are off; allowed: set BACKUP_S3_URL to verify its copies")
     store = Store(settings.offsite)
-    remote = scan_remote(store)
+    with store.watched():
+        remote = scan_remote(store)
     problems: list[str] = []
     if names:
         chosen = names
@@ -208,4 +209,6 @@ def verify_remote(
             failed = Verification(placeholder, [Check("object", False, str(error))])
             get_logger().error("verify_finished", file=name, remote=True, ok=False, failures=failed.failures)
             results.append(failed)
+            if parsed is not None:
+                record_remote_verification(settings, failed)
     return results, problems

@@ -26,6 +26,7 @@ OFFSITE_SETTINGS = (
     "BACKUP_S3_FORCE_PATH_STYLE",
     "BACKUP_S3_STORAGE_CLASS",
     "BACKUP_S3_OBJECT_LOCK_DAYS",
+    "BACKUP_S3_TIMEOUT_MINUTES",
     "BACKUP_AGE_RECIPIENTS",
     "BACKUP_AGE_RECIPIENTS_FILE",
     "BACKUP_AGE_IDENTITY_FILE",
@@ -41,7 +42,26 @@ AWS_SETTINGS = (
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_CONFIG_FILE",
 )
+# What boto3's own credential chain reads from the environment (a container or task role, a web identity, a CA
+# bundle): no settings of ours, passed to boto3 as they are, and to the cron job (actions/job_env.py). A token file
+# is passed by its path, never copied: the platform renews it where it is.
+AWS_CHAIN_VARIABLES = (
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CA_BUNDLE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_METADATA_SERVICE_TIMEOUT",
+    "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+)
 DEFAULT_REGION = "us-east-1"
+DEFAULT_TIMEOUT_MINUTES = 60
 # Every class a stored object can be read back from at once: a copy counts only once it was read back and checked,
 # which GLACIER and DEEP_ARCHIVE allow only after a restore request of hours.
 STORAGE_CLASSES = (
@@ -67,6 +87,7 @@ class OffsiteSettings:
     force_path_style: bool = False
     storage_class: str | None = None
     object_lock_days: int = 0
+    timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES  # the longest a run's off-site step may take
     recipients: tuple[str, ...] = ()  # age X25519 public keys (`age1...`); empty: copies leave unencrypted
     identity_file: Path | None = None  # only where a restore or verify of a remote copy must decrypt
     access_key_id: str | None = field(default=None, repr=False)
@@ -75,6 +96,7 @@ class OffsiteSettings:
     profile: str | None = None
     credentials_file: Path | None = None
     config_file: Path | None = None
+    chain: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # AWS_CHAIN_VARIABLES that are set
 
     @property
     def url(self) -> str:
@@ -121,6 +143,14 @@ def parse_offsite(env: Mapping[str, str]) -> OffsiteSettings | None:
         object_lock_days=parse_int(
             env, "BACKUP_S3_OBJECT_LOCK_DAYS", 0, minimum=0, maximum=36500, what="a number of days (0: off)"
         ),
+        timeout_minutes=parse_int(
+            env,
+            "BACKUP_S3_TIMEOUT_MINUTES",
+            DEFAULT_TIMEOUT_MINUTES,
+            minimum=1,
+            maximum=1440,
+            what="the minutes a run's off-site step may take",
+        ),
         recipients=read_recipients(values["BACKUP_AGE_RECIPIENTS"], values["BACKUP_AGE_RECIPIENTS_FILE"]),
         identity_file=Path(values["BACKUP_AGE_IDENTITY_FILE"]) if values["BACKUP_AGE_IDENTITY_FILE"] else None,
         access_key_id=access_key or None,
@@ -129,6 +159,7 @@ def parse_offsite(env: Mapping[str, str]) -> OffsiteSettings | None:
         profile=utf8_text("AWS_PROFILE", values["AWS_PROFILE"]) or None,
         credentials_file=Path(values["AWS_SHARED_CREDENTIALS_FILE"]) if values["AWS_SHARED_CREDENTIALS_FILE"] else None,
         config_file=Path(values["AWS_CONFIG_FILE"]) if values["AWS_CONFIG_FILE"] else None,
+        chain=tuple((name, env[name]) for name in AWS_CHAIN_VARIABLES if env.get(name, "").strip()),
     )
 
 
@@ -137,6 +168,11 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     if not url.startswith("s3://"):
         raise ConfigError(f"BACKUP_S3_URL={url!r} is not an s3:// URL; {allowed}")
     bucket, _, prefix = url[len("s3://") :].partition("/")
+    if "@" in bucket or ":" in bucket:  # never repeat what could be a key and a secret
+        raise ConfigError(
+            f"BACKUP_S3_URL holds a user name, password or port before the bucket; {allowed}, credentials in the "
+            "AWS_* variables and the endpoint in BACKUP_S3_ENDPOINT_URL"
+        )
     if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
         raise ConfigError(f"BACKUP_S3_URL={url!r}: {bucket!r} is not a bucket name; {allowed}")
     parts = [part for part in prefix.strip("/").split("/")] if prefix.strip("/") else []

@@ -186,13 +186,19 @@ def copy_offsite(settings: Settings, started: datetime, *, skip_kinds: Collectio
     did not fail in this run (`skip_kinds`).
 
     A ConfigError (credentials, bucket) is raised: nothing can be copied until a setting changes. Any other
-    failure of a kind is recorded in the result and stops that kind only.
+    failure of a kind is recorded in the result and stops that kind only; when the step's time is over
+    (BACKUP_S3_TIMEOUT_MINUTES) or a signal came, the whole step stops with it (OffsiteFailed, Interrupted).
     """
+    assert settings.offsite is not None
+    store = Store(settings.offsite, seconds=settings.offsite.timeout_minutes * 60)
+    with store.watched():
+        return copy_and_prune(store, settings, started, skip_kinds)
+
+
+def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kinds: Collection[str]) -> OffsiteResult:
     from afirgen_backup.offsite.prune import prune_remote
 
-    assert settings.offsite is not None
     log = get_logger(part="offsite")
-    store = Store(settings.offsite)
     result = OffsiteResult()
     result.aborted = store.abort_unfinished_uploads(before=started, ours=is_our_object)
     if result.aborted:
@@ -204,6 +210,7 @@ def copy_offsite(settings: Settings, started: datetime, *, skip_kinds: Collectio
             except (Interrupted, ConfigError):
                 raise
             except (BackupError, OSError) as error:
+                store.deadline.check_stop()  # the step's time is over, or a signal came: no other kind is tried
                 why = f"{entry.name}: {describe_error(error, settings.backup_dir)}"
                 if isinstance(error, UnsafeFile):
                     why = f"{entry.name}: {error}"

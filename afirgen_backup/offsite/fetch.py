@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,12 @@ from afirgen_backup import catalog
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import UsageError, VerificationFailed
+from afirgen_backup.logs import get_logger
 from afirgen_backup.offsite.crypto import decrypt, load_identities
 from afirgen_backup.offsite.remote import RemoteBackup, RemoteCatalog, scan_remote
 from afirgen_backup.offsite.store import Store
 
+FUTURE_SLACK = timedelta(hours=1)  # a copy named more than this ahead of the clock is not taken for `latest`
 REMOTE_PREFIX = ".remote-"  # then the fetching process's pid, a dash and a random part
 FETCH_NAME = re.compile(r"^\.remote-(\d+)-")
 
@@ -59,7 +62,11 @@ def choose(remote: RemoteCatalog, name: str, kind: str | None, where: str) -> Re
     if name == "latest":
         if kind is None:
             raise UsageError("'latest' needs a kind (mysql or sessions)")
-        newest = remote.newest_good(kind)
+        latest = datetime.now(UTC) + FUTURE_SLACK
+        ahead = [b.name for b in remote.of_kind(kind) if b.good and b.time > latest]
+        if ahead:  # planted, or made by a host whose clock is wrong: never "latest" without being named
+            get_logger().warning("remote_copies_in_the_future_skipped", files=ahead)
+        newest = next((b for b in remote.of_kind(kind) if b.good and b.time <= latest), None)
         if newest is None:
             raise UsageError(f"there is no complete {kind} copy in {where} (see list --remote)")
         return newest
@@ -73,8 +80,11 @@ def choose(remote: RemoteCatalog, name: str, kind: str | None, where: str) -> Re
     return found
 
 
-def read_object(store: Store, key: str, identities: list[Any] | None, sink: Any) -> tuple[str, int]:
-    """Stream an object into `sink`, decrypting it when `identities` are given; the object's sha256 and size."""
+def read_object(
+    store: Store, key: str, identities: list[Any] | None, sink: Any, *, limit: int | None = None
+) -> tuple[str, int]:
+    """Stream an object into `sink`, decrypting it when `identities` are given; the object's sha256 and size.
+    An object that grows past `limit` bytes while it is read (replaced meanwhile) is refused there."""
     digest, size = hashlib.sha256(), 0
 
     def chunks() -> Iterable[bytes]:
@@ -82,6 +92,8 @@ def read_object(store: Store, key: str, identities: list[Any] | None, sink: Any)
         for chunk in store.read(key):
             digest.update(chunk)
             size += len(chunk)
+            if limit is not None and size > limit:
+                raise VerificationFailed(f"{key} is larger than listed ({limit} bytes): changed in the bucket")
             yield chunk
 
     if identities is None:
@@ -132,19 +144,25 @@ def fetched(settings: Settings, name: str, kind: str | None = None) -> Iterator[
     against the manifest that went with it; the directory is removed on the way out."""
     assert settings.offsite is not None
     store = Store(settings.offsite)
-    backup = choose(scan_remote(store), name, kind, store.where)
-    assert backup.data is not None
-    identities = load_identities(settings.offsite.identity_file) if backup.encrypted else None
-    manifest = fetch_manifest(store, backup, identities)
+    with store.watched():
+        backup = choose(scan_remote(store), name, kind, store.where)
+        assert backup.data is not None
+        identities = load_identities(settings.offsite.identity_file) if backup.encrypted else None
+        manifest = fetch_manifest(store, backup, identities)
     record = manifest.get(catalog.OFFSITE_KEY)
     expected = (record.get("object_sha256"), record.get("object_size")) if isinstance(record, dict) else None
+    if expected is None:
+        raise VerificationFailed(f"the manifest of {backup.name} in the bucket does not record its upload")
+    if backup.data.size != expected[1]:  # refused before a byte of it is downloaded
+        raise VerificationFailed(
+            f"{backup.data.key} is not the object that was uploaded ({backup.data.size} bytes, its manifest's "
+            f"record says {expected[1]}): changed or damaged in the bucket"
+        )
     workdir = Path(tempfile.mkdtemp(prefix=f"{REMOTE_PREFIX}{os.getpid()}-", dir=settings.backup_dir))
     try:
         path = workdir / backup.name
-        with open(path, "xb") as sink:
-            received = read_object(store, backup.data.key, identities, sink)
-        if expected is None:
-            raise VerificationFailed(f"the manifest of {backup.name} in the bucket does not record its upload")
+        with open(path, "xb") as sink, store.watched():
+            received = read_object(store, backup.data.key, identities, sink, limit=backup.data.size)
         if received != expected:
             raise VerificationFailed(
                 f"{backup.data.key} is not the object that was uploaded (sha256 or size differ from its manifest's "

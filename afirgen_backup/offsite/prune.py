@@ -3,8 +3,9 @@ the newest BACKUP_KEEP_LAST good copies of the kind), applied to what the bucket
 
 It runs after the uploads of a run, only for the kinds whose uploads all succeeded (and whose backup did not fail
 in that run): while a kind's copies are failing, every remote copy of it stays. An object still under Object Lock
-retention is kept and is no error; every version of a deleted object goes (on a versioned bucket a plain delete
-would only hide it). The data object goes before its manifest, so that no copy is ever left without its manifest.
+retention, or under a legal hold, is kept and is no error; every version of a deleted object goes (on a versioned
+bucket a plain delete would only hide it). The data object goes before its manifest, so that no copy is ever left
+without its manifest. When the step's time is over, or a signal came, pruning stops there (store.py's deadline).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def prune_remote(
     try:
         remote = scan_remote(store)
     except OffsiteFailed as error:
+        store.deadline.check_stop()
         result.failures[store.settings.url] = str(error)
         return result
     policy = RetentionPolicy(settings.retention_days, settings.keep_last)
@@ -57,11 +59,12 @@ def delete_backup(store: Store, backup: RemoteBackup, now: datetime, result: Rem
         try:
             versions = store.versions(stored.key)
             for version in versions:
-                if version.retain_until is not None and version.retain_until > now:
+                if version.legal_hold or (version.retain_until is not None and version.retain_until > now):
                     result.locked.append(stored.key)
                     return False
                 store.delete(version)
         except OffsiteFailed as error:
+            store.deadline.check_stop()
             result.failures[stored.key] = describe_error(error)
             get_logger(part="offsite").error("offsite_prune_failed", key=stored.key, error=str(error))
             return False

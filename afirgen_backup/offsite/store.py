@@ -11,6 +11,8 @@ name the operation and the error code, never the keys.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ from botocore.session import Session as BotocoreSession
 
 from afirgen_backup.config.offsite import OffsiteSettings
 from afirgen_backup.errors import BackupError, ConfigError
+from afirgen_backup.offsite.guard import Deadline, connections_cut_when_over
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
@@ -31,6 +34,7 @@ MAX_ATTEMPTS = 3
 PART_SIZE = 8 << 20  # 8 MiB: 1,000 parts (some stores' limit) make 8 GB, beyond any sessions.db or FIR dump here
 CONCURRENCY = 4  # parts in flight: the memory bound of an upload from a stream is about CONCURRENCY parts
 READ_CHUNK = 1 << 20
+QUICK_SECONDS = 30
 # Error codes that a setting must fix: exit 2, naming what to check.
 CREDENTIAL_ERRORS = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId"}
@@ -53,6 +57,7 @@ class StoredObject:
     modified: datetime | None = None
     version_id: str | None = None
     retain_until: datetime | None = None  # Object Lock retention, when the object has one
+    legal_hold: bool = False  # an Object Lock legal hold: no deletion until someone lifts it
 
 
 def describe_client_error(error: ClientError) -> tuple[str, str]:
@@ -64,22 +69,14 @@ def describe_client_error(error: ClientError) -> tuple[str, str]:
 class Store:
     """One bucket and prefix of an S3-compatible service."""
 
-    def __init__(self, settings: OffsiteSettings, *, quick: bool = False) -> None:
-        """quick: one attempt and a short read timeout (check-config: it runs at every container start and must
-        not hold it up for minutes when the store does not answer)."""
+    def __init__(self, settings: OffsiteSettings, *, quick: bool = False, seconds: float = math.inf) -> None:
+        """quick: one attempt and a short read timeout, the whole within QUICK_SECONDS (check-config: it runs at
+        every container start and must not hold it up when the store does not answer). seconds: how long the
+        store may take in all (a run's off-site step: BACKUP_S3_TIMEOUT_MINUTES); its requests stop then, and at
+        a SIGTERM/SIGINT, once the caller is inside `watched()`."""
         self.settings = settings
-        botocore_session = BotocoreSession()
-        if settings.credentials_file is not None:
-            botocore_session.set_config_variable("credentials_file", str(settings.credentials_file))
-        if settings.config_file is not None:
-            botocore_session.set_config_variable("config_file", str(settings.config_file))
-        session = boto3.Session(
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            aws_session_token=settings.session_token,
-            profile_name=settings.profile,
-            botocore_session=botocore_session,
-        )
+        for name, value in settings.chain:  # boto3's credential chain reads them from the environment
+            os.environ.setdefault(name, value)  # never a child's: process.py scrubs the environment
         config = Config(
             region_name=settings.region,
             connect_timeout=CONNECT_TIMEOUT,
@@ -89,9 +86,35 @@ class Store:
             user_agent_appid="afirgen-backup",
         )
         try:
+            botocore_session = BotocoreSession()
+            if settings.credentials_file is not None:
+                botocore_session.set_config_variable("credentials_file", str(settings.credentials_file))
+            if settings.config_file is not None:
+                botocore_session.set_config_variable("config_file", str(settings.config_file))
+            session = boto3.Session(
+                aws_access_key_id=settings.access_key_id,
+                aws_secret_access_key=settings.secret_access_key,
+                aws_session_token=settings.session_token,
+                profile_name=settings.profile,
+                botocore_session=botocore_session,
+            )
             self.client: Any = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
-        except BotoCoreError as error:  # a profile that does not exist, say
-            raise ConfigError(f"off-site copies: {error}; check AWS_PROFILE and the AWS files") from None
+        except BotoCoreError as error:  # a profile that does not exist, an AWS file that cannot be parsed
+            raise ConfigError(
+                f"off-site copies: {error}; check AWS_PROFILE, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE"
+            ) from None
+        if quick:
+            seconds = min(seconds, QUICK_SECONDS)
+            why = f"{self.where} did not answer within {QUICK_SECONDS} s"
+        else:
+            why = (
+                f"the off-site step took longer than BACKUP_S3_TIMEOUT_MINUTES={settings.timeout_minutes} at "
+                f"{self.where}; the next run does what it did not"
+            )
+        self.deadline = Deadline(seconds, OffsiteFailed, why)
+        # once it is over: no request sent (but an upload's abort), none retried
+        self.client.meta.events.register_first("before-send.s3", self.deadline.check_request)
+        self.client.meta.events.register_first("needs-retry.s3", self.deadline.check_stop)
         # A stream that cannot seek (an encrypted copy) is read a part at a time into memory: at most CONCURRENCY
         # parts are held (boto3's default would hold 10); a file is read by each part's thread where it lies.
         self.transfer = TransferConfig(
@@ -109,9 +132,14 @@ class Store:
 
     @contextlib.contextmanager
     def failures(self, doing: str) -> Iterator[None]:
-        """Turn what boto3 raises while `doing` into ConfigError or OffsiteFailed, one line each."""
+        """Turn what boto3 raises while `doing` into ConfigError or OffsiteFailed, one line each (Interrupted, or
+        the deadline's OffsiteFailed, when the request failed because the store's time was over)."""
         try:
-            yield
+            try:
+                yield
+            except (ClientError, BotoCoreError, OSError):
+                self.deadline.check_stop()
+                raise
         except ClientError as error:
             code, message = describe_client_error(error)
             text = f"{doing} {self.where} failed: {code} {message}".rstrip()
@@ -130,6 +158,10 @@ class Store:
                     "AWS_PROFILE"
                 ) from None
             raise OffsiteFailed(f"{doing} {self.where} failed: {error}") from None
+
+    def watched(self) -> contextlib.AbstractContextManager[None]:
+        """Inside, the connections to the store are cut once its deadline has passed or a signal came (guard.py)."""
+        return connections_cut_when_over(self.deadline)
 
     def check(self) -> None:
         """The bucket answers to these credentials (HEAD bucket)."""
@@ -195,7 +227,8 @@ class Store:
 
     def versions(self, key: str) -> list[StoredObject]:
         """Every version of the object `key` (one, "null", on a bucket without versioning), each with its Object
-        Lock retention."""
+        Lock retention and legal hold (HeadObject gives both to whoever may read the object and its lock:
+        s3:GetObjectRetention, s3:GetObjectLegalHold)."""
         found = []
         with self.failures(f"reading the versions of {key} in"):
             pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.settings.bucket, Prefix=key)
@@ -212,6 +245,7 @@ class Store:
                             version.get("LastModified"),
                             version["VersionId"],
                             answer.get("ObjectLockRetainUntilDate"),
+                            answer.get("ObjectLockLegalHoldStatus") == "ON",
                         )
                     )
         return found

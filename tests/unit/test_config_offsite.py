@@ -90,6 +90,7 @@ def test_every_setting_is_read(env: dict[str, str], tmp_path: Path) -> None:
         ("BACKUP_S3_REGION", "AP South", "is not a region name"),
         ("BACKUP_S3_STORAGE_CLASS", "GLACIER", "not GLACIER or DEEP_ARCHIVE"),
         ("BACKUP_S3_OBJECT_LOCK_DAYS", "-1", "is out of range"),
+        ("BACKUP_S3_TIMEOUT_MINUTES", "0", "is out of range"),
         ("BACKUP_S3_FORCE_PATH_STYLE", "perhaps", "is not a boolean"),
         ("BACKUP_AGE_RECIPIENTS", "ssh-ed25519 AAAA", "is not an age public key"),
         ("BACKUP_AGE_RECIPIENTS", "AGE-SECRET-KEY-1QQQ", "holds a private key"),
@@ -109,6 +110,30 @@ def test_a_secret_in_the_endpoint_url_is_refused_without_repeating_it(env: dict[
     env["BACKUP_S3_ENDPOINT_URL"] = "https://key:hunter2@minio.internal"
     message = refusal(env)
     assert "BACKUP_S3_ENDPOINT_URL" in message and "hunter2" not in message
+
+
+@pytest.mark.parametrize("url", ["s3://AKIAEXAMPLE:hunter2@bucket/x", "s3://hunter2@bucket", "s3://host:9000/hunter2"])
+def test_a_secret_in_the_bucket_url_is_refused_without_repeating_it(env: dict[str, str], url: str) -> None:
+    env["BACKUP_S3_URL"] = url
+    message = refusal(env)
+    assert "BACKUP_S3_URL" in message and "allowed:" in message
+    assert "hunter2" not in message and "AKIAEXAMPLE" not in message
+
+
+def test_the_off_site_step_is_bounded_by_an_hour_unless_told_otherwise(env: dict[str, str]) -> None:
+    assert offsite(env).timeout_minutes == 60
+    env["BACKUP_S3_TIMEOUT_MINUTES"] = "5"
+    assert offsite(env).timeout_minutes == 5
+
+
+def test_the_credential_chain_variables_are_kept_for_boto3_and_not_shown(env: dict[str, str]) -> None:
+    env.update(AWS_ROLE_ARN="arn:aws:iam::1:role/backup", AWS_CONTAINER_AUTHORIZATION_TOKEN="tok-hunter2")
+    settings = offsite(env)
+    assert dict(settings.chain) == {
+        "AWS_ROLE_ARN": "arn:aws:iam::1:role/backup",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": "tok-hunter2",
+    }
+    assert "hunter2" not in repr(settings)
 
 
 def test_a_recipients_file_names_the_line_that_is_not_a_key(env: dict[str, str], tmp_path: Path) -> None:

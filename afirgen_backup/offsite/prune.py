@@ -1,5 +1,7 @@
 """Retention of the remote copies: the local rules (retention.py: older than BACKUP_RETENTION_DAYS and not among
-the newest BACKUP_KEEP_LAST good copies of the kind), applied to what the bucket holds.
+the newest BACKUP_KEEP_LAST good backups of the kind), applied to what the bucket holds. The floor counts backups,
+not copies: a backup there both in the clear and encrypted is one, and an incomplete copy is none; the older
+duplicate of a backup goes by age like any copy.
 
 It runs after the uploads of a run, only for the kinds whose uploads all succeeded (and whose backup did not fail
 in that run): while a kind's copies are failing, every remote copy of it stays. An object still under Object Lock

@@ -1,7 +1,8 @@
 """What the bucket holds: the remote copies by backup name, read from the object keys alone.
 
 A copy is `<prefix>/<name>[.age]` with its manifest `<prefix>/<name>.json[.age]`; it is complete (`good`) when both
-are there. Objects under the prefix that are named like no backup are listed as `others` and never touched.
+are there. One backup may have two copies, one in the clear and one encrypted (after BACKUP_AGE_RECIPIENTS was set).
+Objects under the prefix that are named like no backup are listed as `others` and never touched.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ class RemoteBackup:
 
     @property
     def order(self) -> tuple[bool, int, datetime, str]:
-        """Newest last by the time in the name (retention.Backup); remote copies carry no sequence of their own."""
-        return (False, -1, self.time, self.name)
+        """Newest last by the time in the name (retention.Backup); remote copies carry no sequence of their own.
+        Of two copies of one backup the encrypted one sorts last, the newer: retention keeps it rather than the
+        copy in the clear, as `find` prefers it."""
+        return (False, -1, self.time, self.name + (ENCRYPTED_SUFFIX if self.encrypted else ""))
 
     @property
     def size(self) -> int:

@@ -330,6 +330,28 @@ def test_remote_retention_keeps_the_newest_and_never_deletes_under_object_lock(
     assert plain_keys == [f"{PREFIX}/{newest}", f"{PREFIX}/{newest}.json"], "only the newest copy and its manifest"
 
 
+def test_after_encryption_is_turned_on_remote_retention_keeps_keep_last_distinct_backups(
+    offsite_env: dict[str, str], s3_server: S3Server, s3_bucket: str, age_keypair: AgeKeypair, sessions_db: Path
+) -> None:
+    plain = sessions_only(dict(offsite_env, BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="3"))
+    results = []
+    for run in range(2):
+        if run:
+            time.sleep(1.1)
+        results.append(run_cli(plain, "backup"))
+    time.sleep(1.1)
+    results.append(run_cli(encrypted_env(plain, age_keypair), "backup"))  # copies the first two again, encrypted
+
+    assert [r.returncode for r in results] == [0] * 3, [describe(r) for r in results if r.returncode]
+    first, second, third = sorted(p.name for p in Path(plain["BACKUP_DIR"]).glob("sessions_backup_*.db.gz"))
+    data_keys = sorted(key for key in objects(s3_server, s3_bucket) if not key.endswith((".json", ".json.age")))
+    # the second backup there twice is one of the last three, not two: the first one keeps its encrypted copy, and
+    # only its copy in the clear (the older duplicate) goes
+    assert data_keys == sorted(
+        [f"{PREFIX}/{first}.age", f"{PREFIX}/{second}", f"{PREFIX}/{second}.age", f"{PREFIX}/{third}.age"]
+    )
+
+
 def test_a_missing_bucket_is_a_setting_to_fix(offsite_env: dict[str, str], sessions_db: Path) -> None:
     env = sessions_only(dict(offsite_env, BACKUP_S3_URL=f"s3://no-such-bucket-{os.getpid()}/x"))
 

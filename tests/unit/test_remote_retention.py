@@ -1,15 +1,19 @@
 """Retention of the remote copies (offsite/prune.py through retention.py): the floor of BACKUP_KEEP_LAST counts
 distinct good backups, not objects. A backup copied both in the clear and encrypted is one backup; a copy that is
-incomplete is none. Built from RemoteBackup and StoredObject values: no server."""
+incomplete, or that this host's record of its upload knows to be damaged, is none. Built from RemoteBackup and
+StoredObject values: no server."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config.offsite import OffsiteSettings
-from afirgen_backup.offsite.remote import RemoteBackup
+from afirgen_backup.offsite.remote import RemoteBackup, RemoteCatalog, note_known_damage
 from afirgen_backup.offsite.store import StoredObject
 from afirgen_backup.retention import RetentionPolicy, plan_retention
 
@@ -77,3 +81,55 @@ def test_an_incomplete_copy_does_not_count_and_its_complete_twin_does() -> None:
 
     assert deleted(lonely, days=1, keep=1) == [], "no complete copy is newer than the older backup"
     assert deleted(twins, days=1, keep=1) == [name_of(3)]
+
+
+def local_entry(days_old: float, **record: Any) -> BackupEntry:
+    """This host's backup of that time, whose manifest records its upload (as offsite/copies.py writes it)."""
+    name = name_of(days_old)
+    upload = {
+        "bucket": SETTINGS.bucket,
+        "endpoint": SETTINGS.endpoint_url,
+        "key": SETTINGS.key(name),
+        "object_size": SIZE,
+        **record,
+    }
+    manifest = {"file": name, "kind": "sessions", "size": 10, "offsite": upload}
+    return BackupEntry("sessions", name, Path(name), NOW - timedelta(days=days_old), 10, manifest)
+
+
+def failed_verification(*failures: str) -> dict[str, Any]:
+    return {"time": NOW.isoformat(), "ok": False, "restore_test": True, "failures": list(failures)}
+
+
+@pytest.mark.parametrize(
+    ("record", "damaged"),
+    [
+        ({}, False),
+        ({"object_size": SIZE + 1}, True),
+        ({"verification": failed_verification("object: not the object that was uploaded")}, True),
+        ({"verification": failed_verification("checksum: sha256 differs")}, True),
+        ({"verification": failed_verification("restore-test: access denied")}, False),
+        ({"verification": {"ok": True, "failures": []}}, False),
+        ({"object_size": SIZE + 1, "bucket": "another-bucket"}, False),
+        ({"object_size": SIZE + 1, "endpoint": None}, False),
+        ({"object_size": SIZE + 1, "key": SETTINGS.key(name_of(2) + ".age")}, False),
+    ],
+    ids=[
+        "recorded as uploaded",
+        "not the size uploaded",
+        "verify --remote failed its object",
+        "verify --remote failed its checksum",
+        "only a restore test failed",
+        "verified ok",
+        "a record of another bucket",
+        "a record of another endpoint",
+        "a record of the other copy",
+    ],
+)
+def test_a_copy_known_to_be_damaged_does_not_count_toward_keep_last(record: dict[str, Any], damaged: bool) -> None:
+    remote = RemoteCatalog([copy(2), copy(3)])
+
+    note_known_damage(remote, [local_entry(2, **record)], SETTINGS)
+
+    assert remote.backups[0].good is not damaged
+    assert deleted(remote.backups, days=1, keep=1) == ([] if damaged else [name_of(3)])

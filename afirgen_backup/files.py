@@ -202,12 +202,17 @@ def write_file_atomically(path: Path, data: bytes, mode: int = FILE_MODE, owner:
 
 
 def sha256_of_file(path: Path) -> tuple[str, int]:
+    with open_regular_for_reading(path) as handle:
+        return sha256_of_stream(handle)
+
+
+def sha256_of_stream(handle: IO[bytes]) -> tuple[str, int]:
+    """The sha256 and size of what `handle` reads to its end, READ_CHUNK at a time (never all of it at once)."""
     digest = hashlib.sha256()
     size = 0
-    with open_regular_for_reading(path) as handle:
-        while chunk := handle.read(READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := handle.read(READ_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 

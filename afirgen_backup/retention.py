@@ -3,6 +3,8 @@
 Per kind, a backup is deleted only when both hold:
 - it is older than BACKUP_RETENTION_DAYS (age taken from the UTC time in its name), and
 - at least BACKUP_KEEP_LAST good backups of the same kind are newer than it.
+Backups are counted by name: two copies of one backup (remote ones, in the clear and encrypted) are one backup,
+and the copy that sorts first of them (newest first) is the one that counts and stays; the other may go by age.
 So the newest BACKUP_KEEP_LAST good backups are never deleted, whatever their age, and a file that is not a
 good backup (catalog/entries.py: no manifest, a size the manifest does not record, a failed verify) is
 never deleted while it might be among the last usable copies. A backup dated in the future is kept and does not
@@ -70,7 +72,7 @@ def plan_retention(
         # Newest first by publishing order (catalog.BackupEntry.order: the manifest's sequence, else the time in
         # the name), so that the floor of keep_last protects the backups taken last even after the clock went back.
         newest_first: Sequence[Backup] = sorted(by_kind[kind], key=lambda b: b.order, reverse=True)
-        good_newer = 0
+        good_newer: set[str] = set()  # names: a backup that is there twice still counts once
         for backup in newest_first:
             if kind in skip_kinds:
                 decision = Decision(backup, False, "kept: this kind's last backup failed")
@@ -78,7 +80,7 @@ def plan_retention(
                 decision = Decision(backup, False, "kept: dated in the future (not counted as a newer copy)")
             elif backup.time >= cutoff:
                 decision = Decision(backup, False, f"kept: younger than {policy.retention_days} days")
-            elif good_newer < policy.keep_last:
+            elif len(good_newer) < policy.keep_last:
                 decision = Decision(backup, False, f"kept: one of the newest {policy.keep_last} good backups")
                 if not backup.good:
                     decision = Decision(
@@ -88,5 +90,5 @@ def plan_retention(
                 decision = Decision(backup, True, f"older than {policy.retention_days} days")
             decisions.append(decision)
             if backup.good and backup.time <= future:
-                good_newer += 1
+                good_newer.add(backup.name)
     return decisions

@@ -214,6 +214,7 @@ def copy_offsite_step(settings: Settings, run: RunResult, failed: list[str]) -> 
         "offsite_finished",
         uploaded=run.offsite.uploaded,
         failed=sorted(run.offsite.failures),
+        damaged=sorted(run.offsite.damaged),
         pruned=run.offsite.pruned,
         aborted_uploads=run.offsite.aborted,
     )

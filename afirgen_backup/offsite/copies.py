@@ -9,17 +9,22 @@ read for it was the backup its manifest describes. Then the local manifest recor
 
 Which backups go: every good backup in BACKUP_DIR that has no copy at this bucket and prefix yet, oldest first per
 kind, so a run after an outage catches up. A kind whose upload fails stops there (its later backups wait for the
-next run) and is not pruned remotely. Multipart uploads that a killed run left are aborted at the start.
+next run) and is not pruned remotely. A file that is not the backup its manifest describes (damaged on disk since
+it was published) is hashed before anything is sent and skipped: the run fails naming it, the kind's later
+backups still go, and the kind is not pruned remotely. Multipart uploads that a killed run left are aborted at
+the start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from afirgen_backup import catalog
@@ -27,7 +32,7 @@ from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.config.offsite import OffsiteSettings
 from afirgen_backup.errors import BackupError, ConfigError, Interrupted, describe_error
-from afirgen_backup.files import UnsafeFile, open_regular_for_reading
+from afirgen_backup.files import UnsafeFile, open_regular_for_reading, sha256_of_file, sha256_of_stream
 from afirgen_backup.logs import get_logger
 from afirgen_backup.offsite.crypto import HashingReader, encrypting
 from afirgen_backup.offsite.store import OffsiteFailed, Store
@@ -36,12 +41,18 @@ ENCRYPTED_SUFFIX = ".age"
 MANIFEST_SUFFIX = ".json"
 
 
+class BackupChanged(BackupError):
+    """The backup file is not the one its manifest describes (damaged on disk, or changed while it was sent): it
+    is not copied, and the later backups of its kind still are."""
+
+
 @dataclass
 class OffsiteResult:
     """What the off-site step of a run did."""
 
     uploaded: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # kind -> why its uploads stopped
+    damaged: dict[str, str] = field(default_factory=dict)  # backup name -> why it was skipped (BackupChanged)
     aborted: list[str] = field(default_factory=list)  # multipart uploads a killed run left
     pruned: list[str] = field(default_factory=list)
     prune_failures: dict[str, str] = field(default_factory=dict)  # object key -> why it could not be deleted
@@ -49,6 +60,7 @@ class OffsiteResult:
     @property
     def error(self) -> str | None:
         problems = [f"{kind}: {why}" for kind, why in self.failures.items()]
+        problems += list(self.damaged.values())
         problems += [f"could not delete {key} ({why})" for key, why in self.prune_failures.items()]
         return f"off-site copy failed: {'; '.join(problems)}" if problems else None
 
@@ -102,20 +114,100 @@ def check_stored(store: Store, key: str, sha256: str, size: int) -> None:
         raise OffsiteFailed(f"{key} in {store.where} does not read back as sent (sha256 differs)")
 
 
-def send_encrypted(store: Store, key: str, source: Any, extra: dict[str, Any]) -> HashingReader:
-    """Upload `source` encrypted to the settings' recipients, and check it; what was sent, hashed."""
+def upload_encrypted(store: Store, key: str, source: Any, extra: dict[str, Any]) -> HashingReader:
+    """Upload `source` encrypted to the settings' recipients; what was sent, hashed (not checked yet)."""
     with encrypting(source, store.settings.recipients) as stream:
         sent = HashingReader(stream)
         store.upload(key, sent, extra)
+    return sent
+
+
+def send_encrypted(store: Store, key: str, source: Any, extra: dict[str, Any]) -> HashingReader:
+    """Upload `source` encrypted to the settings' recipients, and check it; what was sent, hashed."""
+    sent = upload_encrypted(store, key, source, extra)
     check_stored(store, key, sent.sha256, sent.size)
     return sent
 
 
 def send_plain(store: Store, key: str, source: Any, extra: dict[str, Any], sha256: str, size: int) -> None:
-    """Upload `source` as it is (a file is read part by part where it lies) and check that the stored object is
-    `sha256` and `size`: the backup its manifest describes."""
+    """Upload `source` as it is and check that the stored object is `sha256` and `size`."""
     store.upload(key, source, extra)
     check_stored(store, key, sha256, size)
+
+
+def discard(store: Store, key: str) -> None:
+    """Delete the object just uploaded as `key` (its current version): a data object whose check failed must not
+    stay without a manifest. One the store keeps (Object Lock, the store down) is logged and left."""
+    log = get_logger(part="offsite")
+    try:
+        stored = store.head(key)
+        if stored is not None:
+            store.delete(stored)
+    except OffsiteFailed as error:
+        log.error("offsite_discard_failed", key=key, error=str(error))
+        return
+    log.warning("offsite_discarded", key=key)
+
+
+@contextlib.contextmanager
+def discarded_on_failure(store: Store, key: str) -> Iterator[None]:
+    """The checks of an object just uploaded as `key`: when one fails, the object is deleted again."""
+    try:
+        yield
+    except (BackupChanged, OffsiteFailed):
+        discard(store, key)
+        raise
+
+
+def changed_while_sent(name: str) -> BackupChanged:
+    return BackupChanged(
+        f"{name} changed while it was sent (its sha256 or size no longer match its manifest): not copied; run "
+        f"`verify {name}`"
+    )
+
+
+def send_backup_file(store: Store, entry: BackupEntry, key: str, extra: dict[str, Any]) -> tuple[str, int]:
+    """Upload the backup file as `key` and check it; the stored object's sha256 and size.
+
+    The file is hashed first (READ_CHUNK at a time): one that is not the backup its manifest describes is
+    BackupChanged before anything is sent. The upload reads the same open file again, so it may still change in
+    between: the checks after the upload stay (the object read back is the manifest's backup; for an encrypted
+    copy, the plaintext hashed as it was sent is), and when one fails the object is deleted again.
+    """
+    assert entry.manifest is not None
+    expected = (str(entry.manifest.get("sha256")), int(entry.manifest.get("size") or 0))
+    with open_regular_for_reading(entry.path) as handle:
+        if sha256_of_stream(handle) != expected:
+            raise BackupChanged(
+                f"{entry.name} does not match its manifest (sha256 or size differ): damaged since it was "
+                f"published, not copied; run `verify {entry.name}`"
+            )
+        handle.seek(0)
+        if store.settings.encrypted:
+            plain = HashingReader(handle)
+            sent = upload_encrypted(store, key, plain, extra)
+            with discarded_on_failure(store, key):
+                if (plain.sha256, plain.size) != expected:
+                    raise changed_while_sent(entry.name)
+                check_stored(store, key, sent.sha256, sent.size)
+            return sent.sha256, sent.size
+        store.upload(key, handle, extra)  # a file is read part by part where it lies (and closed after)
+    with discarded_on_failure(store, key):
+        try:
+            check_stored(store, key, *expected)
+        except OffsiteFailed:
+            if not still_described(entry.path, expected):  # the file's doing, not the store's
+                raise changed_while_sent(entry.name) from None
+            raise
+    return expected
+
+
+def still_described(path: Path, expected: tuple[str, int]) -> bool:
+    """The file at `path` is still the sha256 and size its manifest records."""
+    try:
+        return sha256_of_file(path) == expected
+    except (OSError, UnsafeFile):
+        return False
 
 
 def upload_backup(store: Store, entry: BackupEntry, now: datetime | None = None) -> dict[str, Any]:
@@ -127,20 +219,7 @@ def upload_backup(store: Store, entry: BackupEntry, now: datetime | None = None)
     now = now or datetime.now(UTC)
     key, manifest_key = object_names(entry.name, settings)
     extra = object_arguments(settings, now)
-    expected = (str(manifest.get("sha256")), int(manifest.get("size") or 0))
-    with open_regular_for_reading(entry.path) as handle:
-        if settings.encrypted:
-            plain = HashingReader(handle)
-            sent = send_encrypted(store, key, plain, extra)
-            sent_sha256, sent_size = sent.sha256, sent.size
-            if (plain.sha256, plain.size) != expected:
-                raise OffsiteFailed(
-                    f"{entry.name} changed since its manifest was written (sha256 or size differ): its copy is not "
-                    "counted"
-                )
-        else:
-            send_plain(store, key, handle, extra, *expected)
-            sent_sha256, sent_size = expected
+    sent_sha256, sent_size = send_backup_file(store, entry, key, extra)
     locked_until = extra.get("ObjectLockRetainUntilDate")
     record: dict[str, Any] = {
         "url": f"s3://{settings.bucket}/{key}",
@@ -185,9 +264,11 @@ def copy_offsite(settings: Settings, started: datetime, *, skip_kinds: Collectio
     backup, then apply retention to the remote copies of each kind whose uploads all succeeded and whose backup
     did not fail in this run (`skip_kinds`).
 
-    A ConfigError (credentials, bucket) is raised: nothing can be copied until a setting changes. Any other
-    failure of a kind is recorded in the result and stops that kind only; when the step's time is over
-    (BACKUP_S3_TIMEOUT_MINUTES) or a signal came, the whole step stops with it (OffsiteFailed, Interrupted).
+    A ConfigError (credentials, bucket) is raised: nothing can be copied until a setting changes. A backup file
+    that is not the one its manifest describes is recorded in the result and skipped; any other failure of a kind
+    is recorded in the result and stops that kind only. Either way that kind is not pruned remotely. When the
+    step's time is over (BACKUP_S3_TIMEOUT_MINUTES) or a signal came, the whole step stops with it (OffsiteFailed,
+    Interrupted).
     """
     assert settings.offsite is not None
     store = Store(settings.offsite, seconds=settings.offsite.timeout_minutes * 60)
@@ -203,12 +284,18 @@ def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kin
     result.aborted = store.abort_unfinished_uploads(before=started, ours=is_our_object)
     if result.aborted:
         log.warning("offsite_unfinished_uploads_aborted", keys=result.aborted)
+    damaged_kinds: set[str] = set()
     for kind, entries in pending_backups(settings).items():
         for entry in entries:
             try:
                 record = upload_backup(store, entry)
             except (Interrupted, ConfigError):
                 raise
+            except BackupChanged as error:  # this file only: the next one may well be good
+                result.damaged[entry.name] = str(error)
+                damaged_kinds.add(kind)
+                log.error("offsite_skipped_damaged", file=entry.name, error=str(error))
+                continue
             except (BackupError, OSError) as error:
                 store.deadline.check_stop()  # the step's time is over, or a signal came: no other kind is tried
                 why = f"{entry.name}: {describe_error(error, settings.backup_dir)}"
@@ -225,6 +312,6 @@ def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kin
                 encrypted=record["encrypted"],
                 object_size=record["object_size"],
             )
-    pruned = prune_remote(store, settings, skip_kinds={*result.failures, *skip_kinds})
+    pruned = prune_remote(store, settings, skip_kinds={*result.failures, *damaged_kinds, *skip_kinds})
     result.pruned, result.prune_failures = pruned.deleted, pruned.failures
     return result

@@ -1,5 +1,7 @@
 """Retention of the remote copies: the local rules (retention.py: older than BACKUP_RETENTION_DAYS and not among
-the newest BACKUP_KEEP_LAST good copies of the kind), applied to what the bucket holds.
+the newest BACKUP_KEEP_LAST good backups of the kind), applied to what the bucket holds. The floor counts backups,
+not copies: a backup there both in the clear and encrypted is one, and a copy that is incomplete or known to be
+damaged (remote.note_known_damage) is none; the older duplicate of a backup goes by age like any copy.
 
 It runs after the uploads of a run, only for the kinds whose uploads all succeeded (and whose backup did not fail
 in that run): while a kind's copies are failing, every remote copy of it stays. An object still under Object Lock
@@ -14,10 +16,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from afirgen_backup import catalog
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import describe_error
 from afirgen_backup.logs import get_logger
-from afirgen_backup.offsite.remote import RemoteBackup, scan_remote
+from afirgen_backup.offsite.remote import RemoteBackup, note_known_damage, scan_remote
 from afirgen_backup.offsite.store import OffsiteFailed, Store
 from afirgen_backup.retention import RetentionPolicy, plan_retention
 
@@ -41,6 +44,7 @@ def prune_remote(
         store.deadline.check_stop()
         result.failures[store.settings.url] = str(error)
         return result
+    note_known_damage(remote, catalog.scan(settings.backup_dir).backups, store.settings)
     policy = RetentionPolicy(settings.retention_days, settings.keep_last)
     for decision in plan_retention(remote.backups, policy, now, skip_kinds=skip_kinds):
         if not decision.delete:

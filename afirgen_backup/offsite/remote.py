@@ -1,15 +1,21 @@
 """What the bucket holds: the remote copies by backup name, read from the object keys alone.
 
 A copy is `<prefix>/<name>[.age]` with its manifest `<prefix>/<name>.json[.age]`; it is complete (`good`) when both
-are there. Objects under the prefix that are named like no backup are listed as `others` and never touched.
+are there and nothing known says it is damaged (note_known_damage: this host's record of the upload). One backup
+may have two copies, one in the clear and one encrypted (after BACKUP_AGE_RECIPIENTS was set). Objects under the
+prefix that are named like no backup are listed as `others` and never touched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from afirgen_backup import catalog
+from afirgen_backup.catalog import BackupEntry
+from afirgen_backup.config.offsite import OffsiteSettings
 from afirgen_backup.offsite.copies import ENCRYPTED_SUFFIX, MANIFEST_SUFFIX
 from afirgen_backup.offsite.store import Store, StoredObject
 
@@ -22,15 +28,18 @@ class RemoteBackup:
     encrypted: bool
     data: StoredObject | None = None
     manifest: StoredObject | None = None
+    damaged: str | None = None  # why the copy is known to be damaged (note_known_damage)
 
     @property
     def good(self) -> bool:
-        return self.data is not None and self.manifest is not None
+        return self.data is not None and self.manifest is not None and self.damaged is None
 
     @property
     def order(self) -> tuple[bool, int, datetime, str]:
-        """Newest last by the time in the name (retention.Backup); remote copies carry no sequence of their own."""
-        return (False, -1, self.time, self.name)
+        """Newest last by the time in the name (retention.Backup); remote copies carry no sequence of their own.
+        Of two copies of one backup the encrypted one sorts last, the newer: retention keeps it rather than the
+        copy in the clear, as `find` prefers it."""
+        return (False, -1, self.time, self.name + (ENCRYPTED_SUFFIX if self.encrypted else ""))
 
     @property
     def size(self) -> int:
@@ -58,6 +67,34 @@ class RemoteCatalog:
         """The copy of that backup name (an encrypted one before one in the clear when both are there)."""
         matches = sorted((b for b in self.backups if b.name == name), key=lambda b: not b.encrypted)
         return next(iter(matches), None)
+
+
+def known_damage(record: dict[str, Any], data: StoredObject) -> str | None:
+    """What this host's record of an upload (a local manifest's `offsite`) says is wrong with the object `data`
+    that it names: not the size that was uploaded, or a `verify --remote` that found the copy damaged."""
+    if record.get("object_size") != data.size:
+        return f"{data.key} has {data.size} bytes, {record.get('object_size')} were uploaded"
+    verification = record.get("verification")
+    if not isinstance(verification, dict) or verification.get("ok") is not False:
+        return None
+    failures = verification.get("failures")
+    checks = [str(failure).split(":", 1)[0] for failure in failures] if isinstance(failures, list) else []
+    if checks and all(check == catalog.RESTORE_TEST_CHECK for check in checks):
+        return None  # a failed restore test alone may be the server's doing, as for a local backup
+    return f"the last verify --remote of {data.key} found it damaged"
+
+
+def note_known_damage(remote: RemoteCatalog, local: Iterable[BackupEntry], settings: OffsiteSettings) -> None:
+    """Mark the copies that the local manifests' records of their uploads (same bucket and endpoint, same object
+    key) know to be damaged: they are no longer `good`, so retention does not count them as a backup kept."""
+    by_key = {b.data.key: b for b in remote.backups if b.data is not None}
+    for entry in local:
+        record = entry.offsite
+        if record is None or record.get("bucket") != settings.bucket or record.get("endpoint") != settings.endpoint_url:
+            continue
+        backup = by_key.get(str(record.get("key")))
+        if backup is not None and backup.data is not None and backup.name == entry.name:
+            backup.damaged = known_damage(record, backup.data)
 
 
 def scan_remote(store: Store) -> RemoteCatalog:

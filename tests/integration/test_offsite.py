@@ -24,6 +24,7 @@ from helpers import (
     describe,
     finish,
     newest_backup,
+    plant_backup,
     read_manifest,
     run_cli,
     start_cli,
@@ -31,8 +32,12 @@ from helpers import (
 )
 from s3_server import S3Server
 
+from afirgen_backup import catalog, files
 from afirgen_backup.actions.status import collect_status
 from afirgen_backup.config import load_settings
+from afirgen_backup.offsite import copies
+from afirgen_backup.offsite.copies import BackupChanged, upload_backup
+from afirgen_backup.offsite.store import Store
 
 PREFIX = "fir-backups"
 
@@ -191,6 +196,66 @@ def test_a_run_while_the_store_is_down_fails_and_the_next_one_catches_up(
     assert healthy.returncode == 0, describe(healthy)
 
 
+def flip_last_byte(path: Path) -> None:
+    """Damage a file in place as a bad disk would: same size, one bit changed."""
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["in-the-clear", "age"])
+def test_a_damaged_old_backup_is_skipped_named_and_the_later_ones_still_go(
+    offsite_env: dict[str, str], s3_server: S3Server, s3_bucket: str, age_keypair: AgeKeypair, encrypted: bool
+) -> None:
+    env = sessions_only(encrypted_env(offsite_env, age_keypair) if encrypted else offsite_env)
+    env = dict(env, BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="1")
+    backup_dir = Path(env["BACKUP_DIR"])
+    damaged = plant_backup(backup_dir, "sessions", timedelta(days=3))
+    later = plant_backup(backup_dir, "sessions", timedelta(days=2))
+    flip_last_byte(damaged)  # after its manifest was written: same size, another sha256
+
+    result = run_cli(env, "backup")
+
+    assert result.returncode == 1, describe(result)
+    assert f"{damaged.name} does not match its manifest" in result.stderr
+    assert f"run `verify {damaged.name}`" in result.stderr
+    newest = newest_backup(env, "sessions").name
+    suffix = ".age" if encrypted else ""
+    stored = set(objects(s3_server, s3_bucket))
+    assert not [key for key in stored if damaged.name in key], "nothing of the damaged file was uploaded"
+    # the later backups still went, and with a failure of the kind in this run nothing was pruned remotely
+    assert {f"{PREFIX}/{name}{suffix}" for name in (later.name, newest)} <= stored
+    assert {f"{PREFIX}/{name}.json{suffix}" for name in (later.name, newest)} <= stored
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["in-the-clear", "age"])
+def test_a_backup_that_changes_while_it_is_sent_leaves_no_object_behind(
+    offsite_env: dict[str, str],
+    s3_server: S3Server,
+    s3_bucket: str,
+    age_keypair: AgeKeypair,
+    monkeypatch: pytest.MonkeyPatch,
+    encrypted: bool,
+) -> None:
+    env = sessions_only(encrypted_env(offsite_env, age_keypair) if encrypted else offsite_env)
+    backup = plant_backup(Path(env["BACKUP_DIR"]), "sessions", timedelta(days=1))
+    settings = load_settings(env)
+    assert settings.offsite is not None
+    entry = catalog.scan(settings.backup_dir).find(backup.name)
+    assert entry is not None and entry.good
+
+    def hashed_then_changed(handle: Any) -> tuple[str, int]:
+        digest = files.sha256_of_stream(handle)  # the check before the upload passes ...
+        flip_last_byte(backup)  # ... and the file changes before the upload reads it
+        return digest
+
+    monkeypatch.setattr(copies, "sha256_of_stream", hashed_then_changed)
+    with pytest.raises(BackupChanged, match=f"{backup.name} changed while it was sent"):
+        upload_backup(Store(settings.offsite), entry)
+
+    assert objects(s3_server, s3_bucket) == {}, "the object uploaded was deleted again"
+    assert "offsite" not in read_manifest(backup)
+
+
 def big_sessions_db(path: Path) -> Path:
     """48 MB of random blobs: the gzip stays about as large, an upload of several parts."""
     with sqlite3.connect(path) as connection:
@@ -263,6 +328,28 @@ def test_remote_retention_keeps_the_newest_and_never_deletes_under_object_lock(
     assert retained["ObjectLockMode"] == "COMPLIANCE" and timedelta(hours=23) < lock_left <= timedelta(days=1)
     newest = newest_backup(plain, "sessions").name
     assert plain_keys == [f"{PREFIX}/{newest}", f"{PREFIX}/{newest}.json"], "only the newest copy and its manifest"
+
+
+def test_after_encryption_is_turned_on_remote_retention_keeps_keep_last_distinct_backups(
+    offsite_env: dict[str, str], s3_server: S3Server, s3_bucket: str, age_keypair: AgeKeypair, sessions_db: Path
+) -> None:
+    plain = sessions_only(dict(offsite_env, BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="3"))
+    results = []
+    for run in range(2):
+        if run:
+            time.sleep(1.1)
+        results.append(run_cli(plain, "backup"))
+    time.sleep(1.1)
+    results.append(run_cli(encrypted_env(plain, age_keypair), "backup"))  # copies the first two again, encrypted
+
+    assert [r.returncode for r in results] == [0] * 3, [describe(r) for r in results if r.returncode]
+    first, second, third = sorted(p.name for p in Path(plain["BACKUP_DIR"]).glob("sessions_backup_*.db.gz"))
+    data_keys = sorted(key for key in objects(s3_server, s3_bucket) if not key.endswith((".json", ".json.age")))
+    # the second backup there twice is one of the last three, not two: the first one keeps its encrypted copy, and
+    # only its copy in the clear (the older duplicate) goes
+    assert data_keys == sorted(
+        [f"{PREFIX}/{first}.age", f"{PREFIX}/{second}", f"{PREFIX}/{second}.age", f"{PREFIX}/{third}.age"]
+    )
 
 
 def test_a_missing_bucket_is_a_setting_to_fix(offsite_env: dict[str, str], sessions_db: Path) -> None:

@@ -64,8 +64,9 @@ class RemoteCatalog:
         return next((b for b in self.of_kind(kind) if b.good), None)
 
     def find(self, name: str) -> RemoteBackup | None:
-        """The copy of that backup name (an encrypted one before one in the clear when both are there)."""
-        matches = sorted((b for b in self.backups if b.name == name), key=lambda b: not b.encrypted)
+        """The copy of that backup name: a complete one before an incomplete one, then an encrypted one before one
+        in the clear."""
+        matches = sorted((b for b in self.backups if b.name == name), key=lambda b: (not b.good, not b.encrypted))
         return next(iter(matches), None)
 
 

@@ -133,3 +133,9 @@ def test_a_copy_known_to_be_damaged_does_not_count_toward_keep_last(record: dict
 
     assert remote.backups[0].good is not damaged
     assert deleted(remote.backups, days=1, keep=1) == ([] if damaged else [name_of(3)])
+
+
+def test_a_named_copy_is_the_complete_one_when_the_encrypted_twin_is_incomplete() -> None:
+    plain, encrypted = copy(3), copy(3, encrypted=True, manifest=False)
+    assert RemoteCatalog([encrypted, plain]).find(plain.name) is plain
+    assert RemoteCatalog([plain, copy(3, encrypted=True)]).find(plain.name).encrypted

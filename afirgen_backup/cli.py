@@ -34,6 +34,7 @@ COMMANDS = (
     "status",
     "check_grants",
     "job_env",
+    "binlog_stream",
 )
 
 

@@ -23,16 +23,20 @@ LOCK_NAME = ".afirgen-backup.lock"
 @contextlib.contextmanager
 def backup_dir_lock(backup_dir: Path) -> Iterator[None]:
     """Hold an exclusive, non-blocking flock on BACKUP_DIR/.afirgen-backup.lock, or raise LockBusy at once."""
-    path = backup_dir / LOCK_NAME
+    with exclusive_lock(backup_dir / LOCK_NAME, "another backup_database.py run", "when it has finished"):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, holder_is: str, try_again: str) -> Iterator[None]:
+    """Hold an exclusive, non-blocking flock on `path`, or raise LockBusy at once naming `holder_is`."""
     fd = open_lock_file(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = read_holder(fd)
-            raise LockBusy(
-                f"another backup_database.py run holds the lock {path}{holder}; try again when it has finished"
-            ) from None
+            raise LockBusy(f"{holder_is} holds the lock {path}{holder}; try again {try_again}") from None
         write_holder(fd)
         yield
     finally:

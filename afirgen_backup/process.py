@@ -133,13 +133,15 @@ def spawn(
     stdin: int | IO[bytes] | None = subprocess.DEVNULL,
     stdout: int | IO[bytes] | None = subprocess.PIPE,
     pass_fds: Sequence[int] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> Child:
-    """Start argv with a scrubbed environment, stderr captured; the child is tracked for signal handling.
+    """Start argv with a scrubbed environment (plus `extra_env`), stderr captured; the child is tracked for signal
+    handling.
 
     A SIGTERM/SIGINT that arrives while the child is being started is raised once it is tracked (see
     interrupts_held): raised inside Popen, it would leave a running child that nobody stops."""
     with interrupts_held():
-        return start_child(argv, stdin=stdin, stdout=stdout, pass_fds=pass_fds)
+        return start_child(argv, stdin=stdin, stdout=stdout, pass_fds=pass_fds, extra_env=extra_env)
 
 
 def start_child(
@@ -148,6 +150,7 @@ def start_child(
     stdin: int | IO[bytes] | None,
     stdout: int | IO[bytes] | None,
     pass_fds: Sequence[int],
+    extra_env: dict[str, str] | None = None,
 ) -> Child:
     try:
         process = subprocess.Popen(
@@ -155,7 +158,7 @@ def start_child(
             stdin=stdin,
             stdout=stdout,
             stderr=subprocess.PIPE,
-            env=scrubbed_environment(),
+            env={**scrubbed_environment(), **(extra_env or {})},
             pass_fds=tuple(pass_fds),
             close_fds=True,
             start_new_session=True,  # a Ctrl-C reaches us, and we stop the child ourselves

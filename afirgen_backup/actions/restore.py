@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,18 @@ def register(commands: Any) -> None:
     mysql.add_argument(
         "--remote", action="store_true", help="restore the off-site copy of that name (or the newest) in BACKUP_S3_URL"
     )
+    point = mysql.add_mutually_exclusive_group()
+    point.add_argument(
+        "--to-time",
+        metavar="'YYYY-MM-DD HH:MM:SS[+zone]'",
+        help="point-in-time recovery: the newest backup from before that time (UTC unless a zone is given), then "
+        "the archived binary log replayed up to it",
+    )
+    point.add_argument(
+        "--to-position",
+        metavar="FILE:POS",
+        help="point-in-time recovery up to that binary log position (the event there is not replayed)",
+    )
     mysql.set_defaults(handler=run_mysql)
 
     sessions = kinds.add_parser(
@@ -93,11 +105,12 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     problem = database_name_problem(database)
     if problem is not None:  # MYSQL_DB passed the same rule when the settings were read
         raise UsageError(f"restore mysql: {describe_refusal('--target-db', database, problem)}")
+    point = point_asked(args)
     client = restore.find_client(settings)
     where = restore.describe_target(settings, database)
     with (
         backup_dir_lock(settings.backup_dir),
-        chosen_backup(settings, args, "mysql") as entry,
+        chosen_backup(settings, args, "mysql", point) as entry,
         audited("mysql", entry, where, user=settings.mysql_user, remote=args.remote) as facts,
         one_line_errors(where),
     ):
@@ -110,6 +123,13 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
             safety=not args.no_safety_backup,
             run_id=run_id,
             facts=facts,
+            roll_forward=rolling_forward(settings, client, entry, point, facts),
+        )
+    if point is not None:
+        sys.stdout.write(
+            f"rolled forward to {point.describe()}: the binary log from {facts.get('replayed_from')} "
+            f"({', '.join(facts.get('replayed_files', []))}), "
+            f"last event replayed at {facts.get('last_event_replayed')}\n"
         )
     if facts.get("safety_backup"):
         sys.stdout.write(
@@ -152,10 +172,43 @@ def run_sessions(settings: Settings, args: argparse.Namespace, run_id: str) -> i
     return EXIT_OK
 
 
+def point_asked(args: argparse.Namespace) -> Any:
+    """The point of a point-in-time restore (binlog_replay.Point), or None for a plain one."""
+    if args.to_time is None and args.to_position is None:
+        return None
+    from afirgen_backup.sources.mysql.binlog_replay import Point, parse_point_in_time, parse_position
+
+    option = "--to-time" if args.to_time is not None else "--to-position"
+    if args.remote or args.name != "latest":
+        raise UsageError(
+            f"restore mysql {option} picks its backup itself from BACKUP_DIR; allowed: without NAME and --remote"
+        )
+    if args.to_time is not None:
+        return Point(time=parse_point_in_time(args.to_time))
+    name, position = parse_position(args.to_position)
+    return Point(file=name, position=position)
+
+
+def rolling_forward(
+    settings: Settings, client: Any, entry: BackupEntry, point: Any, facts: dict[str, Any]
+) -> Callable[[str], None] | None:
+    if point is None:
+        return None
+    from afirgen_backup.sources.mysql.binlog_replay import roll_forward
+
+    return lambda staging: roll_forward(settings, client, entry, point, staging, facts)
+
+
 @contextlib.contextmanager
-def chosen_backup(settings: Settings, args: argparse.Namespace, kind: str) -> Iterator[BackupEntry]:
+def chosen_backup(settings: Settings, args: argparse.Namespace, kind: str, point: Any = None) -> Iterator[BackupEntry]:
     """The backup to restore: in BACKUP_DIR (catalog.locate_backup), or with --remote the off-site copy, fetched
-    into a private directory for the time of the restore (offsite/fetch.py). Called under the BACKUP_DIR lock."""
+    into a private directory for the time of the restore (offsite/fetch.py); for a point-in-time restore the newest
+    good one from before the point. Called under the BACKUP_DIR lock."""
+    if point is not None:
+        from afirgen_backup.sources.mysql.binlog_replay import choose_backup
+
+        yield choose_backup(catalog.scan(settings.backup_dir).of_kind(kind), point)
+        return
     if not args.remote:
         yield catalog.locate_backup(settings, args.name, kind)
         return

@@ -39,6 +39,9 @@ DEFAULT_COMPRESS_THREADS = 1
 # outlasts any of them, even a VACUUM of a large sessions.db, and is still nothing next to a 6-hour schedule. A lock
 # held longer is a stuck application, which the part then reports instead of waiting for it without end.
 DEFAULT_SESSIONS_LOCK_TIMEOUT = 60
+# The replica id binlog-stream connects as: the server drops an older connection with the same id, so it must be
+# no real replica's (and no second stream's).
+DEFAULT_BINLOG_SERVER_ID = 4_200_000_001
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class Settings:
     log_file: Path = Path(DEFAULT_BACKUP_DIR) / DEFAULT_LOG_NAME
     mysqldump_bin: str = "mysqldump"
     mysql_bin: str = "mysql"
+    binlog_bin: str = "mysqlbinlog"  # the streamer of `binlog-stream` (mariadb-binlog or mysqlbinlog)
+    binlog_server_id: int = DEFAULT_BINLOG_SERVER_ID  # the replica id `binlog-stream` connects as
     compress_level: int = DEFAULT_COMPRESS_LEVEL
     compress_threads: int = DEFAULT_COMPRESS_THREADS
     nice: int = 10  # the backup yields the CPU to the application it shares the machine with
@@ -127,6 +132,15 @@ def load_settings(
         log_file=Path(text("BACKUP_LOG_FILE", str(backup_dir / DEFAULT_LOG_NAME))),
         mysqldump_bin=find_client(env, "MYSQLDUMP_BIN", ("mysqldump", "mariadb-dump"), needed=mysql_enabled),
         mysql_bin=find_client(env, "MYSQL_BIN", ("mysql", "mariadb"), needed=False),
+        binlog_bin=find_client(env, "MYSQLBINLOG_BIN", ("mysqlbinlog", "mariadb-binlog"), needed=False),
+        binlog_server_id=parse_int(
+            env,
+            "BACKUP_BINLOG_SERVER_ID",
+            DEFAULT_BINLOG_SERVER_ID,
+            minimum=1,
+            maximum=4294967295,
+            what="a server id no replica of the server uses",
+        ),
         compress_level=parse_int(
             env, "BACKUP_COMPRESS_LEVEL", DEFAULT_COMPRESS_LEVEL, minimum=0, maximum=3, what="an ISA-L gzip level"
         ),

@@ -30,6 +30,8 @@ CRC_LEN = 4
 READ_SIZE = 1 << 20
 #: An event's first body bytes kept for decoding: post-headers, and a ROTATE event's file name (at most 512).
 HEAD_LIMIT = 1024
+#: The largest event body read whole (EventScanner's whole_bodies: a statement a restore checks before replaying).
+WHOLE_BODY_LIMIT = 16 << 20
 #: binlog_version u16, server_version 50 bytes, create_timestamp u32, common_header_len u8.
 FDE_FIXED_LEN = 57
 #: A format description holds one post-header length per event type (at most 255) beside the fixed part.
@@ -201,7 +203,11 @@ class EventScanner:
     excluded). After the first event, `format` holds what the format description said.
     """
 
-    def __init__(self, handle: IO[bytes], name: str, *, allow_partial_tail: bool) -> None:
+    def __init__(
+        self, handle: IO[bytes], name: str, *, allow_partial_tail: bool, whole_bodies: frozenset[int] = frozenset()
+    ) -> None:
+        """whole_bodies: the event types whose whole body is yielded (up to WHOLE_BODY_LIMIT), not only its head."""
+        self.whole_bodies = whole_bodies
         self.handle = handle
         self.name = name
         self.allow_partial_tail = allow_partial_tail
@@ -294,6 +300,8 @@ class EventScanner:
             )
         body_len = header.size - HEADER_LEN - self.crc_len
         start = self.offset - self.buffer_start
+        if header.type_code in self.whole_bodies:
+            return self.read_whole_body(header, body_len)
         if start >= HEADER_LEN and start + body_len + self.crc_len <= len(self.buffer):
             return self.read_buffered_body(header, start, body_len)
         head = self.take(min(body_len, HEAD_LIMIT))
@@ -304,6 +312,16 @@ class EventScanner:
         crc = self.crc_of_next(body_len - len(head), crc)
         self.check_crc(header, b"", self.take(CRC_LEN), crc)
         return head
+
+    def read_whole_body(self, header: EventHeader, body_len: int) -> bytes:
+        if body_len > WHOLE_BODY_LIMIT:
+            raise self.damaged(
+                header.offset, f"its {header.type_name} of {body_len} bytes is larger than {WHOLE_BODY_LIMIT} bytes"
+            )
+        body = self.take(body_len)
+        if self.crc_len:
+            self.check_crc(header, body, self.take(CRC_LEN), zlib.crc32(header_for_crc(header)))
+        return body
 
     def read_buffered_body(self, header: EventHeader, start: int, body_len: int) -> bytes:
         """The common case, kept quick: the whole event, its header included, is in the buffer."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,14 @@ def restore(
     safety: bool,
     run_id: str,
     facts: dict[str, Any],
+    roll_forward: Callable[[str], None] | None = None,
 ) -> None:
     """Load a checked dump into a staging database, compare it with the manifest, then move it into `database`;
     the audit facts go into `facts`. Until the move, `database` is not touched. The caller found the client
-    (find_client), holds the BACKUP_DIR lock and checked the name (names.py)."""
+    (find_client), holds the BACKUP_DIR lock and checked the name (names.py).
+
+    roll_forward: called with the staging database's name once the dump is in it and checked (a point-in-time
+    restore replays the binary log there); a failure drops the staging database, the target untouched."""
     where = describe_target(settings, database)
     refuse_damaged(entry, check_file(entry, statements=False), where)
     with connect(settings) as connection:
@@ -69,7 +74,20 @@ def restore(
     elif objects:
         get_logger().warning("safety_backup_skipped", database=database, reason="--no-safety-backup")
     staging, captured = load_into_staging(settings, entry, database, client, where, facts)
+    if roll_forward is not None:
+        try:
+            roll_forward(staging)
+        except BaseException as error:
+            drop_quietly(settings, staging)
+            untouched = f"{where} was not touched (the staging database {staging} was dropped)"
+            if isinstance(error, CommandFailed):
+                raise CommandFailed(f"{error}; {untouched}", returncode=error.returncode) from None
+            if isinstance(error, BackupError):
+                error.args = (f"{error}; {untouched}",)
+            raise
     move_into_place(settings, entry, staging, database, client, captured, exists=exists, facts=facts, where=where)
+    if roll_forward is not None:
+        return  # the rows changed since the dump: its manifest's counts no longer apply
     with connect(settings) as connection:
         differences = targets.differences_from_manifest(take_inventory(connection, database), entry.manifest or {})
     if differences:

@@ -1,0 +1,491 @@
+"""Point-in-time recovery: the archived binary log replayed onto a restored dump, up to a time or a position.
+
+A restore to a point picks the newest good dump whose snapshot came before it (the manifest's `binlog`
+coordinates), loads it into a staging database as any restore does, and then replays the archive from those
+coordinates: plan_replay finds the files (sealed ones, then the stream's raw files), refuses a gap, a missing
+file, a broken chain of files and a point beyond what the archive holds; prepare_files copies them into a private
+directory, each checked against its manifest; check_events reads every event that will be replayed and refuses
+what a restore must not run; replay pipes the flavor's mysqlbinlog into the mysql client, rewritten to the
+staging database. Only then does the staging database take the target's place.
+
+The archive is untrusted input, as every file in BACKUP_DIR is: a binary log can hold any statement, for any
+database. Replayed are only the events of the dumped database (mysqlbinlog --database, --rewrite-db), and among
+them a statement event (the server writes rows as row events: binlog_format=ROW) must be transaction control or
+a table's DDL that names no other database (QUERY_ALLOWED); anything else, and any event of a kind this module
+does not know, stops the restore before anything is replayed.
+
+Times: event timestamps are whole UTC seconds; `--to-time T` replays every event of second T and stops at the
+first event after it (mysqlbinlog --stop-datetime=T+1s, run with TZ=UTC so that the client's zone shifts nothing).
+A transaction cut by that point has no COMMIT in what is replayed and is rolled back when the client ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from afirgen_backup import process
+from afirgen_backup.catalog import BackupEntry
+from afirgen_backup.config import Settings
+from afirgen_backup.errors import BackupError, CommandFailed, UsageError, VerificationFailed
+from afirgen_backup.files import READ_CHUNK, open_regular_for_reading
+from afirgen_backup.names import database_name_problem
+from afirgen_backup.publish import iter_gzip
+from afirgen_backup.sources.mysql import binlog_archive
+from afirgen_backup.sources.mysql.binlog_file import (
+    FORMAT_DESCRIPTION_EVENT,
+    QUERY_EVENT,
+    BinlogDamaged,
+    EventScanner,
+    binlog_sequence,
+    event_name,
+    open_binlog,
+    read_binlog,
+)
+from afirgen_backup.sources.mysql.load import LoadClient
+from afirgen_backup.sources.mysql.targets import build_load_argv
+from afirgen_backup.sources.mysql.verify import source_of
+
+WORKDIR_PREFIX = ".pitr-"  # then the pid and a random part: BACKUP_DIR/.pitr-<pid>-xxxx, removed afterwards
+TABLE_MAP_EVENT = 19
+#: Events replayed as they are: they change nothing but what the row and query events around them say.
+HARMLESS_EVENTS = frozenset(
+    {
+        FORMAT_DESCRIPTION_EVENT,
+        3,  # STOP
+        4,  # ROTATE
+        5,  # INTVAR
+        13,  # RAND
+        14,  # USER_VAR
+        16,  # XID (COMMIT)
+        23, 24, 25, 30, 31, 32,  # WRITE/UPDATE/DELETE_ROWS (v1, v2): rows of the table the TABLE_MAP before names
+        29,  # ROWS_QUERY (a comment)
+        33, 34, 35,  # MySQL GTID, ANONYMOUS_GTID, PREVIOUS_GTIDS
+        38,  # XA_PREPARE
+        39,  # PARTIAL_UPDATE_ROWS (MySQL JSON)
+        160,  # ANNOTATE_ROWS (not printed: --skip-annotate-row-events)
+        161,  # BINLOG_CHECKPOINT
+        162,  # MariaDB GTID
+        163,  # GTID_LIST
+    }
+)  # fmt: skip
+TRANSACTION_CONTROL = re.compile(
+    rb"(BEGIN|COMMIT|ROLLBACK|XA\s+(START|END|PREPARE|COMMIT|ROLLBACK)\b.*|SAVEPOINT\s.*|ROLLBACK\s+TO\s.*|RELEASE\s+SAVEPOINT\s.*)",
+    re.I | re.S,
+)
+TABLE_DDL = re.compile(
+    rb"(CREATE\s+(OR\s+REPLACE\s+)?(TEMPORARY\s+)?TABLE|ALTER\s+(ONLINE\s+|IGNORE\s+)*TABLE|DROP\s+(TEMPORARY\s+)?TABLE"
+    rb"|TRUNCATE(\s+TABLE)?|RENAME\s+TABLE|CREATE\s+(UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX|DROP\s+INDEX)\s",
+    re.I,
+)
+#: `name`.`name` or name.name outside quotes: a reference to an object of a database, which must be the source's.
+QUALIFIED = re.compile(rb"(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)\s*\.\s*(?=`|[A-Za-z_$])")
+STRING = re.compile(rb"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"", re.S)
+COMMENT = re.compile(rb"/\*(?!!).*?\*/|--[ \t][^\n]*|#[^\n]*", re.S)
+
+
+class PointInTimeUnreachable(VerificationFailed):
+    """The archive cannot bring a restore to the point asked for (a gap, a missing file, not that far)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where a restore stops: after every event of second `time` (UTC), or at `position` in `file`."""
+
+    time: datetime | None = None
+    file: str | None = None
+    position: int | None = None
+
+    def describe(self) -> str:
+        if self.time is not None:
+            return self.time.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"{self.file}:{self.position}"
+
+
+@dataclass(frozen=True)
+class ReplayFile:
+    name: str
+    path: Path
+    sealed: bool  # a .gz with a manifest; else a raw file of the stream (the newest may still be written)
+    manifest: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    start_file: str
+    start_position: int
+    files: tuple[ReplayFile, ...]
+    point: Point
+    reaches: str  # what the archive holds up to, in words
+    current_until: datetime | None = None  # the stream, running, had written all the server sent until then
+
+
+def parse_point_in_time(text: str) -> datetime:
+    """`YYYY-MM-DD HH:MM:SS` (UTC) or with an offset or `Z` (`...+05:30`, `...Z`); a `T` may stand for the space."""
+    allowed = "allowed: 'YYYY-MM-DD HH:MM:SS' (UTC), optionally with a zone offset such as +05:30 or Z"
+    cleaned = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})?", cleaned):
+        raise UsageError(f"--to-time {text[:60]!r} is not a point in time; {allowed}")
+    try:
+        moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--to-time {text[:60]!r} is no such time; {allowed}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse_position(text: str) -> tuple[str, int]:
+    allowed = "allowed: FILE:POSITION, a binary log file and a position in it, e.g. mysql-bin.000042:1234"
+    name, _, number = text.strip().rpartition(":")
+    if binlog_sequence(name) is None or not number.isdigit() or int(number) < 4:
+        raise UsageError(f"--to-position {text[:80]!r} is not a binary log position; {allowed}")
+    return name, int(number)
+
+
+def recorded_coordinates(entry: BackupEntry) -> tuple[str, int, datetime] | None:
+    """(file, position, snapshot_before) a dump's manifest records, when they are well formed."""
+    record = (entry.manifest or {}).get("binlog")
+    if not isinstance(record, dict):
+        return None
+    name, position, before = record.get("file"), record.get("position"), record.get("snapshot_before")
+    if not isinstance(name, str) or binlog_sequence(name) is None:
+        return None
+    if not isinstance(position, int) or isinstance(position, bool) or position < 4 or not isinstance(before, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(before)
+    except ValueError:
+        return None
+    return name, position, moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def choose_backup(entries: list[BackupEntry], point: Point) -> BackupEntry:
+    """The newest good dump with binary log coordinates from before the point."""
+    candidates = []
+    for entry in entries:
+        coordinates = recorded_coordinates(entry)
+        if not entry.good or coordinates is None:
+            continue
+        name, position, before = coordinates
+        if point.time is not None and before >= point.time + timedelta(seconds=1):
+            continue
+        if point.file is not None and point.position is not None:
+            here, there = binlog_sequence(name), binlog_sequence(point.file)
+            if here is None or there is None or (here, position) > (there, point.position):
+                continue
+        candidates.append((before, entry))
+    if not candidates:
+        raise PointInTimeUnreachable(
+            f"no good MySQL backup with binary log coordinates was taken before {point.describe()}: a restore to "
+            "that point needs one (backups record them while the server writes a binary log)"
+        )
+    return max(candidates, key=lambda found: found[0])[1]
+
+
+def plan_replay(settings: Settings, start_file: str, start_position: int, point: Point) -> ReplayPlan:
+    """The archive's files from `start_file` on, in order, up to the point; PointInTimeUnreachable when it does
+    not hold all of them or does not reach the point."""
+    start_sequence = binlog_sequence(start_file)
+    assert start_sequence is not None
+    state = stream_state(settings)
+    try:
+        files = archive_files(settings.backup_dir, start_file, point)
+    except PointInTimeUnreachable:
+        check_gaps(state, start_sequence, None)  # a recorded gap is why a file is missing: say that
+        raise
+    check_gaps(state, start_sequence, binlog_sequence(files[-1].name))
+    current_until = None
+    if not files[-1].sealed and state.get("running") is True and not state.get("last_error"):
+        with contextlib.suppress(TypeError, ValueError):
+            current_until = datetime.fromisoformat(str(state.get("updated_at"))).astimezone(UTC)
+    return ReplayPlan(start_file, start_position, tuple(files), point, describe_end(files), current_until)
+
+
+def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[ReplayFile]:
+    """The chain of files from `start_file` on: sealed ones, each naming the next, then the stream's raw file."""
+    sealed, _problems = binlog_archive.scan_archive(backup_dir)
+    start_sequence = binlog_sequence(start_file)
+    assert start_sequence is not None
+    files: list[ReplayFile] = []
+    expected = start_file
+    for item in sealed:
+        if item.sequence < start_sequence:
+            continue
+        if item.name != expected:
+            raise PointInTimeUnreachable(f"the binary log archive has no {expected} (next there: {item.name})")
+        files.append(ReplayFile(item.name, item.path, True, item.manifest))
+        following = item.next_file
+        if following is None:
+            raise PointInTimeUnreachable(f"{item.name} in the archive does not say which file came after it")
+        expected = following
+        if point.file is not None and item.name == point.file:
+            break
+    if point.file is None or not files or files[-1].name != point.file:
+        raws = [raw for raw in binlog_archive.raw_files(backup_dir) if raw_sequence(raw) >= start_sequence]
+        for index, raw in enumerate(raws):
+            if raw.name != expected:
+                raise PointInTimeUnreachable(f"the binary log archive has no {expected} (next there: {raw.name})")
+            files.append(ReplayFile(raw.name, raw, False))
+            if index == len(raws) - 1 or raw.name == point.file:
+                break
+            facts = read_binlog(raw, allow_partial_tail=True)  # closed: sealing it is under way
+            following = binlog_archive.following(raw.name, facts.ends_with, facts.next_file)
+            if following is None:
+                raise PointInTimeUnreachable(f"{raw.name} in the stream does not say which file came after it")
+            expected = following
+    if not files:
+        raise PointInTimeUnreachable(
+            f"the binary log archive holds nothing from {start_file} on (is binlog-stream running?)"
+        )
+    return files
+
+
+def stream_state(settings: Settings) -> dict[str, Any]:
+    from afirgen_backup.sources.mysql.binlog_stream import read_state
+
+    state, _ = read_state(settings)
+    return state or {}
+
+
+def raw_sequence(path: Path) -> tuple[str, int]:
+    found = binlog_sequence(path.name)
+    assert found is not None  # raw_files takes no other name
+    return found
+
+
+def check_gaps(state: dict[str, Any], start: tuple[str, int], last: tuple[str, int] | None) -> None:
+    """PointInTimeUnreachable naming a recorded gap between `start` and `last` (None: any after `start`)."""
+    for gap in state.get("gaps") or []:
+        missing = binlog_sequence(str(gap.get("missing_from"))) if isinstance(gap, dict) else None
+        if missing is not None and start <= missing and (last is None or missing <= last):
+            raise PointInTimeUnreachable(
+                f"the binary log archive has a gap: the server purged {gap.get('missing_from')} and what followed "
+                f"before they were archived (the archive goes on at {gap.get('resumed_at')}); no restore can cross "
+                "it: a backup taken after it starts a new range"
+            )
+
+
+def describe_end(files: list[ReplayFile]) -> str:
+    last = files[-1]
+    if last.sealed and last.manifest is not None:
+        return f"{last.name}, last event at {last.manifest.get('last_event_time')}"
+    return f"{last.name} (being written by binlog-stream)"
+
+
+@contextlib.contextmanager
+def private_workdir(backup_dir: Path) -> Iterator[Path]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=backup_dir))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def prepare_files(plan: ReplayPlan, workdir: Path) -> list[Path]:
+    """The plan's files as plain binary logs in `workdir`: a sealed one decompressed and checked against its
+    manifest (the .gz's sha256, the raw file's), a raw one copied as far as its whole events go."""
+    prepared = []
+    for item in plan.files:
+        target = workdir / item.name
+        if item.sealed:
+            copy_sealed(item, target)
+        else:
+            facts = read_binlog(item.path, allow_partial_tail=True)
+            with open_regular_for_reading(item.path) as source, open(target, "xb") as sink:
+                left = facts.size
+                while left and (chunk := source.read(min(READ_CHUNK, left))):
+                    sink.write(chunk)
+                    left -= len(chunk)
+        prepared.append(target)
+    return prepared
+
+
+def copy_sealed(item: ReplayFile, target: Path) -> None:
+    assert item.manifest is not None
+    digest = hashlib.sha256()
+    with open_regular_for_reading(item.path) as packed:
+        while chunk := packed.read(READ_CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != item.manifest.get("sha256"):
+        raise VerificationFailed(f"{item.path.name} is not the file its manifest describes (sha256 differs)")
+    raw_digest = hashlib.sha256()
+    with open(target, "xb") as sink:
+        for chunk in iter_gzip(item.path):
+            raw_digest.update(chunk)
+            sink.write(chunk)
+    if raw_digest.hexdigest() != item.manifest.get("raw_sha256"):
+        raise VerificationFailed(f"{item.path.name} does not unpack into the binary log its manifest describes")
+
+
+def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | None:
+    """Read every event that will be replayed; VerificationFailed for one a restore must not run, and
+    PointInTimeUnreachable when the archive ends before the point. Returns the time of the last event replayed."""
+    stop_at = int((plan.point.time + timedelta(seconds=1)).timestamp()) if plan.point.time is not None else None
+    last_time: int | None = None
+    reached = False
+    for index, path in enumerate(paths):
+        first = index == 0
+        with open_binlog(path) as handle:
+            scanner = EventScanner(
+                handle,
+                path.name,
+                allow_partial_tail=not plan.files[index].sealed,
+                whole_bodies=frozenset({QUERY_EVENT}),
+            )
+            post_headers = b""
+            for header, body in scanner.events():
+                if header.type_code == FORMAT_DESCRIPTION_EVENT:
+                    post_headers = body[57:]
+                    continue
+                if first and header.offset < plan.start_position:
+                    continue
+                if stop_at is not None and header.timestamp >= stop_at and not header.artificial:
+                    reached = True
+                    break
+                if plan.point.file == path.name and header.offset >= (plan.point.position or 0):
+                    reached = True
+                    break
+                check_event(header.type_code, body, post_headers, source_db, path.name, header.offset)
+                if header.timestamp:
+                    last_time = header.timestamp
+        if reached:
+            break
+    current = plan.current_until is not None and plan.point.time is not None and plan.current_until >= plan.point.time
+    if not reached and not current:  # no event after the point, and the stream was not known current at it
+        raise PointInTimeUnreachable(
+            f"the binary log archive does not reach {plan.point.describe()}: it ends with {plan.reaches}"
+        )
+    return datetime.fromtimestamp(last_time, UTC).isoformat() if last_time is not None else None
+
+
+def check_event(type_code: int, body: bytes, post_headers: bytes, source_db: str, name: str, offset: int) -> None:
+    where = f"{name} at {offset}"
+    if type_code in HARMLESS_EVENTS:
+        return
+    if type_code == TABLE_MAP_EVENT:
+        return  # rows of another database are not replayed (--database); of this one, rewritten (--rewrite-db)
+    if type_code != QUERY_EVENT:
+        raise VerificationFailed(f"{where}: a {event_name(type_code)}, which a restore does not replay")
+    db, query = parse_query(body, post_header_length(post_headers, QUERY_EVENT, 13), where)
+    if db != source_db.encode():
+        return  # another database's statement: not replayed (--database)
+    statement = COMMENT.sub(b" ", query).strip().rstrip(b";").strip()
+    if TRANSACTION_CONTROL.fullmatch(statement):
+        return
+    if TABLE_DDL.match(statement + b" "):
+        unquoted = STRING.sub(b"''", statement)
+        for qualifier in QUALIFIED.findall(unquoted):
+            named = qualifier.strip(b"`").replace(b"``", b"`")
+            if named != source_db.encode():
+                raise VerificationFailed(
+                    f"{where}: a statement on another database ({named.decode('utf-8', 'replace')[:64]}) in the log "
+                    f"of {source_db}: {shown(statement)}"
+                )
+        return
+    raise VerificationFailed(
+        f"{where}: a statement a restore does not replay (only transaction control and table DDL, the server "
+        f"logging rows as rows: binlog_format=ROW): {shown(statement)}"
+    )
+
+
+def post_header_length(post_headers: bytes, type_code: int, default: int) -> int:
+    return post_headers[type_code - 1] if len(post_headers) >= type_code else default
+
+
+def parse_query(body: bytes, post_header: int, where: str) -> tuple[bytes, bytes]:
+    """(default database, statement) of a QUERY_EVENT body."""
+    if post_header < 13 or len(body) < post_header:
+        raise VerificationFailed(f"{where}: a QUERY_EVENT too short to read")
+    db_len = body[8]
+    (status_len,) = struct.unpack_from("<H", body, 11)
+    db_start = post_header + status_len
+    if len(body) < db_start + db_len + 1:
+        raise VerificationFailed(f"{where}: a QUERY_EVENT whose database name runs past its end")
+    return body[db_start : db_start + db_len], body[db_start + db_len + 1 :]
+
+
+def shown(statement: bytes) -> str:
+    text = statement.decode("utf-8", "replace")
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return repr(text)
+
+
+def replay_argv(settings: Settings, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str) -> list[str]:
+    argv = [settings.binlog_bin, "--no-defaults", f"--start-position={plan.start_position}"]
+    if plan.point.time is not None:
+        stop = plan.point.time + timedelta(seconds=1)
+        argv.append(f"--stop-datetime={stop:%Y-%m-%d %H:%M:%S}")
+    if plan.point.position is not None:
+        argv.append(f"--stop-position={plan.point.position}")
+    argv += [f"--database={source_db}", f"--rewrite-db={source_db}->{target_db}"]
+    if "mariadb" in os.path.basename(os.path.realpath(settings.binlog_bin)):
+        argv.append("--skip-annotate-row-events")
+    return [*argv, *(str(path) for path in paths)]
+
+
+def replay(
+    settings: Settings, client: LoadClient, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str
+) -> None:
+    """Pipe mysqlbinlog's output for the plan into the mysql client, into `target_db`."""
+    reader = process.spawn(replay_argv(settings, plan, paths, source_db, target_db), extra_env={"TZ": "UTC"})
+    try:
+        with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
+            argv = build_load_argv(settings, defaults_arg, target_db)
+            argv[-1:-1] = [*client.guards, "--binary-mode"]
+            loader = process.spawn(argv, stdin=reader.stdout, stdout=subprocess.DEVNULL, pass_fds=(fd,))
+        reader.stdout.close()
+        loaded = loader.wait()
+        read = reader.wait()
+    except BaseException:
+        reader.stop()
+        raise
+    if read != 0:
+        raise CommandFailed(
+            f"{os.path.basename(settings.binlog_bin)} failed reading the archive: "
+            f"{process.last_line(reader.stderr.tail())}"
+        )
+    if loaded != 0:
+        raise CommandFailed(
+            f"replaying the binary log into {target_db} failed: {process.last_line(loader.stderr.tail())}"
+            + (
+                "; the restoring user needs BINLOG REPLAY (MariaDB) or SYSTEM_VARIABLES_ADMIN (MySQL)"
+                if "denied" in loader.stderr.tail()
+                else ""
+            )
+        )
+
+
+def roll_forward(
+    settings: Settings, client: LoadClient, entry: BackupEntry, point: Point, staging: str, facts: dict[str, Any]
+) -> None:
+    """Replay the archive onto `staging`, which holds `entry` loaded, up to `point`."""
+    coordinates = recorded_coordinates(entry)
+    if coordinates is None:
+        raise BackupError(f"{entry.name} records no binary log coordinates")
+    source_db = source_of(entry.manifest) or ""
+    if database_name_problem(source_db) is not None or "->" in source_db:
+        raise VerificationFailed(f"{entry.name}: its manifest names no database a binary log can be replayed for")
+    plan = plan_replay(settings, coordinates[0], coordinates[1], point)
+    with private_workdir(settings.backup_dir) as workdir:
+        try:
+            paths = prepare_files(plan, workdir)
+            last_event = check_events(paths, plan, source_db)
+        except BinlogDamaged as error:
+            raise VerificationFailed(f"the binary log archive is damaged: {error}") from None
+        replay(settings, client, plan, paths, source_db, staging)
+    facts.update(
+        replayed_from=f"{coordinates[0]}:{coordinates[1]}",
+        replayed_files=[item.name for item in plan.files],
+        last_event_replayed=last_event,
+        point=point.describe(),
+    )

@@ -1,0 +1,288 @@
+"""Point-in-time recovery on a real MariaDB with a binary log (issue #14): `binlog-stream` archives the log while a
+writer commits without pause, full backups are taken in the middle of it, and `restore mysql --to-time T` into
+another database must equal, table checksum for table checksum, what the source held at T: before a backup's
+snapshot (from the backup before), after a rotation, after the streamer was killed and the server restarted, with
+a client in another time zone. What the archive cannot give (a gap the server's purge made, a time beyond its
+end, a statement on another database) fails in one line, the target untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbcompare import table_checksums
+from helpers import as_root, describe, finish, newest_backup, run_cli, start_cli, wait_for
+from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
+
+DB = "fir_db"
+#: docs/security.md's MariaDB backup user, and what binlog-stream needs besides.
+GRANTS = (
+    "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON fir_db.* TO {user}",
+    "GRANT SELECT ON mysql.proc TO {user}",
+    "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO {user}",
+)
+
+
+def prepare(server: Any) -> None:
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {DB}")
+        cur.execute(f"CREATE TABLE {DB}.fir (id INT PRIMARY KEY AUTO_INCREMENT, body VARCHAR(100), n INT)")
+        cur.execute(f"INSERT INTO {DB}.fir (body, n) SELECT CONCAT('report ', seq), seq FROM {DB}.seq_1_to_2000")
+        cur.execute("CREATE DATABASE other_app")
+        cur.execute("CREATE TABLE other_app.log (id INT PRIMARY KEY AUTO_INCREMENT, n INT)")
+        for host in ("%", "localhost"):
+            cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (BACKUP_USER, host, BACKUP_PASSWORD))
+            for grant in GRANTS:
+                cur.execute(grant.format(user="%s@%s"), (BACKUP_USER, host))
+
+
+class Writer(threading.Thread):
+    """Commits one transaction after another (an insert and an update in fir_db, a row in another database),
+    until stopped; `pause_at_a_second_boundary` stops it where every commit so far has an earlier timestamp."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(daemon=True)
+        self.server, self.stop, self.commits = server, threading.Event(), 0
+        self.hold, self.held = threading.Event(), threading.Event()
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self.server.connect(DB) as conn, conn.cursor() as cur:
+                while not self.stop.is_set():
+                    if self.hold.is_set():
+                        self.held.set()
+                        time.sleep(0.01)
+                        continue
+                    self.held.clear()
+                    cur.execute("INSERT INTO fir (body, n) VALUES ('written meanwhile', %s)", (self.commits,))
+                    cur.execute("UPDATE fir SET n = n + 1 WHERE id = %s", (self.commits % 2000 + 1,))
+                    cur.execute("INSERT INTO other_app.log (n) VALUES (%s)", (self.commits,))
+                    conn.commit()
+                    self.commits += 1
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            self.failure = error
+
+    def pause_at_a_second_boundary(self) -> datetime:
+        """Hold the writer, wait for the next whole second; the second every commit so far belongs to (or before)."""
+        self.hold.set()
+        wait_for(self.held.is_set, 30, "the writer to stop between transactions")
+        return next_second_boundary()
+
+    def resume(self) -> None:
+        self.hold.clear()
+
+
+def next_second_boundary() -> datetime:
+    """Wait for the next whole second; the second that just ended (every commit so far is in it or before)."""
+    last = int(time.time())
+    time.sleep(last + 1.05 - time.time())
+    return datetime.fromtimestamp(last, UTC)
+
+
+def fingerprint(server: Any, db: str = DB) -> dict[str, int | None]:
+    with server.connect() as conn:
+        return table_checksums(conn, db)
+
+
+def stream_env(server: Any, sessions_db: Path, tmp_path: Path) -> dict[str, str]:
+    env = BackupUser(BACKUP_USER, BACKUP_PASSWORD, server.host, server.port, server.socket).backup_env(
+        DB, sessions_db, tmp_path
+    )
+    return dict(env, BACKUP_SESSIONS_ENABLED="false", BACKUP_RETENTION_DAYS="30", BACKUP_KEEP_LAST="10")
+
+
+def stream_state(env: dict[str, str]) -> dict[str, Any]:
+    path = Path(env["BACKUP_DIR"]) / "binlog" / "stream.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def wait_until_archived(server: Any, env: dict[str, str]) -> None:
+    """The stream holds everything the server logged so far (its open file as long as the server's)."""
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW MASTER STATUS")
+        name, position = cur.fetchone()[:2]
+    raw = Path(env["BACKUP_DIR"]) / "binlog" / ".stream" / name
+    wait_for(lambda: raw.is_file() and raw.stat().st_size >= position, 60, f"the stream to reach {name}:{position}")
+
+
+def restore_to(env: dict[str, str], point: str, target: str, **extra: str) -> Any:
+    return run_cli(dict(as_root(env), **extra), "restore", "mysql", "--to-time", point, "--target-db", target)
+
+
+@pytest.fixture
+def streamed(binlog_mariadb: Any, sessions_db: Path, tmp_path: Path) -> Any:
+    """(server, env, the running stream, the writer): fir_db with 2,000 rows, the writer committing."""
+    prepare(binlog_mariadb)
+    env = stream_env(binlog_mariadb, sessions_db, tmp_path)
+    stream = start_cli(env, "binlog-stream")
+    writer = Writer(binlog_mariadb)
+    writer.start()
+    try:
+        yield binlog_mariadb, env, stream, writer
+    finally:
+        writer.stop.set()
+        writer.join()
+        if stream.poll() is None:
+            stream.send_signal(signal.SIGTERM)
+            finish(stream)
+
+
+def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.5)
+    first = run_cli(env, "backup")
+    time.sleep(1.5)
+    t1 = writer.pause_at_a_second_boundary()  # after the first backup, before the second: restored from the first
+    at_t1 = fingerprint(server)
+    writer.resume()
+    time.sleep(1.2)
+    server.execute("FLUSH BINARY LOGS")
+    time.sleep(1.2)
+    time.sleep(1.1)  # the second backup gets a name of its own second
+    second = run_cli(env, "backup")
+    second_name = newest_backup(env).name
+    time.sleep(1.2)
+    server.execute("FLUSH BINARY LOGS")
+    t2 = writer.pause_at_a_second_boundary()  # after a rotation, restored from the second backup
+    at_t2 = fingerprint(server)
+    writer.resume()
+    time.sleep(1.5)
+    writer.stop.set()
+    writer.join()
+    t3 = next_second_boundary()  # no event after it: restores to the end of the log
+    at_t3 = fingerprint(server)
+    server.execute(f"DROP TABLE {DB}.fir")
+    wait_until_archived(server, env)
+
+    restored_t1 = restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata")
+    restored_t2 = restore_to(env, t2.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2")
+    restored_t3 = restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3")
+
+    assert writer.failure is None and writer.commits > 100, writer.failure
+    assert first.returncode == 0 and second.returncode == 0, describe(second)
+    assert restored_t1.returncode == 0, describe(restored_t1)
+    assert second_name not in restored_t1.stdout, "T1 comes before the second backup: the first one is used"
+    assert fingerprint(server, "copy_t1") == at_t1
+    assert restored_t2.returncode == 0, describe(restored_t2)
+    assert f"restored {second_name}" in restored_t2.stdout
+    assert fingerprint(server, "copy_t2") == at_t2
+    assert restored_t3.returncode == 0, describe(restored_t3)
+    assert fingerprint(server, "copy_t3") == at_t3
+    assert stream.poll() is None, "the stream runs on"
+
+
+def test_a_time_beyond_the_archive_or_before_any_backup_is_refused_the_target_untouched(streamed: Any) -> None:
+    server, env, _stream, writer = streamed
+    before_any = datetime.now(UTC)
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    server.execute("CREATE DATABASE kept")
+    server.execute("CREATE TABLE kept.t (i INT)")
+
+    too_early = restore_to(env, f"{before_any:%Y-%m-%d %H:%M:%S}", "kept")
+    too_late = run_cli(
+        as_root(env), "restore", "mysql", "--to-time", "2099-01-01 00:00:00", "--target-db", "kept", "--yes"
+    )
+    not_a_time = restore_to(env, "yesterday", "kept")
+
+    assert too_early.returncode == 1 and "no good MySQL backup with binary log coordinates" in too_early.stderr
+    assert too_late.returncode == 1 and "does not reach 2099-01-01 00:00:00 UTC" in too_late.stderr, describe(too_late)
+    assert "database kept on" in too_late.stderr and "was not touched" in too_late.stderr
+    assert not_a_time.returncode == 2 and "--to-time 'yesterday' is not a point in time" in not_a_time.stderr
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES FROM kept")
+        assert cur.fetchall() == (("t",),)
+        cur.execute("SHOW DATABASES LIKE 'kept%'")
+        assert cur.fetchall() == (("kept",),), "no staging database is left"
+    assert writer.failure is None
+
+
+def test_a_streamer_killed_and_a_server_restarted_lose_no_event(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    time.sleep(1.5)
+    streamer = wait_for(lambda: streamer_pid(stream.pid), 30, "the streaming client")
+    os.kill(streamer, signal.SIGKILL)  # mid-file: the stream starts it again and fetches that file anew
+    time.sleep(2.5)
+    writer.hold.set()
+    wait_for(writer.held.is_set, 30, "the writer to stop")
+    server.restart()  # the streamer loses its connection; the server starts a new file
+    writer.stop.set()
+    writer.join()
+    with server.connect(DB) as conn, conn.cursor() as cur:
+        for n in range(50):
+            cur.execute("INSERT INTO fir (body, n) VALUES ('after the restart', %s)", (n,))
+    end = next_second_boundary()
+    expected = fingerprint(server)
+    wait_until_archived(server, env)
+
+    restored = restore_to(env, f"{end:%Y-%m-%d %H:%M:%S}", "copy_all")
+
+    assert restored.returncode == 0, describe(restored)
+    assert fingerprint(server, "copy_all") == expected
+    assert stream_state(env)["restarts"] >= 2, "the streamer was started again after each loss"
+
+
+def streamer_pid(parent: int) -> int | None:
+    """The pid of the stream's child (the mariadb-binlog it runs), from /proc."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"--stop-never" in command:
+                return int(entry.name)
+    return None
+
+
+def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    wait_until_archived(server, env)
+    stream.send_signal(signal.SIGTERM)
+    assert finish(stream).returncode == 143
+    time.sleep(1.5)
+    for _ in range(3):
+        server.execute("FLUSH BINARY LOGS")
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW MASTER STATUS")
+        current = cur.fetchone()[0]
+
+        def purged() -> bool:  # a file a replica (the stream, until the server notices it left) reads is kept
+            cur.execute(f"PURGE BINARY LOGS TO '{current}'")
+            cur.execute("SHOW BINARY LOGS")
+            return cur.fetchone()[0] == current
+
+        wait_for(purged, 30, "the purge", interval=0.2)
+    writer.stop.set()
+    writer.join()
+    after = next_second_boundary()
+
+    again = start_cli(env, "binlog-stream")
+    try:
+        wait_for(lambda: stream_state(env).get("gaps"), 60, "the gap to be recorded")
+        wait_until_archived(server, env)
+        restored = restore_to(env, f"{after:%Y-%m-%d %H:%M:%S}", "copy_gap")
+    finally:
+        again.send_signal(signal.SIGTERM)
+        finish(again)
+
+    gap = stream_state(env)["gaps"][0]
+    assert gap["resumed_at"] == current
+    assert restored.returncode == 1, describe(restored)
+    assert "the binary log archive has a gap" in restored.stderr and gap["missing_from"] in restored.stderr
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'copy_gap%'")
+        assert cur.fetchall() == ()

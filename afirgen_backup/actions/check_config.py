@@ -50,9 +50,9 @@ def describe_offsite(settings: Settings) -> list[str]:
     offsite = settings.offsite
     assert offsite is not None
     how = f"age-encrypted for {len(offsite.recipients)} recipient(s)" if offsite.encrypted else "NOT encrypted"
-    store = Store(offsite, quick=True)
-    lines = [f"  off-site: {store.where}, {how}"]
+    lines = [f"  off-site: {offsite.url}{f' at {offsite.endpoint_url}' if offsite.endpoint_url else ''}, {how}"]
     try:
+        store = Store(offsite, quick=True)
         with store.watched():
             store.check()
     except OffsiteFailed as error:

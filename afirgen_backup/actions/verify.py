@@ -188,6 +188,8 @@ def verify_remote(
     else:
         chosen = []
         for kind in settings.enabled_kinds:
+            if ahead := remote.ahead_of_the_clock(kind):
+                get_logger().warning("remote_copies_in_the_future_skipped", files=ahead)
             newest = remote.newest_good(kind)
             if newest is None:
                 problems.append(f"no complete {kind} copy in {store.where}")

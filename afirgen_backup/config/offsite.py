@@ -166,7 +166,7 @@ def parse_offsite(env: Mapping[str, str]) -> OffsiteSettings | None:
 def parse_s3_url(url: str) -> tuple[str, str]:
     allowed = "allowed: s3://bucket or s3://bucket/prefix (bucket: 3-63 lowercase letters, digits, dots, hyphens)"
     if not url.startswith("s3://"):
-        raise ConfigError(f"BACKUP_S3_URL={url!r} is not an s3:// URL; {allowed}")
+        raise ConfigError(f"BACKUP_S3_URL={shown_url(url)!r} is not an s3:// URL; {allowed}")
     bucket, _, prefix = url[len("s3://") :].partition("/")
     if "@" in bucket or ":" in bucket:  # never repeat what could be a key and a secret
         raise ConfigError(
@@ -174,15 +174,30 @@ def parse_s3_url(url: str) -> tuple[str, str]:
             "AWS_* variables and the endpoint in BACKUP_S3_ENDPOINT_URL"
         )
     if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
-        raise ConfigError(f"BACKUP_S3_URL={url!r}: {bucket!r} is not a bucket name; {allowed}")
+        raise ConfigError(f"BACKUP_S3_URL: {bucket[:80]!r} is not a bucket name; {allowed}")
     parts = [part for part in prefix.strip("/").split("/")] if prefix.strip("/") else []
     for part in parts:
         if not PREFIX_PART.fullmatch(part) or part in (".", ".."):
+            shown = repr(part[:80]) if "@" not in part else "with a '@' in it"  # could be key:secret@...
             raise ConfigError(
-                f"BACKUP_S3_URL={url!r}: the prefix part {part!r} is not allowed; {allowed}, the prefix made of "
+                f"BACKUP_S3_URL: the prefix part {shown} is not allowed; {allowed}, the prefix made of "
                 "letters, digits and !_.*'()=+,;:@$&- between single slashes, no '.' or '..'"
             )
     return bucket, "/".join(parts)
+
+
+def shown_url(raw: str) -> str:
+    """A URL fit to repeat in a message: no user name or password (anything before an '@' in its authority),
+    at most 120 characters."""
+    scheme, separator, rest = raw.partition("://")
+    if separator:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rpartition("@")[2]
+        raw = f"{scheme}://{authority}{slash}{path if '@' not in path else '...'}"
+    elif "@" in raw:
+        return "***"
+    return raw if len(raw) <= 120 else raw[:117] + "..."
 
 
 def parse_endpoint(raw: str) -> str | None:
@@ -190,17 +205,17 @@ def parse_endpoint(raw: str) -> str | None:
         return None
     allowed = "allowed: http(s)://host[:port] of an S3-compatible service (credentials go in AWS_* variables)"
     parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"BACKUP_S3_ENDPOINT_URL={raw!r} is not an http(s) URL; {allowed}")
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc or (parts.scheme not in ("http", "https") and "@" in raw):
         # never repeat what could be a secret
         raise ConfigError(f"BACKUP_S3_ENDPOINT_URL holds a user name or password; {allowed}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"BACKUP_S3_ENDPOINT_URL={shown_url(raw)!r} is not an http(s) URL; {allowed}")
     if parts.query or parts.fragment:
-        raise ConfigError(f"BACKUP_S3_ENDPOINT_URL={raw!r} has a query or fragment; {allowed}")
+        raise ConfigError(f"BACKUP_S3_ENDPOINT_URL={shown_url(raw)!r} has a query or fragment; {allowed}")
     try:
         parts.port  # noqa: B018 - raises for a port that is not a number in range
     except ValueError:
-        raise ConfigError(f"BACKUP_S3_ENDPOINT_URL={raw!r} has no valid port; {allowed}") from None
+        raise ConfigError(f"BACKUP_S3_ENDPOINT_URL={shown_url(raw)!r} has no valid port; {allowed}") from None
     return raw.rstrip("/")
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from afirgen_backup import catalog
 from afirgen_backup.catalog import BackupEntry
+from afirgen_backup.checks import Check, Verification, record_result
 from afirgen_backup.config import Settings
 from afirgen_backup.config.offsite import OffsiteSettings
 from afirgen_backup.errors import BackupError, ConfigError, Interrupted, describe_error
@@ -295,6 +296,8 @@ def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kin
                 result.damaged[entry.name] = str(error)
                 damaged_kinds.add(kind)
                 log.error("offsite_skipped_damaged", file=entry.name, error=str(error))
+                # kept as a failed verification: the file no longer counts as good, for retention either
+                record_result(Verification(entry, [Check("sha256", False, str(error))]))
                 continue
             except (BackupError, OSError) as error:
                 store.deadline.check_stop()  # the step's time is over, or a signal came: no other kind is tried

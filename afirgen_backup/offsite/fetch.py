@@ -17,7 +17,6 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from afirgen_backup.offsite.crypto import decrypt, load_identities
 from afirgen_backup.offsite.remote import RemoteBackup, RemoteCatalog, scan_remote
 from afirgen_backup.offsite.store import Store
 
-FUTURE_SLACK = timedelta(hours=1)  # a copy named more than this ahead of the clock is not taken for `latest`
 REMOTE_PREFIX = ".remote-"  # then the fetching process's pid, a dash and a random part
 FETCH_NAME = re.compile(r"^\.remote-(\d+)-")
 
@@ -62,11 +60,10 @@ def choose(remote: RemoteCatalog, name: str, kind: str | None, where: str) -> Re
     if name == "latest":
         if kind is None:
             raise UsageError("'latest' needs a kind (mysql or sessions)")
-        latest = datetime.now(UTC) + FUTURE_SLACK
-        ahead = [b.name for b in remote.of_kind(kind) if b.good and b.time > latest]
+        ahead = remote.ahead_of_the_clock(kind)
         if ahead:  # planted, or made by a host whose clock is wrong: never "latest" without being named
             get_logger().warning("remote_copies_in_the_future_skipped", files=ahead)
-        newest = next((b for b in remote.of_kind(kind) if b.good and b.time <= latest), None)
+        newest = remote.newest_good(kind)
         if newest is None:
             raise UsageError(f"there is no complete {kind} copy in {where} (see list --remote)")
         return newest

@@ -23,11 +23,13 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from afirgen_backup import process
 from afirgen_backup.errors import Interrupted
 
+T = TypeVar("T")
 POLL_SECONDS = 0.5
 CLEANUP_SECONDS = 15  # after a cut, what the cleanup's requests get before the connections are cut again
 FD_DIR = "/proc/self/fd"
@@ -115,3 +117,26 @@ def connections_cut_when_over(deadline: Deadline) -> Iterator[None]:
     finally:
         done.set()
         watcher.join()
+
+
+def run_within(deadline: Deadline, work: Callable[[], T]) -> T:
+    """work() in a thread of its own, waited for until the deadline is over (then its error, or Interrupted): for
+    what no connection cutting can end, such as a credential_process that hangs. A thread given up on is left to
+    end with the process."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="offsite-bounded", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        if worker.is_alive():
+            deadline.check_stop()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]

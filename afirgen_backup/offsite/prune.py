@@ -21,7 +21,7 @@ from afirgen_backup.config import Settings
 from afirgen_backup.errors import describe_error
 from afirgen_backup.logs import get_logger
 from afirgen_backup.offsite.remote import RemoteBackup, note_known_damage, scan_remote
-from afirgen_backup.offsite.store import OffsiteFailed, Store
+from afirgen_backup.offsite.store import OffsiteFailed, Store, StoredObject
 from afirgen_backup.retention import RetentionPolicy, plan_retention
 
 
@@ -58,18 +58,26 @@ def prune_remote(
 
 
 def delete_backup(store: Store, backup: RemoteBackup, now: datetime, result: RemotePrune) -> bool:
-    """Delete every version of the backup's objects, data first; False when something stays."""
-    for stored in backup.objects:
-        try:
-            versions = store.versions(stored.key)
-            for version in versions:
-                if version.legal_hold or (version.retain_until is not None and version.retain_until > now):
-                    result.locked.append(stored.key)
-                    return False
-                store.delete(version)
-        except OffsiteFailed as error:
-            store.deadline.check_stop()
-            result.failures[stored.key] = describe_error(error)
-            get_logger(part="offsite").error("offsite_prune_failed", key=stored.key, error=str(error))
+    """Delete every version of the backup's objects, data first; False when something stays. Nothing is deleted
+    while any version of either object is under a retention date or a legal hold: a copy goes whole or not at all."""
+    doing = backup.objects[0].key if backup.objects else backup.name
+    try:
+        versions = [(stored.key, store.versions(stored.key)) for stored in backup.objects]
+        held = [key for key, found in versions for version in found if is_locked(version, now)]
+        if held:
+            result.locked.extend(dict.fromkeys(held))
             return False
+        for key, found in versions:
+            doing = key  # named in the failure
+            for version in found:
+                store.delete(version)
+    except OffsiteFailed as error:
+        store.deadline.check_stop()
+        result.failures[doing] = describe_error(error)
+        get_logger(part="offsite").error("offsite_prune_failed", key=doing, error=str(error))
+        return False
     return True
+
+
+def is_locked(version: StoredObject, now: datetime) -> bool:
+    return version.legal_hold or (version.retain_until is not None and version.retain_until > now)

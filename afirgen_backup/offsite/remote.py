@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from afirgen_backup import catalog
@@ -18,6 +18,8 @@ from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config.offsite import OffsiteSettings
 from afirgen_backup.offsite.copies import ENCRYPTED_SUFFIX, MANIFEST_SUFFIX
 from afirgen_backup.offsite.store import Store, StoredObject
+
+FUTURE_SLACK = timedelta(hours=1)  # a copy named more than this ahead of the clock is never the newest
 
 
 @dataclass
@@ -60,8 +62,15 @@ class RemoteCatalog:
         """The copies of one kind, newest first."""
         return sorted((b for b in self.backups if b.kind == kind), key=lambda b: b.order, reverse=True)
 
-    def newest_good(self, kind: str) -> RemoteBackup | None:
-        return next((b for b in self.of_kind(kind) if b.good), None)
+    def newest_good(self, kind: str, now: datetime | None = None) -> RemoteBackup | None:
+        """The newest complete copy of a kind, never one named more than FUTURE_SLACK ahead of the clock (planted,
+        or made by a host whose clock was wrong): such a copy is used only when named."""
+        latest = (now or datetime.now(UTC)) + FUTURE_SLACK
+        return next((b for b in self.of_kind(kind) if b.good and b.time <= latest), None)
+
+    def ahead_of_the_clock(self, kind: str, now: datetime | None = None) -> list[str]:
+        latest = (now or datetime.now(UTC)) + FUTURE_SLACK
+        return [b.name for b in self.of_kind(kind) if b.good and b.time > latest]
 
     def find(self, name: str) -> RemoteBackup | None:
         """The copy of that backup name: a complete one before an incomplete one, then an encrypted one before one

@@ -26,7 +26,7 @@ from botocore.session import Session as BotocoreSession
 
 from afirgen_backup.config.offsite import OffsiteSettings
 from afirgen_backup.errors import BackupError, ConfigError
-from afirgen_backup.offsite.guard import Deadline, connections_cut_when_over
+from afirgen_backup.offsite.guard import Deadline, connections_cut_when_over, run_within
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
@@ -38,6 +38,11 @@ QUICK_SECONDS = 30
 # Error codes that a setting must fix: exit 2, naming what to check.
 CREDENTIAL_ERRORS = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId"}
+)
+# botocore's errors while it reads the AWS files and settings: exit 2 (the others, such as a task role's endpoint
+# that does not answer, may pass: exit 1).
+SETTING_ERRORS = frozenset(
+    {"ProfileNotFound", "ConfigParseError", "InvalidConfigError", "ConfigNotFound", "UnknownCredentialError"}
 )
 BUCKET_ERRORS = frozenset({"NoSuchBucket", "InvalidBucketName", "PermanentRedirect", "AuthorizationHeaderMalformed"})
 
@@ -66,6 +71,39 @@ def describe_client_error(error: ClientError) -> tuple[str, str]:
     return code, str(details.get("Message") or "")
 
 
+def make_client(settings: OffsiteSettings, quick: bool) -> Any:
+    """The S3 client, its credentials found (ConfigError when a profile or an AWS file is wrong)."""
+    config = Config(
+        region_name=settings.region,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=CONNECT_TIMEOUT if quick else READ_TIMEOUT,
+        retries={"total_max_attempts": 1 if quick else MAX_ATTEMPTS, "mode": "standard"},
+        s3={"addressing_style": "path" if settings.force_path_style else "auto"},
+        user_agent_appid="afirgen-backup",
+        ignore_configured_endpoint_urls=True,  # the endpoint is BACKUP_S3_ENDPOINT_URL's, never AWS_ENDPOINT_URL*
+    )
+    try:
+        botocore_session = BotocoreSession()
+        if settings.credentials_file is not None:
+            botocore_session.set_config_variable("credentials_file", str(settings.credentials_file))
+        if settings.config_file is not None:
+            botocore_session.set_config_variable("config_file", str(settings.config_file))
+        session = boto3.Session(
+            aws_access_key_id=settings.access_key_id,
+            aws_secret_access_key=settings.secret_access_key,
+            aws_session_token=settings.session_token,
+            profile_name=settings.profile,
+            botocore_session=botocore_session,
+        )
+        return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    except BotoCoreError as error:
+        if type(error).__name__ in SETTING_ERRORS:  # a profile that does not exist, an AWS file that cannot be read
+            raise ConfigError(
+                f"off-site copies: {error}; check AWS_PROFILE, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE"
+            ) from None
+        raise OffsiteFailed(f"off-site copies: no credentials now: {error}") from None  # a role's endpoint, say
+
+
 class Store:
     """One bucket and prefix of an S3-compatible service."""
 
@@ -77,32 +115,6 @@ class Store:
         self.settings = settings
         for name, value in settings.chain:  # boto3's credential chain reads them from the environment
             os.environ.setdefault(name, value)  # never a child's: process.py scrubs the environment
-        config = Config(
-            region_name=settings.region,
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=CONNECT_TIMEOUT if quick else READ_TIMEOUT,
-            retries={"total_max_attempts": 1 if quick else MAX_ATTEMPTS, "mode": "standard"},
-            s3={"addressing_style": "path" if settings.force_path_style else "auto"},
-            user_agent_appid="afirgen-backup",
-        )
-        try:
-            botocore_session = BotocoreSession()
-            if settings.credentials_file is not None:
-                botocore_session.set_config_variable("credentials_file", str(settings.credentials_file))
-            if settings.config_file is not None:
-                botocore_session.set_config_variable("config_file", str(settings.config_file))
-            session = boto3.Session(
-                aws_access_key_id=settings.access_key_id,
-                aws_secret_access_key=settings.secret_access_key,
-                aws_session_token=settings.session_token,
-                profile_name=settings.profile,
-                botocore_session=botocore_session,
-            )
-            self.client: Any = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
-        except BotoCoreError as error:  # a profile that does not exist, an AWS file that cannot be parsed
-            raise ConfigError(
-                f"off-site copies: {error}; check AWS_PROFILE, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE"
-            ) from None
         if quick:
             seconds = min(seconds, QUICK_SECONDS)
             why = f"{self.where} did not answer within {QUICK_SECONDS} s"
@@ -112,6 +124,9 @@ class Store:
                 f"{self.where}; the next run does what it did not"
             )
         self.deadline = Deadline(seconds, OffsiteFailed, why)
+        # The credentials are looked for while the client is made (a task role's endpoint, a credential_process):
+        # within the deadline too.
+        self.client: Any = run_within(self.deadline, lambda: make_client(settings, quick))
         # once it is over: no request sent (but an upload's abort), none retried
         self.client.meta.events.register_first("before-send.s3", self.deadline.check_request)
         self.client.meta.events.register_first("needs-retry.s3", self.deadline.check_stop)

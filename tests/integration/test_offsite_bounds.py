@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import describe, finish, newest_backup, read_manifest, run_cli, start_cli, wait_for
+from helpers import describe, finish, newest_backup, plant_backup, read_manifest, run_cli, start_cli, wait_for
 from s3_server import S3Server
 
 PREFIX = "fir-backups"
@@ -213,20 +214,21 @@ def test_a_task_roles_credentials_reach_the_cron_job(
     assert "task-role-secret" not in job_file.read_text()
 
 
-def test_a_copy_under_a_legal_hold_is_kept_and_no_error(
-    offsite_env: dict[str, str], s3_server: S3Server, s3_locked_bucket: str, sessions_db: Path
+@pytest.mark.parametrize("held_object", ["", ".json"], ids=["on-the-data", "on-the-manifest"])
+def test_a_copy_under_a_legal_hold_is_kept_whole_and_no_error(
+    offsite_env: dict[str, str], s3_server: S3Server, s3_locked_bucket: str, sessions_db: Path, held_object: str
 ) -> None:
     env = sessions_only(dict(offsite_env, BACKUP_S3_URL=f"s3://{s3_locked_bucket}/{PREFIX}"))
     env.update(BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="1")
     client = s3_server.client()
     first = run_cli(env, "backup")
     held = f"{PREFIX}/{newest_backup(env, 'sessions').name}"
-    client.put_object_legal_hold(Bucket=s3_locked_bucket, Key=held, LegalHold={"Status": "ON"})
+    client.put_object_legal_hold(Bucket=s3_locked_bucket, Key=held + held_object, LegalHold={"Status": "ON"})
     time.sleep(1.1)
 
     second = run_cli(env, "backup")
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=s3_locked_bucket).get("Contents", [])]
-    client.put_object_legal_hold(Bucket=s3_locked_bucket, Key=held, LegalHold={"Status": "OFF"})
+    client.put_object_legal_hold(Bucket=s3_locked_bucket, Key=held + held_object, LegalHold={"Status": "OFF"})
     time.sleep(1.1)
     third = run_cli(env, "backup")
     after = [item["Key"] for item in client.list_objects_v2(Bucket=s3_locked_bucket).get("Contents", [])]
@@ -235,7 +237,7 @@ def test_a_copy_under_a_legal_hold_is_kept_and_no_error(
     assert held in keys and f"{held}.json" in keys, "the held copy stays"
     assert "could not delete" not in second.stderr
     assert third.returncode == 0, describe(third)
-    assert held not in after, "once the hold is lifted, retention takes the copy"
+    assert held not in after and f"{held}.json" not in after, "once the hold is lifted, retention takes the copy"
 
 
 def test_a_copy_grown_in_the_bucket_is_refused_by_its_listed_size_and_the_failure_is_kept(
@@ -284,8 +286,62 @@ def test_latest_is_never_a_copy_dated_in_the_future(
     target = tmp_path / "restored.db"
 
     restored = run_cli(env, "restore", "sessions", "--remote", "latest", "--target", str(target))
+    verified = run_cli(env, "verify", "--remote")
 
     assert restored.returncode == 0, describe(restored)
     output = restored.stdout + restored.stderr
     assert real in output and "remote_copies_in_the_future_skipped" in output and planted in output
     assert target.is_file()
+    assert verified.returncode == 0 and f"ok      {real}" in verified.stdout, describe(verified)
+
+
+@pytest.mark.parametrize("slow_endpoint", [1.0], indirect=True)
+def test_check_config_gives_a_task_roles_credentials_endpoint_no_more_than_its_bound(
+    offsite_env: dict[str, str], sessions_db: Path, slow_endpoint: SlowEndpoint
+) -> None:
+    env = sessions_only(
+        dict(
+            without_keys(offsite_env),
+            AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{slow_endpoint.port}/v2/credentials",
+        )
+    )
+    started = time.monotonic()
+
+    checked = run_cli(env, "check-config", timeout=120)
+    took = time.monotonic() - started
+
+    assert checked.returncode == 0 and "not reachable now" in checked.stdout, describe(checked)
+    assert slow_endpoint.connections, "the credentials were asked for"
+    assert took < 45, f"check-config took {took:.0f} s"
+
+
+def test_a_credential_process_that_hangs_holds_check_config_no_longer_than_its_bound(
+    offsite_env: dict[str, str], sessions_db: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[profile stuck]\ncredential_process = sleep 300\n")
+    env = sessions_only(dict(without_keys(offsite_env), AWS_PROFILE="stuck", AWS_CONFIG_FILE=str(config)))
+    started = time.monotonic()
+
+    checked = run_cli(env, "check-config", timeout=120)
+    took = time.monotonic() - started
+
+    assert checked.returncode == 0 and "did not answer within 30 s" in checked.stdout, describe(checked)
+    assert took < 45, f"check-config took {took:.0f} s"
+
+
+def test_a_backup_the_copy_finds_damaged_no_longer_counts_toward_keep_last(
+    offsite_env: dict[str, str], sessions_db: Path
+) -> None:
+    env = sessions_only(dict(offsite_env, BACKUP_RETENTION_DAYS="1", BACKUP_KEEP_LAST="2"))
+    backup_dir = Path(env["BACKUP_DIR"])
+    older = plant_backup(backup_dir, "sessions", timedelta(days=4))
+    damaged = plant_backup(backup_dir, "sessions", timedelta(days=2))
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # after its manifest: same size, another sha256
+
+    result = run_cli(env, "backup")
+
+    assert result.returncode == 1 and f"{damaged.name} does not match its manifest" in result.stderr
+    assert read_manifest(damaged)["verification"]["ok"] is False
+    assert older.is_file(), "with the damaged one no good backup, the older one is among the two kept"

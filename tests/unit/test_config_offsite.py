@@ -112,11 +112,25 @@ def test_a_secret_in_the_endpoint_url_is_refused_without_repeating_it(env: dict[
     assert "BACKUP_S3_ENDPOINT_URL" in message and "hunter2" not in message
 
 
-@pytest.mark.parametrize("url", ["s3://AKIAEXAMPLE:hunter2@bucket/x", "s3://hunter2@bucket", "s3://host:9000/hunter2"])
-def test_a_secret_in_the_bucket_url_is_refused_without_repeating_it(env: dict[str, str], url: str) -> None:
-    env["BACKUP_S3_URL"] = url
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BACKUP_S3_URL", "s3://AKIAEXAMPLE:hunter2@bucket/x"),
+        ("BACKUP_S3_URL", "s3://hunter2@bucket"),
+        ("BACKUP_S3_URL", "s3://host:9000/hunter2"),
+        ("BACKUP_S3_URL", "https://AKIAEXAMPLE:hunter2@bucket/x"),
+        ("BACKUP_S3_URL", "S3://AKIAEXAMPLE:hunter2@bucket/x"),
+        ("BACKUP_S3_URL", "s3://bad_bucket/AKIAEXAMPLE:hunter2@x"),
+        ("BACKUP_S3_URL", "s3://bucket/ok/AKIAEXAMPLE:hunter2@x y"),
+        ("BACKUP_S3_ENDPOINT_URL", "s3://AKIAEXAMPLE:hunter2@host:9000"),
+        ("BACKUP_S3_ENDPOINT_URL", "https://AKIAEXAMPLE:hunter2@"),
+        ("BACKUP_S3_ENDPOINT_URL", "http://AKIAEXAMPLE:hunter2@host:99999"),
+    ],
+)
+def test_a_secret_in_a_url_is_refused_without_repeating_it(env: dict[str, str], name: str, value: str) -> None:
+    env[name] = value
     message = refusal(env)
-    assert "BACKUP_S3_URL" in message and "allowed:" in message
+    assert name in message and "allowed:" in message
     assert "hunter2" not in message and "AKIAEXAMPLE" not in message
 
 
@@ -191,3 +205,17 @@ def test_credentials_the_store_refuses_are_a_setting_to_fix(env: dict[str, str],
 
     message = str(caught.value)
     assert "InvalidAccessKeyId" in message and "AWS_ACCESS_KEY_ID" in message and "nope" not in message
+
+
+def test_the_endpoint_is_backup_s3_endpoint_url_never_an_aws_endpoint_variable(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    env.update(AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY="example", BACKUP_S3_REGION="ap-south-1")
+
+    to_aws = Store(offsite(env)).client.meta.endpoint_url
+    to_minio = Store(offsite(dict(env, BACKUP_S3_ENDPOINT_URL="http://127.0.0.1:9000"))).client.meta.endpoint_url
+
+    assert to_aws == "https://s3.ap-south-1.amazonaws.com"
+    assert to_minio == "http://127.0.0.1:9000"

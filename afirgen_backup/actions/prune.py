@@ -58,6 +58,11 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     kept = sum(1 for d in result.decisions if not d.delete)
     failed = f", {len(result.failures)} could not be deleted" if result.failures else ""
     sys.stdout.write(f"{len(doomed)} {verb}, {kept} kept{failed}\n")
+    if result.binlogs:
+        sys.stdout.write(
+            f"{verb} {len(result.binlogs)} archived binary log file(s) no kept backup needs: "
+            f"{', '.join(result.binlogs)}\n"
+        )
     if result.error:
         sys.stderr.write(f"error: {result.error}\n")
         return EXIT_FAILED
@@ -82,6 +87,7 @@ class PruneResult:
     decisions: list[Decision]
     deleted: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)  # file name -> why it could not be deleted
+    binlogs: list[str] = field(default_factory=list)  # archived binary log files deleted (or, dry run, to delete)
 
     @property
     def error(self) -> str | None:
@@ -129,6 +135,12 @@ def prune_backups(
             log.info("pruned", file=backup.name, reason=decision.reason)
     if removed_any:
         fsync_directory(settings.backup_dir)
+    kept = [
+        b
+        for b in found.of_kind("mysql")
+        if b.name not in result.deleted and not (dry_run and planned_for_deletion(b, result))
+    ]
+    prune_binlog_archive(settings, kept, result, dry_run=dry_run)
     log.info(
         "prune_finished" if not dry_run else "prune_dry_run",
         deleted=len(result.deleted),
@@ -138,6 +150,43 @@ def prune_backups(
         skipped_kinds=sorted(skip_kinds),
     )
     return result
+
+
+def planned_for_deletion(backup: catalog.BackupEntry, result: PruneResult) -> bool:
+    return any(d.delete and d.backup.name == backup.name for d in result.decisions)
+
+
+def prune_binlog_archive(
+    settings: Settings, kept: list[catalog.BackupEntry], result: PruneResult, *, dry_run: bool
+) -> None:
+    """Delete the archived binary log files that no kept MySQL backup needs: those before the coordinates of the
+    oldest kept good dump that records some. With none that does, nothing goes (nothing says what is needed)."""
+    from afirgen_backup.sources.mysql.binlog_archive import archive_dir, files_before, manifest_path
+    from afirgen_backup.sources.mysql.binlog_replay import recorded_coordinates
+
+    starts = [(c[2], c[0]) for b in kept if b.good and (c := recorded_coordinates(b)) is not None]
+    if not starts:
+        return
+    first_needed = min(starts)[1]
+    log = get_logger(part="binlog")
+    for item in files_before(settings.backup_dir, first_needed):
+        if dry_run:
+            result.binlogs.append(item.name)
+            log.info("binlog_prune_would_delete", file=item.path.name, needed_from=first_needed)
+            continue
+        for path in (item.path, manifest_path(item.path)):  # the data first: never a manifest without its file
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            except OSError as error:
+                result.failures[path.name] = error.strerror or str(error)
+                log.error("prune_failed", file=path.name, error=describe_os_error(error))
+                break
+        else:
+            result.binlogs.append(item.name)
+            log.info("binlog_pruned", file=item.path.name, needed_from=first_needed)
+    if result.binlogs and not dry_run:
+        fsync_directory(archive_dir(settings.backup_dir))
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from dbcompare import table_checksums
-from helpers import as_root, describe, finish, newest_backup, run_cli, start_cli, wait_for
+from helpers import as_root, describe, finish, newest_backup, read_manifest, run_cli, start_cli, wait_for
 from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
 
 DB = "fir_db"
@@ -286,3 +286,39 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
     with server.connect() as conn, conn.cursor() as cur:
         cur.execute("SHOW DATABASES LIKE 'copy_gap%'")
         assert cur.fetchall() == ()
+
+
+def test_retention_keeps_the_binary_log_the_oldest_kept_backup_needs_and_nothing_older(streamed: Any) -> None:
+    server, keeping_all, _stream, writer = streamed
+    archive = Path(keeping_all["BACKUP_DIR"]) / "binlog"
+    for _ in range(3):
+        time.sleep(1.1)
+        assert run_cli(keeping_all, "backup").returncode == 0
+        server.execute("FLUSH BINARY LOGS")
+        server.execute("FLUSH BINARY LOGS")
+    wait_until_archived(server, keeping_all)
+    wait_for(lambda: len(list(archive.glob("*.gz"))) >= 6, 30, "the rotated files to be sealed")
+    sealed_before = sorted(path.name for path in archive.glob("*.gz"))
+    needed = read_manifest(newest_backup(keeping_all))["binlog"]["file"]
+    env = dict(keeping_all, BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="1")  # now only the newest backup stays
+
+    planned = run_cli(env, "prune", "--dry-run")
+    still_there = sorted(path.name for path in archive.glob("*.gz"))
+    pruned = run_cli(env, "prune")
+    after = sorted(path.name for path in archive.glob("*.gz"))
+    point = writer.pause_at_a_second_boundary()
+    expected = fingerprint(server)
+    writer.stop.set()
+    writer.join()
+    wait_until_archived(server, env)
+    restored = restore_to(env, f"{point:%Y-%m-%d %H:%M:%S}", "copy_after_prune")
+
+    older = [name for name in sealed_before if name < f"{needed}.gz"]
+    assert older, "files from before the kept backup's coordinates were archived"
+    assert planned.returncode == 0 and all(name.removesuffix(".gz") in planned.stdout for name in older)
+    assert still_there == sealed_before, "--dry-run deletes nothing"
+    assert pruned.returncode == 0, describe(pruned)
+    assert after == [name for name in sealed_before if name >= f"{needed}.gz"]
+    assert not [p for p in archive.glob("*.json") if not p.with_suffix("").is_file() and p.name != "stream.json"]
+    assert restored.returncode == 0, describe(restored)
+    assert fingerprint(server, "copy_after_prune") == expected

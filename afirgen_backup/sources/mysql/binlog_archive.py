@@ -239,3 +239,14 @@ def compress(raw: Path, final: Path, level: int) -> tuple[tuple[str, int], int]:
             publisher.write(chunk)
         written = publisher.publish()
         return (written.sha256, written.size), publisher.uncompressed_size
+
+
+def files_before(backup_dir: Path, first_needed: str) -> list[SealedBinlog]:
+    """The sealed files a roll forward from `first_needed` on never reads: those of the same base name before it
+    (a file of another base name, from before the server's log was renamed, is kept: nothing says it is not
+    needed)."""
+    needed = binlog_sequence(first_needed)
+    if needed is None:
+        return []
+    sealed, _ = scan_archive(backup_dir)
+    return [item for item in sealed if item.sequence[0] == needed[0] and item.sequence < needed]

@@ -20,6 +20,7 @@ it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,10 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     else:
         sys.stdout.write(render_status(status))
     return EXIT_OK if status["healthy"] else EXIT_FAILED
+
+
+STREAM_SILENT_S = 120  # binlog-stream writes its state every second while it runs
+STREAM_LAG_LIMIT_S = 300  # how long the archive may go without holding all the server logged
 
 
 def describe_future(ahead: list[catalog.BackupEntry], now: datetime) -> str | None:
@@ -151,6 +156,58 @@ def offsite_status(settings: Settings, found: catalog.Catalog, kind: str, now: d
     }
 
 
+def binlog_status(settings: Settings, found: catalog.Catalog, now: datetime) -> dict[str, Any] | None:
+    """The binary log stream as its state file says (None where binlog-stream never ran): unhealthy when it has
+    not written its state for STREAM_SILENT_S, when the archive last held all the server logged more than
+    STREAM_LAG_LIMIT_S ago, or when a gap came after the newest good MySQL backup (no restore can cross it until
+    a backup after it starts a new range)."""
+    from afirgen_backup.sources.mysql.binlog_stream import read_state
+
+    state, problem = read_state(settings)
+    if state is None and problem is None:
+        return None
+    if state is None:
+        return {"problems": [f"binlog-stream's state: {problem}"], "running": False}
+
+    def moment(name: str) -> datetime | None:
+        with contextlib.suppress(TypeError, ValueError):
+            return datetime.fromisoformat(str(state.get(name))).astimezone(UTC)
+        return None
+
+    updated, current = moment("updated_at"), moment("current_as_of")
+    running = (
+        state.get("running") is True and updated is not None and (now - updated).total_seconds() <= STREAM_SILENT_S
+    )
+    lag = int((now - current).total_seconds()) if current is not None else None
+    problems = []
+    if not running:
+        seen = f"last seen {format_age((now - updated).total_seconds())} ago" if updated else "never seen"
+        problems.append(f"binlog-stream is not running ({seen}): point-in-time recovery stops at its last file")
+    elif lag is None or lag > STREAM_LAG_LIMIT_S:
+        behind = f"{format_age(lag)}" if lag is not None else "since it started"
+        problems.append(f"the binary log archive has not caught up with the server for {behind}")
+    newest = found.newest_good("mysql", now)
+    for gap in state.get("gaps") or []:
+        if not isinstance(gap, dict):
+            continue
+        with contextlib.suppress(TypeError, ValueError):
+            detected = datetime.fromisoformat(str(gap.get("detected_at"))).astimezone(UTC)
+            if newest is None or newest.time <= detected:
+                problems.append(
+                    f"binary log gap: the server purged {str(gap.get('missing_from'))[:80]} before it was archived "
+                    f"(noticed {gap.get('detected_at')}); a MySQL backup taken now starts a new range"
+                )
+    return {
+        "running": running,
+        "current_file": state.get("current_file"),
+        "current_as_of": state.get("current_as_of"),
+        "lag_s": lag,
+        "gaps": len(state.get("gaps") or []),
+        "last_error": state.get("last_error"),
+        "problems": problems,
+    }
+
+
 def failed_restore_tests(found: catalog.Catalog, kinds: tuple[str, ...]) -> list[str]:
     """Backups whose latest restore test failed: each stays a problem until a restore test of it passes (a plain
     verify or a restore does not clear it) or retention deletes it."""
@@ -204,6 +261,9 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
     if not unreadable:
         problems += failed_restore_tests(found, settings.enabled_kinds)
         problems += state_file_problems(settings)
+    binlog = binlog_status(settings, found, now) if settings.mysql_enabled else None
+    if binlog is not None:
+        problems += binlog["problems"]
     files, total = measure_directory(settings.backup_dir)
     future_dated = [name for k in kinds for name in k.get("future_dated", [])]
     return {
@@ -212,6 +272,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "max_age_hours": settings.max_age_hours,
         "kinds": kinds,
         "offsite": offsite,
+        "binlog": binlog,
         "last_run": last_run,
         "last_run_problem": record_problem,
         "backup_dir": {
@@ -241,6 +302,13 @@ def render_status(status: dict[str, Any]) -> str:
         else:
             how = "age-encrypted" if copy.get("encrypted") else "in the clear"
             lines.append(f"{copy['kind']} off-site: {copy['newest']}, {format_age(copy['age_s'])} old, {how}")
+    binlog = status.get("binlog")
+    if binlog is not None:
+        if binlog["running"]:
+            lag = f"{format_age(binlog['lag_s'])} behind" if binlog.get("lag_s") is not None else "not caught up yet"
+            lines.append(f"binlog: streaming {binlog.get('current_file')}, {lag}")
+        else:
+            lines.append("binlog: NOT STREAMING")
     last = status["last_run"]
     if last is None:
         lines.append("last run: unknown" if status["last_run_problem"] else "last run: none recorded")

@@ -105,12 +105,20 @@ def stream_state(env: dict[str, str]) -> dict[str, Any]:
 
 
 def wait_until_archived(server: Any, env: dict[str, str]) -> None:
-    """The stream holds everything the server logged so far (its open file as long as the server's)."""
+    """The stream holds everything the server logged so far (its open file as long as the server's), and knows it
+    (its state's current_as_of, which a restore to the end of the log relies on)."""
+    since = datetime.now(UTC).replace(microsecond=0)
     with server.connect() as conn, conn.cursor() as cur:
         cur.execute("SHOW MASTER STATUS")
         name, position = cur.fetchone()[:2]
     raw = Path(env["BACKUP_DIR"]) / "binlog" / ".stream" / name
     wait_for(lambda: raw.is_file() and raw.stat().st_size >= position, 60, f"the stream to reach {name}:{position}")
+
+    def known_current() -> bool:
+        current = stream_state(env).get("current_as_of")
+        return current is not None and datetime.fromisoformat(current) >= since
+
+    wait_for(known_current, 60, "the stream to find itself current", interval=0.2)
 
 
 def restore_to(env: dict[str, str], point: str, target: str, **extra: str) -> Any:
@@ -253,6 +261,7 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
     wait_until_archived(server, env)
     stream.send_signal(signal.SIGTERM)
     assert finish(stream).returncode == 143
+    stopped = run_cli(env, "status")
     time.sleep(1.5)
     for _ in range(3):
         server.execute("FLUSH BINARY LOGS")
@@ -275,10 +284,18 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
         wait_for(lambda: stream_state(env).get("gaps"), 60, "the gap to be recorded")
         wait_until_archived(server, env)
         restored = restore_to(env, f"{after:%Y-%m-%d %H:%M:%S}", "copy_gap")
+        with_gap = run_cli(env, "status")
+        time.sleep(1.1)
+        assert run_cli(env, "backup").returncode == 0  # a new range starts
+        wait_until_archived(server, env)
+        after_backup = run_cli(env, "status")
     finally:
         again.send_signal(signal.SIGTERM)
         finish(again)
 
+    assert stopped.returncode == 1 and "binlog-stream is not running" in stopped.stdout, describe(stopped)
+    assert with_gap.returncode == 1 and "binary log gap" in with_gap.stdout, describe(with_gap)
+    assert after_backup.returncode == 0 and "binlog: streaming" in after_backup.stdout, describe(after_backup)
     gap = stream_state(env)["gaps"][0]
     assert gap["resumed_at"] == current
     assert restored.returncode == 1, describe(restored)

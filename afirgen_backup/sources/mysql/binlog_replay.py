@@ -205,9 +205,9 @@ def plan_replay(settings: Settings, start_file: str, start_position: int, point:
         raise
     check_gaps(state, start_sequence, binlog_sequence(files[-1].name))
     current_until = None
-    if not files[-1].sealed and state.get("running") is True and not state.get("last_error"):
-        with contextlib.suppress(TypeError, ValueError):
-            current_until = datetime.fromisoformat(str(state.get("updated_at"))).astimezone(UTC)
+    if not files[-1].sealed and state.get("current_file") == files[-1].name:
+        with contextlib.suppress(TypeError, ValueError):  # the stream found the archive as long as the server's log
+            current_until = datetime.fromisoformat(str(state.get("current_as_of"))).astimezone(UTC)
     return ReplayPlan(start_file, start_position, tuple(files), point, describe_end(files), current_until)
 
 

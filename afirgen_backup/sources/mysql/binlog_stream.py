@@ -17,6 +17,7 @@ file removed) and the state is written. The password goes in a pipe, as for mysq
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -47,6 +48,7 @@ from afirgen_backup.sources.mysql.binlog_archive import (
 from afirgen_backup.sources.mysql.binlog_file import BinlogDamaged, binlog_sequence
 
 SEAL_SECONDS = 1.0
+CURRENCY_SECONDS = 5.0  # how often the server's position is compared with the archive's
 RESTART_MIN_SECONDS = 1.0
 RESTART_MAX_SECONDS = 60.0
 STABLE_SECONDS = 60.0
@@ -66,6 +68,9 @@ class StreamState:
     restarts: int = 0
     last_error: str | None = None
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    server_position: str | None = None  # SHOW MASTER STATUS when last asked, FILE:POS
+    archived_position: str | None = None  # the newest raw file and its size then
+    current_as_of: str | None = None  # when the archive last held everything the server had logged
 
     def as_record(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -162,10 +167,14 @@ class BinlogStream:
             child = process.spawn(streamer_argv(self.settings, arg, first), stdout=subprocess.DEVNULL, pass_fds=(fd,))
         self.state.running, self.state.current_file, self.state.last_error = True, first, None
         self.log.info("binlog_stream_started", file=first, pid=child.process.pid)
+        asked = 0.0
         try:
             while child.process.poll() is None:
                 self.sleep(SEAL_SECONDS)
                 self.seal_closed()
+                if self.clock() - asked >= CURRENCY_SECONDS:
+                    asked = self.clock()
+                    self.check_currency()
                 self.save_state()
         except BaseException:
             child.stop()
@@ -198,6 +207,29 @@ class BinlogStream:
             f"the archive continues with {wanted}, which the server does not have (it has {available[0]} to "
             f"{available[-1]}): was its binary log reset?"
         )
+
+    def check_currency(self) -> None:
+        """Compare the server's position with the newest raw file: when the file is as long, the archive holds
+        everything the server logged (current_as_of: status's lag, and how far a restore to the end may go)."""
+        try:
+            with server.connect(self.settings) as connection, connection.cursor() as cursor:
+                cursor.execute("SHOW MASTER STATUS")
+                row = cursor.fetchone()
+        except Exception as error:  # noqa: BLE001 - a failed check changes nothing but the state's figures
+            self.log.warning("binlog_position_unknown", error=str(error)[:300])
+            return
+        raws = raw_files(self.settings.backup_dir)
+        if row is None or not raws:
+            return
+        name, position = str(row[0]), int(row[1])
+        newest = raws[-1]
+        with contextlib.suppress(OSError):
+            size = newest.stat().st_size
+            self.state.server_position = f"{name}:{position}"
+            self.state.current_file = newest.name
+            self.state.archived_position = f"{newest.name}:{size}"
+            if newest.name == name and size >= position:
+                self.state.current_as_of = now_text()
 
     def record_gap(self, missing: str, resumed: str, last: dict[str, Any] | None) -> None:
         gap = {

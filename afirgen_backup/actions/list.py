@@ -36,13 +36,21 @@ def register(commands: Any) -> None:
         description="List the backups in BACKUP_DIR (and the safety and misdated backups beside them).",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
-    parser.add_argument("--remote", action="store_true", help="list the off-site copies in BACKUP_S3_URL instead")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--remote", action="store_true", help="list the off-site copies in BACKUP_S3_URL instead")
+    shown.add_argument(
+        "--binlog",
+        action="store_true",
+        help="list the binary log archive instead: the time ranges a restore --to-time can reach",
+    )
     parser.set_defaults(handler=run, backup_dir_use="read")
 
 
 def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     if args.remote:
         return run_remote(settings, args)
+    if args.binlog:
+        return run_binlog(settings, args)
     listing = collect_listing(settings.backup_dir)
     if args.json:
         write_json(listing)
@@ -183,5 +191,38 @@ def run_remote(settings: Settings, args: argparse.Namespace) -> int:
                 f"  {copy['name']}  {when}  {format_age(copy['age_s']):>7} ago  {format_size(copy['size']):>9}  {state}"
             )
     lines += [f"not a backup, left alone: {shown_name(key)}" for key in listing["others"]]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def run_binlog(settings: Settings, args: argparse.Namespace) -> int:
+    from afirgen_backup.sources.mysql.binlog_replay import covered_ranges, stream_state
+
+    ranges = covered_ranges(settings, catalog.scan(settings.backup_dir).of_kind("mysql"))
+    gaps = [gap for gap in stream_state(settings).get("gaps") or [] if isinstance(gap, dict)]
+    if args.json:
+        write_json({"ranges": [covered.as_record() for covered in ranges], "gaps": gaps})
+        return EXIT_OK
+    lines = ["Binary log archive (times in UTC): what restore mysql --to-time can reach"]
+    if not ranges:
+        lines.append("  nothing archived (is binlog-stream running? docs/pitr.md)")
+    for covered in ranges:
+        end = covered.last_event or "?"
+        if covered.streaming and covered.current_as_of:
+            end = f"{covered.current_as_of} (streaming, current then)"
+        elif covered.streaming:
+            end = f"{end} (streaming)"
+        files = covered.files[0] if len(covered.files) == 1 else f"{covered.files[0]} to {covered.files[-1]}"
+        if covered.restorable_from:
+            lines.append(f"  restorable from {covered.restorable_from} to {end}")
+            lines.append(f"    {files}; dumps starting in it: {', '.join(covered.backups or [])}")
+        else:
+            lines.append(f"  {covered.first_event or '?'} to {end}: no good dump starts in it, not restorable")
+            lines.append(f"    {files}")
+    for gap in gaps:
+        lines.append(
+            f"  gap: {str(gap.get('missing_from'))[:80]} and what followed were purged by the server before they "
+            f"were archived (noticed {gap.get('detected_at')}; the archive goes on at {gap.get('resumed_at')})"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

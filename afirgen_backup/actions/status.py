@@ -261,7 +261,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
     if not unreadable:
         problems += failed_restore_tests(found, settings.enabled_kinds)
         problems += state_file_problems(settings)
-    binlog = binlog_status(settings, found, now) if settings.mysql_enabled else None
+    binlog = binlog_status(settings, found, now) if settings.mysql_enabled and not unreadable else None
     if binlog is not None:
         problems += binlog["problems"]
     files, total = measure_directory(settings.backup_dir)

@@ -173,6 +173,7 @@ def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> 
     restored_t1 = restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata")
     restored_t2 = restore_to(env, t2.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2")
     restored_t3 = restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3")
+    listed = json.loads(run_cli(env, "list", "--binlog", "--json").stdout)
 
     assert writer.failure is None and writer.commits > 100, writer.failure
     assert first.returncode == 0 and second.returncode == 0, describe(second)
@@ -184,6 +185,12 @@ def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> 
     assert fingerprint(server, "copy_t2") == at_t2
     assert restored_t3.returncode == 0, describe(restored_t3)
     assert fingerprint(server, "copy_t3") == at_t3
+    [covered] = listed["ranges"]  # one unbroken run of files, both backups starting in it, up to now
+    assert covered["backups"] == sorted(covered["backups"]) and second_name in covered["backups"]
+    assert len(covered["backups"]) == 2 and covered["streaming"] and listed["gaps"] == []
+    assert (
+        covered["restorable_from"] < f"{t1:%Y-%m-%dT%H:%M:%S}" and covered["current_as_of"] >= f"{t3:%Y-%m-%dT%H:%M:%S}"
+    )
     assert stream.poll() is None, "the stream runs on"
 
 
@@ -285,6 +292,7 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
         wait_until_archived(server, env)
         restored = restore_to(env, f"{after:%Y-%m-%d %H:%M:%S}", "copy_gap")
         with_gap = run_cli(env, "status")
+        listed = run_cli(env, "list", "--binlog")
         time.sleep(1.1)
         assert run_cli(env, "backup").returncode == 0  # a new range starts
         wait_until_archived(server, env)
@@ -295,6 +303,7 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
 
     assert stopped.returncode == 1 and "binlog-stream is not running" in stopped.stdout, describe(stopped)
     assert with_gap.returncode == 1 and "binary log gap" in with_gap.stdout, describe(with_gap)
+    assert listed.returncode == 0 and "gap: " in listed.stdout and "no good dump starts in it" in listed.stdout
     assert after_backup.returncode == 0 and "binlog: streaming" in after_backup.stdout, describe(after_backup)
     gap = stream_state(env)["gaps"][0]
     assert gap["resumed_at"] == current

@@ -489,3 +489,65 @@ def roll_forward(
         last_event_replayed=last_event,
         point=point.describe(),
     )
+
+
+@dataclass
+class CoveredRange:
+    """A run of archived files, each naming the next: what a restore can replay without a break."""
+
+    files: list[str]
+    first_event: str | None
+    last_event: str | None
+    streaming: bool  # ends with the raw file the stream is writing
+    current_as_of: str | None = None
+    restorable_from: str | None = None  # the snapshot of the oldest good dump whose coordinates are in it
+    backups: list[str] | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def covered_ranges(settings: Settings, dumps: list[BackupEntry]) -> list[CoveredRange]:
+    """The archive's unbroken runs of files, oldest first, each with the good dumps that start in it."""
+    sealed, _ = binlog_archive.scan_archive(settings.backup_dir)
+    chain: list[tuple[str, str | None, str | None, str | None]] = []  # (name, first, last, next)
+    for item in sealed:
+        manifest = item.manifest
+        chain.append((item.name, manifest.get("first_event_time"), manifest.get("last_event_time"), item.next_file))
+    raws = binlog_archive.raw_files(settings.backup_dir)
+    for raw in raws:
+        try:
+            facts = read_binlog(raw, allow_partial_tail=True)
+        except (BinlogDamaged, OSError):
+            continue
+        first, last = (
+            datetime.fromtimestamp(moment, UTC).isoformat() if moment is not None else None
+            for moment in (facts.first_event_time, facts.last_event_time)
+        )
+        chain.append((raw.name, first, last, binlog_archive.following(raw.name, facts.ends_with, facts.next_file)))
+    ranges: list[CoveredRange] = []
+    expected: str | None = None
+    for name, first, last, following in chain:
+        if ranges and name == expected:
+            ranges[-1].files.append(name)
+            ranges[-1].last_event = last or ranges[-1].last_event
+        else:
+            ranges.append(CoveredRange([name], first, last, streaming=False))
+        expected = following
+    state = stream_state(settings)
+    if ranges and raws and ranges[-1].files[-1] == raws[-1].name:
+        ranges[-1].streaming = True
+        if state.get("current_file") == raws[-1].name:
+            ranges[-1].current_as_of = state.get("current_as_of")
+    for covered in ranges:
+        starting = [
+            (coordinates[2], entry.name)
+            for entry in dumps
+            if entry.good
+            and (coordinates := recorded_coordinates(entry)) is not None
+            and coordinates[0] in covered.files
+        ]
+        covered.backups = [name for _, name in sorted(starting)]
+        if starting:
+            covered.restorable_from = min(starting)[0].isoformat(timespec="seconds")
+    return ranges

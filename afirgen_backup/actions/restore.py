@@ -107,6 +107,10 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
         raise UsageError(f"restore mysql: {describe_refusal('--target-db', database, problem)}")
     point = point_asked(args)
     client = restore.find_client(settings)
+    if point is not None:
+        from afirgen_backup.sources.mysql.binlog_replay import require_unlogged_sessions
+
+        require_unlogged_sessions(settings)
     where = restore.describe_target(settings, database)
     with (
         backup_dir_lock(settings.backup_dir),

@@ -66,6 +66,7 @@ class Docker:
         mounts: Sequence[str] = (),
         extra: Sequence[str] = (),
         image: str = IMAGE,
+        command: Sequence[str] = (),
     ) -> Container:
         """`docker run -d` a new container. Values pass through this process's environment (`-e NAME`), so the
         docker CLI hands them over byte for byte: no shell and no env-file quoting stands in between."""
@@ -76,7 +77,7 @@ class Docker:
         for mount in mounts:
             args += ["-v", mount]
         self.created.append(name)
-        self.run(*args, *extra, image, env=settings)
+        self.run(*args, *extra, image, *command, env=settings)
         return Container(self, name)
 
     def cleanup(self) -> None:

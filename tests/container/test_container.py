@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docker_helpers import REPO, Container, Docker
@@ -648,3 +649,50 @@ def test_the_afirgen_compose_file_joins_the_applications_network_and_volume_and_
         assert re.search(r"SESSIONS?_DB_PATH: /data/sessions/sessions.db", config)
         assert "/app/sessions.db" not in config  # the application's path in its own container does not leak in
         assert "afirgen-db.abc123.ap-south-1.rds.amazonaws.com" in config
+
+
+def test_the_binlog_service_streams_into_the_backups_volume_as_the_job_user_and_stops_on_docker_stop(
+    containers: Docker, backup_image: str, binlog_mariadb: Any
+) -> None:
+    """The compose file's `binlog` service: the image with `binlog-stream` as its command, started as root (the
+    password could be a root-only secret), writing as the owner of the backups volume; `docker stop` ends it
+    with 143 and leaves only sealed files and the open one."""
+    with binlog_mariadb.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE fir_db")
+        cur.execute("CREATE TABLE fir_db.fir (id INT PRIMARY KEY AUTO_INCREMENT, n INT)")
+        cur.execute("CREATE USER 'streamer'@'%' IDENTIFIED BY %s", (BACKUP_PASSWORD,))
+        cur.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'streamer'@'%'")
+    settings = {
+        "MYSQL_HOST": "127.0.0.1",
+        "MYSQL_PORT": str(binlog_mariadb.port),
+        "MYSQL_USER": "streamer",
+        "MYSQL_PASSWORD": BACKUP_PASSWORD,
+        "MYSQL_DB": "fir_db",
+        "BACKUP_SESSIONS_ENABLED": "false",
+    }
+    container = containers.start(
+        settings=settings,
+        mounts=[f"{containers.volume()}:/app/backups"],
+        extra=["--entrypoint", "python3"],
+        command=["/app/backup_database.py", "binlog-stream"],
+    )
+    for n in range(3):
+        binlog_mariadb.execute(f"INSERT INTO fir_db.fir (n) VALUES ({n})", "FLUSH BINARY LOGS")
+
+    def sealed() -> list[str]:
+        found = container.exec("ls", "-ln", "/app/backups/binlog")
+        return [line for line in found.stdout.splitlines() if line.endswith(".gz")]
+
+    deadline = time.monotonic() + 60
+    while len(files := sealed()) < 3:
+        assert time.monotonic() < deadline, f"no three sealed binary log files: {files}\n{container.logs()[-3000:]}"
+        time.sleep(0.5)
+    started = time.monotonic()
+    containers.run("stop", "-t", "30", container.name, timeout=60)
+    stopped_in = time.monotonic() - started
+    state = container.state()
+    logs = container.logs()
+
+    assert all(int(line.split()[2]) == 10001 for line in files), files  # afirgen, the volume's owner
+    assert state["ExitCode"] == 143 and stopped_in < 10, (state, stopped_in, logs[-3000:])
+    assert "binlog_sealed" in logs and BACKUP_PASSWORD not in logs

@@ -348,3 +348,61 @@ def test_retention_keeps_the_binary_log_the_oldest_kept_backup_needs_and_nothing
     assert not [p for p in archive.glob("*.json") if not p.with_suffix("").is_file() and p.name != "stream.json"]
     assert restored.returncode == 0, describe(restored)
     assert fingerprint(server, "copy_after_prune") == expected
+
+
+def rewrite_statement(raw: Path, old: bytes, new: bytes) -> None:
+    """Replace a statement in a binary log file with another of the same length and give its event a right CRC32:
+    what someone who may write BACKUP_DIR could do to the archive."""
+    import zlib
+
+    from afirgen_backup.sources.mysql.binlog_file import iter_events
+
+    data = bytearray(raw.read_bytes())
+    at = data.index(old)
+    event = next(e for e in iter_events(raw, allow_partial_tail=True) if e.offset < at < e.offset + e.size)
+    data[at : at + len(old)] = new.ljust(len(old))
+    end = event.offset + event.size
+    data[end - 4 : end] = zlib.crc32(bytes(data[event.offset : end - 4])).to_bytes(4, "little")
+    raw.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("case", ["tampered-archive", "qualified-ddl", "ddl-from-another-database"])
+def test_what_a_restore_must_not_replay_stops_it_before_anything_runs(streamed: Any, case: str) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    server.execute("CREATE TABLE queue (id INT PRIMARY KEY)", "INSERT INTO queue VALUES (1), (2)", database=DB)
+    statement = {
+        "tampered-archive": ("CREATE TABLE pad_for_the_probe (a INT, b INT, c INT, d INT, e INT)", DB),
+        "qualified-ddl": (f"TRUNCATE TABLE {DB}.queue", DB),
+        "ddl-from-another-database": (f"ALTER TABLE {DB}.fir ADD COLUMN extra INT", "other_app"),
+    }[case]
+    server.execute(statement[0], database=statement[1])
+    point = writer.pause_at_a_second_boundary()
+    writer.resume()
+    time.sleep(1.1)
+    wait_until_archived(server, env)
+    stream.send_signal(signal.SIGTERM)
+    assert finish(stream).returncode == 143
+    if case == "tampered-archive":
+        [raw] = (Path(env["BACKUP_DIR"]) / "binlog" / ".stream").glob("mysql-bin.*")
+        rewrite_statement(raw, statement[0].encode(), b"CREATE TABLE q (a INT); CREATE DATABASE pwned_by_the_archive")
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM {DB}.queue")
+        queued = cur.fetchone()[0]
+
+    restored = restore_to(env, f"{point:%Y-%m-%d %H:%M:%S}", "copy_refused")
+
+    said = {
+        "tampered-archive": "more than one statement in one event",
+        "qualified-ddl": f"a statement that names a database ({DB})",
+        "ddl-from-another-database": "written while another database was the default (other_app)",
+    }[case]
+    assert restored.returncode == 1 and said in restored.stderr, describe(restored)
+    assert "was not touched" in restored.stderr
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES")
+        databases = {row[0] for row in cur.fetchall()}
+        cur.execute(f"SELECT COUNT(*) FROM {DB}.queue")
+        assert cur.fetchone()[0] == queued, "the live database is as it was"
+    assert not {name for name in databases if name.startswith(("copy_refused", "pwned"))}, databases

@@ -29,6 +29,7 @@ from typing import Any
 from afirgen_backup.catalog.manifests import load_json_object
 from afirgen_backup.files import (
     READ_CHUNK,
+    UnsafeFile,
     fsync_directory,
     lstat_or_none,
     open_regular_for_reading,
@@ -250,3 +251,37 @@ def files_before(backup_dir: Path, first_needed: str) -> list[SealedBinlog]:
         return []
     sealed, _ = scan_archive(backup_dir)
     return [item for item in sealed if item.sequence[0] == needed[0] and item.sequence < needed]
+
+
+def check_stream_dir(backup_dir: Path) -> None:
+    """binlog/.stream must be a private directory of this user holding regular files only: the streaming client
+    opens its files there by name, and would write through a link (UnsafeFile, or ArchiveConflict for the
+    directory's owner or mode). Checked before each start and at each seal: a narrower window, not none."""
+    directory = stream_dir(backup_dir)
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeFile(directory, info.st_mode, "write", "a directory")
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise ArchiveConflict(
+            f"{directory} belongs to uid {info.st_uid} with mode {stat.S_IMODE(info.st_mode):o}: binlog-stream "
+            f"writes only into a directory of its own user with mode 700; fix it (chmod 700, chown) or remove it"
+        )
+    for name in os.listdir(directory):
+        entry = os.lstat(directory / name)
+        if not stat.S_ISREG(entry.st_mode) or entry.st_uid != os.geteuid():
+            raise UnsafeFile(directory / name, entry.st_mode, "write")
+
+
+def gtid_continues(before: object, after: object) -> bool:
+    """Whether the first GTID of a file can follow the last of the file before it: not when both are of one
+    domain and server (MariaDB d-s-n) or one server (MySQL uuid:n) and the number did not grow (the log was
+    reset, RESET MASTER, and numbers its transactions and files again)."""
+    if not isinstance(before, str) or not isinstance(after, str):
+        return True
+    left, right = (
+        before.rpartition("-" if ":" not in before else ":"),
+        after.rpartition("-" if ":" not in after else ":"),
+    )
+    if left[0] != right[0] or not left[2].isdigit() or not right[2].isdigit():
+        return True
+    return int(right[2]) > int(left[2])

@@ -26,7 +26,6 @@ import hashlib
 import os
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -38,61 +37,27 @@ from typing import Any
 from afirgen_backup import process
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, CommandFailed, UsageError, VerificationFailed
+from afirgen_backup.errors import BackupError, CommandFailed, ConfigError, UsageError, VerificationFailed
 from afirgen_backup.files import READ_CHUNK, open_regular_for_reading
 from afirgen_backup.names import database_name_problem
 from afirgen_backup.publish import iter_gzip
 from afirgen_backup.sources.mysql import binlog_archive
+from afirgen_backup.sources.mysql.binlog_events import check_event
 from afirgen_backup.sources.mysql.binlog_file import (
     FORMAT_DESCRIPTION_EVENT,
     QUERY_EVENT,
     BinlogDamaged,
     EventScanner,
     binlog_sequence,
-    event_name,
     open_binlog,
     read_binlog,
 )
-from afirgen_backup.sources.mysql.load import LoadClient
+from afirgen_backup.sources.mysql.load import SKIP_BINLOG, LoadClient, may_skip_binlog
+from afirgen_backup.sources.mysql.server import connect
 from afirgen_backup.sources.mysql.targets import build_load_argv
 from afirgen_backup.sources.mysql.verify import source_of
 
 WORKDIR_PREFIX = ".pitr-"  # then the pid and a random part: BACKUP_DIR/.pitr-<pid>-xxxx, removed afterwards
-TABLE_MAP_EVENT = 19
-#: Events replayed as they are: they change nothing but what the row and query events around them say.
-HARMLESS_EVENTS = frozenset(
-    {
-        FORMAT_DESCRIPTION_EVENT,
-        3,  # STOP
-        4,  # ROTATE
-        5,  # INTVAR
-        13,  # RAND
-        14,  # USER_VAR
-        16,  # XID (COMMIT)
-        23, 24, 25, 30, 31, 32,  # WRITE/UPDATE/DELETE_ROWS (v1, v2): rows of the table the TABLE_MAP before names
-        29,  # ROWS_QUERY (a comment)
-        33, 34, 35,  # MySQL GTID, ANONYMOUS_GTID, PREVIOUS_GTIDS
-        38,  # XA_PREPARE
-        39,  # PARTIAL_UPDATE_ROWS (MySQL JSON)
-        160,  # ANNOTATE_ROWS (not printed: --skip-annotate-row-events)
-        161,  # BINLOG_CHECKPOINT
-        162,  # MariaDB GTID
-        163,  # GTID_LIST
-    }
-)  # fmt: skip
-TRANSACTION_CONTROL = re.compile(
-    rb"(BEGIN|COMMIT|ROLLBACK|XA\s+(START|END|PREPARE|COMMIT|ROLLBACK)\b.*|SAVEPOINT\s.*|ROLLBACK\s+TO\s.*|RELEASE\s+SAVEPOINT\s.*)",
-    re.I | re.S,
-)
-TABLE_DDL = re.compile(
-    rb"(CREATE\s+(OR\s+REPLACE\s+)?(TEMPORARY\s+)?TABLE|ALTER\s+(ONLINE\s+|IGNORE\s+)*TABLE|DROP\s+(TEMPORARY\s+)?TABLE"
-    rb"|TRUNCATE(\s+TABLE)?|RENAME\s+TABLE|CREATE\s+(UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX|DROP\s+INDEX)\s",
-    re.I,
-)
-#: `name`.`name` or name.name outside quotes: a reference to an object of a database, which must be the source's.
-QUALIFIED = re.compile(rb"(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)\s*\.\s*(?=`|[A-Za-z_$])")
-STRING = re.compile(rb"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"", re.S)
-COMMENT = re.compile(rb"/\*(?!!).*?\*/|--[ \t][^\n]*|#[^\n]*", re.S)
 
 
 class PointInTimeUnreachable(VerificationFailed):
@@ -218,11 +183,14 @@ def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[Repla
     assert start_sequence is not None
     files: list[ReplayFile] = []
     expected = start_file
+    last_gtid: object = None
     for item in sealed:
         if item.sequence < start_sequence:
             continue
         if item.name != expected:
             raise PointInTimeUnreachable(f"the binary log archive has no {expected} (next there: {item.name})")
+        check_continuity(files, item.name, last_gtid, item.manifest.get("first_gtid"))
+        last_gtid = item.manifest.get("last_gtid") or last_gtid
         files.append(ReplayFile(item.name, item.path, True, item.manifest))
         following = item.next_file
         if following is None:
@@ -235,10 +203,12 @@ def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[Repla
         for index, raw in enumerate(raws):
             if raw.name != expected:
                 raise PointInTimeUnreachable(f"the binary log archive has no {expected} (next there: {raw.name})")
+            facts = read_binlog(raw, allow_partial_tail=True)  # the newest still written, the others being sealed
+            check_continuity(files, raw.name, last_gtid, facts.first_gtid)
+            last_gtid = facts.last_gtid or last_gtid
             files.append(ReplayFile(raw.name, raw, False))
             if index == len(raws) - 1 or raw.name == point.file:
                 break
-            facts = read_binlog(raw, allow_partial_tail=True)  # closed: sealing it is under way
             following = binlog_archive.following(raw.name, facts.ends_with, facts.next_file)
             if following is None:
                 raise PointInTimeUnreachable(f"{raw.name} in the stream does not say which file came after it")
@@ -248,6 +218,17 @@ def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[Repla
             f"the binary log archive holds nothing from {start_file} on (is binlog-stream running?)"
         )
     return files
+
+
+def check_continuity(files: list[ReplayFile], name: str, last_gtid: object, first_gtid: object) -> None:
+    """PointInTimeUnreachable when `name` does not go on where the files before it stopped (its first GTID is not
+    after their last: the server's binary log was reset and numbers its files again)."""
+    if files and not binlog_archive.gtid_continues(last_gtid, first_gtid):
+        raise PointInTimeUnreachable(
+            f"{name} in the binary log archive does not follow {files[-1].name} (GTID {first_gtid} after "
+            f"{last_gtid}): the server's binary log was reset (RESET MASTER); no restore crosses that, a backup "
+            "after it starts a new range"
+        )
 
 
 def stream_state(settings: Settings) -> dict[str, Any]:
@@ -355,69 +336,21 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | N
                 if plan.point.file == path.name and header.offset >= (plan.point.position or 0):
                     reached = True
                     break
-                check_event(header.type_code, body, post_headers, source_db, path.name, header.offset)
+                check_event(header.type_code, body, post_headers, source_db, f"{path.name} at {header.offset}")
                 if header.timestamp:
                     last_time = header.timestamp
         if reached:
             break
-    current = plan.current_until is not None and plan.point.time is not None and plan.current_until >= plan.point.time
+    current = (  # the archive held all the server logged at a moment after the whole second of the point
+        plan.current_until is not None
+        and plan.point.time is not None
+        and plan.current_until >= plan.point.time + timedelta(seconds=1)
+    )
     if not reached and not current:  # no event after the point, and the stream was not known current at it
         raise PointInTimeUnreachable(
             f"the binary log archive does not reach {plan.point.describe()}: it ends with {plan.reaches}"
         )
     return datetime.fromtimestamp(last_time, UTC).isoformat() if last_time is not None else None
-
-
-def check_event(type_code: int, body: bytes, post_headers: bytes, source_db: str, name: str, offset: int) -> None:
-    where = f"{name} at {offset}"
-    if type_code in HARMLESS_EVENTS:
-        return
-    if type_code == TABLE_MAP_EVENT:
-        return  # rows of another database are not replayed (--database); of this one, rewritten (--rewrite-db)
-    if type_code != QUERY_EVENT:
-        raise VerificationFailed(f"{where}: a {event_name(type_code)}, which a restore does not replay")
-    db, query = parse_query(body, post_header_length(post_headers, QUERY_EVENT, 13), where)
-    if db != source_db.encode():
-        return  # another database's statement: not replayed (--database)
-    statement = COMMENT.sub(b" ", query).strip().rstrip(b";").strip()
-    if TRANSACTION_CONTROL.fullmatch(statement):
-        return
-    if TABLE_DDL.match(statement + b" "):
-        unquoted = STRING.sub(b"''", statement)
-        for qualifier in QUALIFIED.findall(unquoted):
-            named = qualifier.strip(b"`").replace(b"``", b"`")
-            if named != source_db.encode():
-                raise VerificationFailed(
-                    f"{where}: a statement on another database ({named.decode('utf-8', 'replace')[:64]}) in the log "
-                    f"of {source_db}: {shown(statement)}"
-                )
-        return
-    raise VerificationFailed(
-        f"{where}: a statement a restore does not replay (only transaction control and table DDL, the server "
-        f"logging rows as rows: binlog_format=ROW): {shown(statement)}"
-    )
-
-
-def post_header_length(post_headers: bytes, type_code: int, default: int) -> int:
-    return post_headers[type_code - 1] if len(post_headers) >= type_code else default
-
-
-def parse_query(body: bytes, post_header: int, where: str) -> tuple[bytes, bytes]:
-    """(default database, statement) of a QUERY_EVENT body."""
-    if post_header < 13 or len(body) < post_header:
-        raise VerificationFailed(f"{where}: a QUERY_EVENT too short to read")
-    db_len = body[8]
-    (status_len,) = struct.unpack_from("<H", body, 11)
-    db_start = post_header + status_len
-    if len(body) < db_start + db_len + 1:
-        raise VerificationFailed(f"{where}: a QUERY_EVENT whose database name runs past its end")
-    return body[db_start : db_start + db_len], body[db_start + db_len + 1 :]
-
-
-def shown(statement: bytes) -> str:
-    text = statement.decode("utf-8", "replace")
-    text = text if len(text) <= 120 else text[:117] + "..."
-    return repr(text)
 
 
 def replay_argv(settings: Settings, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str) -> list[str]:
@@ -441,7 +374,7 @@ def replay(
     try:
         with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
             argv = build_load_argv(settings, defaults_arg, target_db)
-            argv[-1:-1] = [*client.guards, "--binary-mode"]
+            argv[-1:-1] = [*client.guards, "--binary-mode", SKIP_BINLOG]
             loader = process.spawn(argv, stdin=reader.stdout, stdout=subprocess.DEVNULL, pass_fds=(fd,))
         reader.stdout.close()
         loaded = loader.wait()
@@ -451,18 +384,36 @@ def replay(
         raise
     if read != 0:
         raise CommandFailed(
-            f"{os.path.basename(settings.binlog_bin)} failed reading the archive: "
-            f"{process.last_line(reader.stderr.tail())}"
+            f"{os.path.basename(settings.binlog_bin)} failed reading the archive: {error_lines(reader.stderr.tail())}"
         )
     if loaded != 0:
-        raise CommandFailed(
-            f"replaying the binary log into {target_db} failed: {process.last_line(loader.stderr.tail())}"
-            + (
-                "; the restoring user needs BINLOG REPLAY (MariaDB) or SYSTEM_VARIABLES_ADMIN (MySQL)"
-                if "denied" in loader.stderr.tail()
-                else ""
-            )
-        )
+        said = error_lines(loader.stderr.tail())
+        hint = "; the restoring user needs BINLOG REPLAY (MariaDB)" if "denied" in said else ""
+        raise CommandFailed(f"replaying the binary log into {target_db} failed: {said}{hint}")
+
+
+def error_lines(tail: str) -> str:
+    """Every ERROR line of a client's stderr (the first is the cause, the last often only its echo), else its
+    last line."""
+    errors = [line.strip() for line in tail.splitlines() if "ERROR" in line]
+    return "; ".join(errors[:5]) if errors else process.last_line(tail)
+
+
+def require_unlogged_sessions(settings: Settings) -> None:
+    """A point-in-time restore keeps all it does out of the binary log: replayed there, the archive's events
+    would be logged again under their old GTIDs (out of order, refused by gtid_strict_mode, and sent to replicas
+    as duplicates), and the archive would take in the restore itself. ConfigError when the user may not."""
+    with connect(settings) as connection:
+        if may_skip_binlog(connection):
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@log_bin")
+            if not int(cursor.fetchone()[0] or 0):
+                return  # no binary log: nothing to keep out
+    raise ConfigError(
+        f"restore --to-time must keep its work out of the server's binary log, and {settings.mysql_user} may not "
+        "(SET SESSION sql_log_bin); allowed: a user with BINLOG ADMIN and BINLOG REPLAY (MariaDB), see docs/pitr.md"
+    )
 
 
 def roll_forward(

@@ -39,6 +39,7 @@ from afirgen_backup.sources.mysql.binlog_archive import (
     ArchiveConflict,
     archive_dir,
     by_sequence,
+    check_stream_dir,
     closed_raw_files,
     raw_files,
     scan_archive,
@@ -156,12 +157,16 @@ class BinlogStream:
                 pause = min(pause * 2, RESTART_MAX_SECONDS)
         finally:
             self.state.running = False
-            self.seal_closed()
+            try:
+                self.seal_closed()
+            except (BackupError, OSError) as error:  # the error that ends the command says it already
+                self.state.last_error = str(error)
             self.save_state()
 
     def stream_once(self) -> None:
         """One start of the streamer, until it exits."""
         self.seal_closed()
+        check_stream_dir(self.settings.backup_dir)
         first = self.resume_point()
         with process.credentials_pipe(self.settings.mysql_user, self.settings.mysql_password) as (arg, fd):
             child = process.spawn(streamer_argv(self.settings, arg, first), stdout=subprocess.DEVNULL, pass_fds=(fd,))
@@ -245,6 +250,7 @@ class BinlogStream:
         self.save_state()
 
     def seal_closed(self) -> None:
+        check_stream_dir(self.settings.backup_dir)  # UnsafeFile or ArchiveConflict end the command
         for raw in closed_raw_files(self.settings.backup_dir):
             try:
                 sealed = seal(raw, self.settings.backup_dir, level=self.settings.compress_level)

@@ -11,9 +11,11 @@ at the target (policy.py) and events are created disabled.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,7 @@ def restore(
     restore replays the binary log there); a failure drops the staging database, the target untouched."""
     where = describe_target(settings, database)
     refuse_damaged(entry, check_file(entry, statements=False), where)
-    with connect(settings) as connection:
+    with session(settings) as connection:
         exists = targets.database_exists(connection, database)
         objects = targets.count_objects(connection, database) if exists else 0
     if objects and not yes:
@@ -73,6 +75,26 @@ def restore(
         facts["safety_backup"] = take_checked_safety_backup(settings, database, run_id, where)
     elif objects:
         get_logger().warning("safety_backup_skipped", database=database, reason="--no-safety-backup")
+    token = UNLOGGED.set(roll_forward is not None)
+    try:
+        restore_through_staging(
+            settings, entry, database, client, roll_forward, exists=exists, facts=facts, where=where
+        )
+    finally:
+        UNLOGGED.reset(token)
+
+
+def restore_through_staging(
+    settings: Settings,
+    entry: BackupEntry,
+    database: str,
+    client: load.LoadClient,
+    roll_forward: Callable[[str], None] | None,
+    *,
+    exists: bool,
+    facts: dict[str, Any],
+    where: str,
+) -> None:
     staging, captured = load_into_staging(settings, entry, database, client, where, facts)
     if roll_forward is not None:
         try:
@@ -88,12 +110,26 @@ def restore(
     move_into_place(settings, entry, staging, database, client, captured, exists=exists, facts=facts, where=where)
     if roll_forward is not None:
         return  # the rows changed since the dump: its manifest's counts no longer apply
-    with connect(settings) as connection:
+    with session(settings) as connection:
         differences = targets.differences_from_manifest(take_inventory(connection, database), entry.manifest or {})
     if differences:
         raise VerificationFailed(
             f"{entry.name} was loaded into {where}, but it differs from the manifest: " + "; ".join(differences)
         )
+
+
+# A point-in-time restore keeps all it does out of the binary log (binlog_replay.py says why): set for its time.
+UNLOGGED: contextvars.ContextVar[bool] = contextvars.ContextVar("unlogged", default=False)
+
+
+@contextlib.contextmanager
+def session(settings: Settings) -> Iterator[pymysql.Connection]:
+    """A connection of the restore: kept out of the binary log while UNLOGGED is set."""
+    with connect(settings) as connection:
+        if UNLOGGED.get():
+            with connection.cursor() as cursor:
+                cursor.execute("SET SESSION sql_log_bin = 0")
+        yield connection
 
 
 def describe_target(settings: Settings, database: str) -> str:
@@ -153,7 +189,7 @@ def load_into_staging(
     target without reading the dump again; None when they were too many to keep). On any failure the staging
     database is dropped and the error says that the target was not touched."""
     manifest = entry.manifest or {}
-    with connect(settings) as connection:
+    with session(settings) as connection:
         stamp = catalog.format_stamp(datetime.now(UTC))
         staging = load.staging_name(target, stamp, lambda name: targets.database_exists(connection, name))
         with process.signals_deferred():
@@ -169,9 +205,11 @@ def load_into_staging(
     )
     progress = ProgressReporter(f"loading {entry.name}", manifest.get("uncompressed_size"))
     try:
-        load.load_dump(settings, entry.path, staging, client=client, policy=policy, progress=progress)
+        load.load_dump(
+            settings, entry.path, staging, client=client, policy=policy, progress=progress, skip_binlog=UNLOGGED.get()
+        )
         facts.update(progress.finish())
-        with connect(settings) as connection:
+        with session(settings) as connection:
             differences = targets.differences_from_manifest(take_inventory(connection, staging), manifest)
         if differences:
             raise VerificationFailed(
@@ -220,7 +258,7 @@ def move_into_place(
     source = source_of(entry.manifest)
     state = "untouched"
     try:
-        with connect(settings) as connection, process.signals_deferred():
+        with session(settings) as connection, process.signals_deferred():
             if exists:
                 targets.empty_database(connection, target)
             else:
@@ -238,9 +276,11 @@ def move_into_place(
             keep_sandbox_marker=client.reads_sandbox_marker,
         )
         if captured is not None:
-            load.load_stream(settings, [captured], entry.name, target, client=client, policy=policy)
+            load.load_stream(
+                settings, [captured], entry.name, target, client=client, policy=policy, skip_binlog=UNLOGGED.get()
+            )
         else:
-            load.load_dump(settings, entry.path, target, client=client, policy=policy)
+            load.load_dump(settings, entry.path, target, client=client, policy=policy, skip_binlog=UNLOGGED.get())
         facts.update(events_disabled=policy.contents.events_disabled)
         state = "complete"
         drop_quietly(settings, staging)
@@ -276,7 +316,7 @@ def drop_quietly(settings: Settings, database: str) -> None:
     """Drop a staging database on the way out of a failed restore; a failure to do so is logged, not raised."""
     with process.signals_deferred():
         try:
-            with connect(settings) as connection:
+            with session(settings) as connection:
                 targets.drop_database(connection, database)
         except (BackupError, pymysql.MySQLError, OSError) as error:
             get_logger().error("staging_database_not_dropped", database=database, error=str(error))

@@ -406,3 +406,97 @@ def test_what_a_restore_must_not_replay_stops_it_before_anything_runs(streamed: 
         cur.execute(f"SELECT COUNT(*) FROM {DB}.queue")
         assert cur.fetchone()[0] == queued, "the live database is as it was"
     assert not {name for name in databases if name.startswith(("copy_refused", "pwned"))}, databases
+
+
+class Forwarder:
+    """A TCP forwarder on 127.0.0.1 to the server: stop() cuts every connection through it and refuses new ones
+    (a network cut), start() lets them through again on the same port."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+
+        self.target_port = target_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.listener.close()
+        self.open: list[Any] = []
+        self.running = threading.Event()
+
+    def start(self) -> None:
+        import socket
+
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        self.running.set()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        import socket
+
+        while self.running.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            self.open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self.pipe, args=(source, sink), daemon=True).start()
+
+    def pipe(self, source: Any, sink: Any) -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(2)
+
+    def stop(self) -> None:
+        import contextlib
+        import socket
+
+        self.running.clear()
+        self.listener.close()
+        for connection in self.open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+        self.open.clear()
+
+
+def test_a_network_cut_loses_no_event(binlog_mariadb: Any, sessions_db: Path, tmp_path: Path) -> None:
+    server = binlog_mariadb
+    prepare(server)
+    forwarder = Forwarder(server.port)
+    forwarder.start()
+    env = dict(stream_env(server, sessions_db, tmp_path), MYSQL_PORT=str(forwarder.port))
+    assert run_cli(env, "backup").returncode == 0
+    stream = start_cli(env, "binlog-stream")
+    writer = Writer(server)  # straight to the server: the writes go on while the stream's network is cut
+    writer.start()
+    try:
+        time.sleep(2)
+        forwarder.stop()
+        time.sleep(4)  # the streaming client lost its connection; restarts fail while the cut lasts
+        forwarder.start()
+        point = writer.pause_at_a_second_boundary()
+        expected = fingerprint(server)
+        writer.stop.set()
+        writer.join()
+        wait_until_archived(server, env)
+        restored = restore_to(env, f"{point:%Y-%m-%d %H:%M:%S}", "copy_after_cut")
+    finally:
+        writer.stop.set()
+        stream.send_signal(signal.SIGTERM)
+        ended = finish(stream)
+        forwarder.stop()
+
+    assert restored.returncode == 0, describe(restored)
+    assert fingerprint(server, "copy_after_cut") == expected
+    assert "binlog_stream_failed" in ended.stdout + ended.stderr, "the cut was noticed and the client started again"
+    assert writer.failure is None and writer.commits > 50

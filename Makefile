@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: venv test unit lint bench bench-offsite demo clean
+.PHONY: venv test unit lint bench bench-offsite bench-binlog demo clean
 
 venv: $(BIN)/.installed
 
@@ -36,6 +36,9 @@ bench: venv
 
 bench-offsite: venv
 	$(BIN)/python -m benchmarks.offsite $(BENCH_ARGS)
+
+bench-binlog: venv
+	$(BIN)/python -m benchmarks.binlog_lag $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

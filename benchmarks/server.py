@@ -37,7 +37,8 @@ def free_port() -> int:
 
 
 class MariaDB:
-    def __init__(self, base: Path, buffer_pool_mb: int = 2048) -> None:
+    def __init__(self, base: Path, buffer_pool_mb: int = 2048, *, log_bin: bool = False) -> None:
+        self.log_bin = log_bin  # a binary log in row format (binlog_lag.py), else none
         self.base = base.resolve()
         self.datadir = self.base / "data"
         self.socket = self.base / "mysqld.sock"
@@ -82,7 +83,11 @@ class MariaDB:
             f"--log-error={self.log}",
             f"--pid-file={self.base / 'mysqld.pid'}",
             f"--tmpdir={self.base / 'tmp'}",
-            "--skip-log-bin",
+            *(
+                [f"--log-bin={self.datadir / 'mysql-bin'}", "--binlog-format=ROW", "--server-id=1"]
+                if self.log_bin
+                else ["--skip-log-bin"]
+            ),
             f"--innodb-buffer-pool-size={self.buffer_pool_mb}M",
             "--innodb-log-file-size=512M",
             "--max-allowed-packet=256M",

@@ -39,6 +39,7 @@ from afirgen_backup.offsite.crypto import HashingReader, encrypting
 from afirgen_backup.offsite.store import OffsiteFailed, Store
 
 ENCRYPTED_SUFFIX = ".age"
+BINLOG_DIR = "binlog/"  # under the prefix: the archived binary log (offsite/binlogs.py)
 MANIFEST_SUFFIX = ".json"
 
 
@@ -73,9 +74,14 @@ def object_names(name: str, settings: OffsiteSettings) -> tuple[str, str]:
 
 
 def is_our_object(name: str) -> bool:
-    """A backup's or a manifest's object name, in the clear or encrypted."""
+    """A backup's or a manifest's object name (relative to the prefix), in the clear or encrypted, or an archived
+    binary log file's or its manifest's under binlog/ (offsite/binlogs.py)."""
+    from afirgen_backup.offsite.binlogs import is_binlog_object
+
+    if name.startswith(BINLOG_DIR):
+        return is_binlog_object(name[len(BINLOG_DIR) :])
     base = name.removesuffix(ENCRYPTED_SUFFIX).removesuffix(MANIFEST_SUFFIX)
-    return catalog.parse_backup_name(base) is not None
+    return "/" not in base and catalog.parse_backup_name(base) is not None
 
 
 def is_copied(entry: BackupEntry, settings: OffsiteSettings) -> bool:
@@ -211,14 +217,17 @@ def still_described(path: Path, expected: tuple[str, int]) -> bool:
         return False
 
 
-def upload_backup(store: Store, entry: BackupEntry, now: datetime | None = None) -> dict[str, Any]:
-    """Upload one good backup and its manifest, check both, record the copy in the local manifest; the record."""
+def upload_backup(
+    store: Store, entry: BackupEntry, now: datetime | None = None, *, remote_name: str | None = None
+) -> dict[str, Any]:
+    """Upload one good backup (or archived binary log file) and its manifest as `remote_name` (default: its own
+    name at the prefix), check both, record the copy in the local manifest; the record."""
     settings = store.settings
     manifest = entry.manifest
     if manifest is None:
         raise OffsiteFailed(f"{entry.name} has no manifest: not copied")
     now = now or datetime.now(UTC)
-    key, manifest_key = object_names(entry.name, settings)
+    key, manifest_key = object_names(remote_name or entry.name, settings)
     extra = object_arguments(settings, now)
     sent_sha256, sent_size = send_backup_file(store, entry, key, extra)
     locked_until = extra.get("ObjectLockRetainUntilDate")
@@ -278,6 +287,7 @@ def copy_offsite(settings: Settings, started: datetime, *, skip_kinds: Collectio
 
 
 def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kinds: Collection[str]) -> OffsiteResult:
+    from afirgen_backup.offsite.binlogs import copy_binlogs
     from afirgen_backup.offsite.prune import prune_remote
 
     log = get_logger(part="offsite")
@@ -315,6 +325,7 @@ def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kin
                 encrypted=record["encrypted"],
                 object_size=record["object_size"],
             )
+    copy_binlogs(store, settings, result)
     pruned = prune_remote(store, settings, skip_kinds={*result.failures, *damaged_kinds, *skip_kinds})
     result.pruned, result.prune_failures = pruned.deleted, pruned.failures
     return result

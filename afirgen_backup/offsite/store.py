@@ -274,9 +274,9 @@ class Store:
                 self.client.delete_object(Bucket=self.settings.bucket, Key=stored.key)
 
     def abort_unfinished_uploads(self, before: datetime, ours: Callable[[str], bool]) -> list[str]:
-        """Abort the multipart uploads started before `before` (a run that was killed) of the keys at the prefix's
-        own level that `ours` recognises (a backup's or a manifest's name); the keys aborted. Another program's
-        uploads under the same prefix, or deeper, are left alone."""
+        """Abort the multipart uploads started before `before` (a run that was killed) of the keys under the prefix
+        that `ours` recognises (a backup's or a manifest's name, an archived binary log's under binlog/); the keys
+        aborted. Another program's uploads under the same prefix are left alone."""
         prefix = f"{self.settings.prefix}/" if self.settings.prefix else ""
         aborted = []
         with self.failures("cleaning up unfinished uploads in"):
@@ -287,7 +287,7 @@ class Store:
                 for upload in page.get("Uploads", []):
                     started = upload.get("Initiated")
                     name = upload["Key"][len(prefix) :]
-                    if (started is not None and started >= before) or "/" in name or not ours(name):
+                    if (started is not None and started >= before) or not ours(name):
                         continue
                     self.client.abort_multipart_upload(
                         Bucket=self.settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"]

@@ -500,3 +500,50 @@ def test_a_network_cut_loses_no_event(binlog_mariadb: Any, sessions_db: Path, tm
     assert fingerprint(server, "copy_after_cut") == expected
     assert "binlog_stream_failed" in ended.stdout + ended.stderr, "the cut was noticed and the client started again"
     assert writer.failure is None and writer.commits > 50
+
+
+def test_sealed_binary_log_files_go_off_site_with_each_run_and_the_next_run_catches_up(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    server, env, _stream, writer = streamed
+    no_aws_files = str(tmp_path / "no-aws-config")
+    env = dict(
+        env,
+        BACKUP_S3_URL=f"s3://{s3_bucket}/fir-backups",
+        BACKUP_S3_ENDPOINT_URL=s3_server.endpoint_url,
+        BACKUP_S3_REGION=s3_server.region,
+        BACKUP_S3_FORCE_PATH_STYLE="true",
+        AWS_ACCESS_KEY_ID=s3_server.access_key,
+        AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
+        AWS_CONFIG_FILE=no_aws_files,
+        AWS_SHARED_CREDENTIALS_FILE=no_aws_files,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    archive = Path(env["BACKUP_DIR"]) / "binlog"
+    client = s3_server.client()
+
+    def stored() -> dict[str, bytes]:
+        listed = client.list_objects_v2(Bucket=s3_bucket, Prefix="fir-backups/binlog/").get("Contents", [])
+        return {i["Key"]: client.get_object(Bucket=s3_bucket, Key=i["Key"])["Body"].read() for i in listed}
+
+    server.execute("FLUSH BINARY LOGS")
+    wait_for(lambda: list(archive.glob("*.gz")), 30, "a sealed file")
+    first = run_cli(env, "backup")
+    after_first = stored()
+    known = {path.name for path in archive.glob("*.gz")}  # the run's retention may have taken older ones
+    server.execute("FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
+    wait_for(lambda: len({p.name for p in archive.glob("*.gz")} - known) >= 2, 30, "two more sealed files")
+    time.sleep(1.1)
+    second = run_cli(env, "backup")
+    after_second = stored()
+    writer.stop.set()
+
+    assert first.returncode == 0 and second.returncode == 0, describe(second)
+    sealed = sorted(archive.glob("*.gz"))
+    for path in sealed:  # each one there once, as sealed, with its manifest, and the copy recorded locally
+        key = f"fir-backups/binlog/{path.name}"
+        assert after_second[key] == path.read_bytes()
+        assert json.loads(after_second[f"{key}.json"])["raw_sha256"] == read_manifest(path)["raw_sha256"]
+        assert read_manifest(path)["offsite"]["key"] == key
+    assert set(after_first) < set(after_second), "the second run uploaded only what was new"
+    assert not [key for key in after_second if "/.stream" in key or not key.split("/")[-1].startswith("mysql-bin.")]

@@ -1,6 +1,9 @@
 """Point-in-time recovery on Oracle MySQL 9.7 with GTIDs on (issue #14), with MySQL's own mysqldump, mysqlbinlog and
-mysql: `binlog-stream` archives the log byte for byte as the server wrote it, with a writer committing all along,
-rows of another database in the same transactions."""
+mysql: `binlog-stream` archives the log byte for byte as the server wrote it, and `restore mysql --to-time T` into
+another database equals, table checksum for table checksum, what the source held at T (before the second backup's
+snapshot, after a rotation, at the end of the log), with a writer committing all along, rows of another database
+in the same transactions. A log the restore cannot check (compressed transactions) is refused, the target
+untouched."""
 
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import describe, finish, start_cli, wait_for
+from helpers import describe, finish, newest_backup, run_cli, start_cli, wait_for
 from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
 from mysql_server import BinlogMySQLServer
-from test_pitr import Writer, stream_state
+from test_pitr import Writer, fingerprint, next_second_boundary, restore_to, stream_state
 
 DB = "fir_db"
 #: docs/security.md's MySQL backup user, what the dump's coordinates take, and what binlog-stream needs besides.
@@ -125,3 +128,69 @@ def test_binlog_stream_archives_mysqls_binary_log_byte_for_byte(streamed: Any) -
     assert archived[: flags.start] + archived[flags.stop :] == own[: flags.start] + own[flags.stop :]
     state = stream_state(env)
     assert state["last_error"] is None and state["server_position"].startswith("mysql-bin.000003:")
+
+
+def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.5)
+    first = run_cli(env, "backup")
+    time.sleep(1.5)
+    t1 = writer.pause_at_a_second_boundary()  # after the first backup, before the second: restored from the first
+    at_t1 = fingerprint(server)
+    writer.resume()
+    time.sleep(1.2)
+    server.execute("FLUSH BINARY LOGS")
+    time.sleep(1.2)
+    time.sleep(1.1)  # the second backup gets a name of its own second
+    second = run_cli(env, "backup")
+    second_name = newest_backup(env).name
+    time.sleep(1.2)
+    server.execute("FLUSH BINARY LOGS")
+    t2 = writer.pause_at_a_second_boundary()  # after a rotation, restored from the second backup
+    at_t2 = fingerprint(server)
+    writer.resume()
+    time.sleep(1.5)
+    writer.stop.set()
+    writer.join()
+    t3 = next_second_boundary()  # no event after it: restores to the end of the log
+    at_t3 = fingerprint(server)
+    server.execute(f"DROP TABLE {DB}.fir")
+    wait_until_archived(server, env)
+
+    restored_t1 = restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata")
+    restored_t2 = restore_to(env, t2.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2")
+    restored_t3 = restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3")
+
+    assert writer.failure is None and writer.commits > 100, writer.failure
+    assert first.returncode == 0 and second.returncode == 0, describe(second)
+    assert restored_t1.returncode == 0, describe(restored_t1)
+    assert second_name not in restored_t1.stdout, "T1 comes before the second backup: the first one is used"
+    assert fingerprint(server, "copy_t1") == at_t1
+    assert restored_t2.returncode == 0, describe(restored_t2)
+    assert f"restored {second_name}" in restored_t2.stdout
+    assert fingerprint(server, "copy_t2") == at_t2
+    assert restored_t3.returncode == 0, describe(restored_t3)
+    assert fingerprint(server, "copy_t3") == at_t3
+    assert stream.poll() is None, "the stream runs on"
+
+
+def test_a_compressed_transaction_is_refused_the_target_untouched(streamed: Any) -> None:
+    server, env, _stream, writer = streamed
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    writer.stop.set()
+    writer.join()
+    server.execute(
+        "SET SESSION binlog_transaction_compression = ON", f"INSERT INTO {DB}.fir (body, n) VALUES ('compressed', 0)"
+    )
+    after = next_second_boundary()
+    wait_until_archived(server, env)
+
+    restored = restore_to(env, f"{after:%Y-%m-%d %H:%M:%S}", "copy_compressed")
+
+    assert restored.returncode == 1, describe(restored)
+    assert "TRANSACTION_PAYLOAD_EVENT" in restored.stderr and "binlog_transaction_compression" in restored.stderr
+    assert "was not touched" in restored.stderr
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'copy_compressed%'")
+        assert cur.fetchall() == ()

@@ -12,7 +12,9 @@ The archive is untrusted input, as every file in BACKUP_DIR is: a binary log can
 database. Replayed are only the events of the dumped database (mysqlbinlog --database, --rewrite-db), and among
 them a statement event (the server writes rows as row events: binlog_format=ROW) must be transaction control or
 a table's DDL that names no other database (QUERY_ALLOWED); anything else, and any event of a kind this module
-does not know, stops the restore before anything is replayed.
+does not know, stops the restore before anything is replayed. MySQL's mysqlbinlog filters by the name it rewrites
+to, so there the log must hold nothing under the staging database's own name; and a transaction MySQL compressed
+(TRANSACTION_PAYLOAD, binlog_transaction_compression) cannot be read to check it: refused.
 
 Times: event timestamps are whole UTC seconds; `--to-time T` replays every event of second T and stops at the
 first event after it (mysqlbinlog --stop-datetime=T+1s, run with TZ=UTC so that the client's zone shifts nothing).
@@ -54,11 +56,13 @@ from afirgen_backup.sources.mysql.binlog_file import (
     read_binlog,
 )
 from afirgen_backup.sources.mysql.load import LoadClient
+from afirgen_backup.sources.mysql.server import Flavor, detect_binlog_client
 from afirgen_backup.sources.mysql.targets import build_load_argv
 from afirgen_backup.sources.mysql.verify import source_of
 
 WORKDIR_PREFIX = ".pitr-"  # then the pid and a random part: BACKUP_DIR/.pitr-<pid>-xxxx, removed afterwards
 TABLE_MAP_EVENT = 19
+TRANSACTION_PAYLOAD_EVENT = 40
 #: Events replayed as they are: they change nothing but what the row and query events around them say.
 HARMLESS_EVENTS = frozenset(
     {
@@ -71,9 +75,10 @@ HARMLESS_EVENTS = frozenset(
         16,  # XID (COMMIT)
         23, 24, 25, 30, 31, 32,  # WRITE/UPDATE/DELETE_ROWS (v1, v2): rows of the table the TABLE_MAP before names
         29,  # ROWS_QUERY (a comment)
-        33, 34, 35,  # MySQL GTID, ANONYMOUS_GTID, PREVIOUS_GTIDS
+        33, 34, 35,  # MySQL GTID, ANONYMOUS_GTID, PREVIOUS_GTIDS (not printed: --skip-gtids)
         38,  # XA_PREPARE
         39,  # PARTIAL_UPDATE_ROWS (MySQL JSON)
+        42,  # MySQL GTID_TAGGED (8.3+; not printed: --skip-gtids)
         160,  # ANNOTATE_ROWS (not printed: --skip-annotate-row-events)
         161,  # BINLOG_CHECKPOINT
         162,  # MariaDB GTID
@@ -327,9 +332,12 @@ def copy_sealed(item: ReplayFile, target: Path) -> None:
         raise VerificationFailed(f"{item.path.name} does not unpack into the binary log its manifest describes")
 
 
-def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | None:
+def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritten_db: str | None = None) -> str | None:
     """Read every event that will be replayed; VerificationFailed for one a restore must not run, and
-    PointInTimeUnreachable when the archive ends before the point. Returns the time of the last event replayed."""
+    PointInTimeUnreachable when the archive ends before the point. Returns the time of the last event replayed.
+
+    `unrewritten_db`: a database whose events would be replayed as they are (MySQL's mysqlbinlog filters by the
+    name --rewrite-db gives, the staging database's): the log must have none."""
     stop_at = int((plan.point.time + timedelta(seconds=1)).timestamp()) if plan.point.time is not None else None
     last_time: int | None = None
     reached = False
@@ -340,7 +348,7 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | N
                 handle,
                 path.name,
                 allow_partial_tail=not plan.files[index].sealed,
-                whole_bodies=frozenset({QUERY_EVENT}),
+                whole_bodies=frozenset({QUERY_EVENT, TABLE_MAP_EVENT}),
             )
             post_headers = b""
             for header, body in scanner.events():
@@ -356,6 +364,8 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | N
                     reached = True
                     break
                 check_event(header.type_code, body, post_headers, source_db, path.name, header.offset)
+                if unrewritten_db is not None:
+                    check_not_on(unrewritten_db, header.type_code, body, post_headers, path.name, header.offset)
                 if header.timestamp:
                     last_time = header.timestamp
         if reached:
@@ -374,6 +384,11 @@ def check_event(type_code: int, body: bytes, post_headers: bytes, source_db: str
         return
     if type_code == TABLE_MAP_EVENT:
         return  # rows of another database are not replayed (--database); of this one, rewritten (--rewrite-db)
+    if type_code == TRANSACTION_PAYLOAD_EVENT:
+        raise VerificationFailed(
+            f"{where}: a TRANSACTION_PAYLOAD_EVENT: the server compresses its transactions in the binary log "
+            "(binlog_transaction_compression=ON), which a restore cannot read to check; turn it off on the server"
+        )
     if type_code != QUERY_EVENT:
         raise VerificationFailed(f"{where}: a {event_name(type_code)}, which a restore does not replay")
     db, query = parse_query(body, post_header_length(post_headers, QUERY_EVENT, 13), where)
@@ -398,6 +413,28 @@ def check_event(type_code: int, body: bytes, post_headers: bytes, source_db: str
     )
 
 
+def check_not_on(database: str, type_code: int, body: bytes, post_headers: bytes, name: str, offset: int) -> None:
+    """VerificationFailed for a statement or rows the log holds for `database` under that very name."""
+    if type_code == QUERY_EVENT:
+        found = parse_query(body, post_header_length(post_headers, QUERY_EVENT, 13), f"{name} at {offset}")[0]
+    elif type_code == TABLE_MAP_EVENT:
+        found = table_map_database(body, post_header_length(post_headers, TABLE_MAP_EVENT, 8), f"{name} at {offset}")
+    else:
+        return
+    if found == database.encode():
+        raise VerificationFailed(
+            f"{name} at {offset}: the log holds events of {database}, the database being restored into: they would "
+            "be replayed as they are"
+        )
+
+
+def table_map_database(body: bytes, post_header: int, where: str) -> bytes:
+    """The database a TABLE_MAP_EVENT names (after the table id and flags: a length byte, the name, a 0)."""
+    if len(body) < post_header + 1 or len(body) < post_header + 1 + body[post_header]:
+        raise VerificationFailed(f"{where}: a TABLE_MAP_EVENT too short to read")
+    return body[post_header + 1 : post_header + 1 + body[post_header]]
+
+
 def post_header_length(post_headers: bytes, type_code: int, default: int) -> int:
     return post_headers[type_code - 1] if len(post_headers) >= type_code else default
 
@@ -420,24 +457,47 @@ def shown(statement: bytes) -> str:
     return repr(text)
 
 
-def replay_argv(settings: Settings, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str) -> list[str]:
+def replay_argv(
+    settings: Settings,
+    client: Flavor,
+    plan: ReplayPlan,
+    paths: list[Path],
+    source_db: str,
+    target_db: str,
+) -> list[str]:
+    """The flavor's mysqlbinlog over the plan's files, only `source_db`'s events, rewritten to `target_db`.
+
+    - MariaDB's filters (--database) by the logged name, then rewrites; MySQL's rewrites first and filters by the
+      name it gives: --database is the target there (check_events refuses events logged under that name).
+    - MariaDB's: --skip-annotate-row-events (the statements behind row events, as comments: not needed).
+    - MySQL's: --skip-gtids. Replayed with their GTIDs, the transactions would be skipped as done by the server
+      that logged them (the same server, most often), and setting GTID_NEXT takes a privilege more.
+    """
     argv = [settings.binlog_bin, "--no-defaults", f"--start-position={plan.start_position}"]
     if plan.point.time is not None:
         stop = plan.point.time + timedelta(seconds=1)
         argv.append(f"--stop-datetime={stop:%Y-%m-%d %H:%M:%S}")
     if plan.point.position is not None:
         argv.append(f"--stop-position={plan.point.position}")
-    argv += [f"--database={source_db}", f"--rewrite-db={source_db}->{target_db}"]
-    if "mariadb" in os.path.basename(os.path.realpath(settings.binlog_bin)):
-        argv.append("--skip-annotate-row-events")
+    filtered = source_db if client.is_mariadb else target_db
+    argv += [f"--database={filtered}", f"--rewrite-db={source_db}->{target_db}"]
+    argv.append("--skip-annotate-row-events" if client.is_mariadb else "--skip-gtids")
     return [*argv, *(str(path) for path in paths)]
 
 
 def replay(
-    settings: Settings, client: LoadClient, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str
+    settings: Settings,
+    client: LoadClient,
+    binlog_client: Flavor,
+    plan: ReplayPlan,
+    paths: list[Path],
+    source_db: str,
+    target_db: str,
 ) -> None:
     """Pipe mysqlbinlog's output for the plan into the mysql client, into `target_db`."""
-    reader = process.spawn(replay_argv(settings, plan, paths, source_db, target_db), extra_env={"TZ": "UTC"})
+    reader = process.spawn(
+        replay_argv(settings, binlog_client, plan, paths, source_db, target_db), extra_env={"TZ": "UTC"}
+    )
     try:
         with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
             argv = build_load_argv(settings, defaults_arg, target_db)
@@ -458,7 +518,8 @@ def replay(
         raise CommandFailed(
             f"replaying the binary log into {target_db} failed: {process.last_line(loader.stderr.tail())}"
             + (
-                "; the restoring user needs BINLOG REPLAY (MariaDB) or SYSTEM_VARIABLES_ADMIN (MySQL)"
+                "; the restoring user needs BINLOG REPLAY (MariaDB), or BINLOG_ADMIN and SESSION_VARIABLES_ADMIN "
+                "(MySQL)"
                 if "denied" in loader.stderr.tail()
                 else ""
             )
@@ -476,13 +537,14 @@ def roll_forward(
     if database_name_problem(source_db) is not None or "->" in source_db:
         raise VerificationFailed(f"{entry.name}: its manifest names no database a binary log can be replayed for")
     plan = plan_replay(settings, coordinates[0], coordinates[1], point)
+    binlog_client = detect_binlog_client(settings.binlog_bin)
     with private_workdir(settings.backup_dir) as workdir:
         try:
             paths = prepare_files(plan, workdir)
-            last_event = check_events(paths, plan, source_db)
+            last_event = check_events(paths, plan, source_db, None if binlog_client.is_mariadb else staging)
         except BinlogDamaged as error:
             raise VerificationFailed(f"the binary log archive is damaged: {error}") from None
-        replay(settings, client, plan, paths, source_db, staging)
+        replay(settings, client, binlog_client, plan, paths, source_db, staging)
     facts.update(
         replayed_from=f"{coordinates[0]}:{coordinates[1]}",
         replayed_files=[item.name for item in plan.files],

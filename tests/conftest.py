@@ -209,7 +209,8 @@ def mysql_fir_db(mysql: MySQLServer, make_mysql_database: Callable[[str], str], 
 
 @pytest.fixture(scope="session")
 def mysql_clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """MySQL 9.x's own `mysqldump` and `mysql` as executable wrapper scripts (for MYSQLDUMP_BIN / MYSQL_BIN)."""
+    """MySQL 9.x's own `mysqldump`, `mysql` and `mysqlbinlog` as executable wrapper scripts (for MYSQLDUMP_BIN,
+    MYSQL_BIN, MYSQLBINLOG_BIN)."""
     try:
         return write_client_wrappers(tmp_path_factory.mktemp("mysql-clients"))
     except MariaDBServerError as exc:

@@ -14,9 +14,10 @@ event scheduler on, caching_sha2_password, utf8mb4_0900_ai_ci. It is otherwise s
 pool, no performance schema, no X plugin, no fsync per commit. `root` logs in without a password over TCP
 (root@127.0.0.1, made at --initialize) and over the unix socket (root@localhost).
 
-`write_client_wrappers(directory)` writes `mysqldump` and `mysql` scripts there that run MySQL's own clients
-the same way; they `exec`, so inherited descriptors (the tool's `--defaults-extra-file=/dev/fd/N`) survive, and
-the process they become is named `mysqldump`/`mysql` in /proc/PID/comm like an installed client.
+`write_client_wrappers(directory)` writes `mysqldump`, `mysql` and `mysqlbinlog` scripts there that run MySQL's
+own clients the same way; they `exec`, so inherited descriptors (the tool's `--defaults-extra-file=/dev/fd/N`)
+survive, and the process they become is named `mysqldump`/`mysql`/`mysqlbinlog` in /proc/PID/comm like an
+installed client.
 
 No pytest dependency: `python tests/mysql_server.py` starts one by hand.
 """
@@ -47,7 +48,7 @@ DEFAULT_ROOT = "/var/cache/afirgen-backup/mysql-sid"
 ROOT_VARIABLE = "AFIRGEN_MYSQL_ROOT"
 LOADER = "usr/lib64/ld-linux-x86-64.so.2"
 LIBRARY_DIRS = ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu")
-CLIENT_PROGRAMS = ("mysqldump", "mysql")
+CLIENT_PROGRAMS = ("mysqldump", "mysql", "mysqlbinlog")
 #: What mysqldump 9.7 and mariadb-dump 10.11 need, on the database, to dump all of it with --single-transaction
 #: --routines --triggers --events --no-tablespaces: found by dropping one privilege at a time (each one missing
 #: fails the dump or changes it). TRIGGER missing: the triggers are left out, exit status 0.
@@ -94,10 +95,11 @@ def loader_argv(root: Path, program: str, *, loader: Path | None = None, argv0: 
 
 
 def write_client_wrappers(directory: Path, root: Path | None = None) -> dict[str, Path]:
-    """Write executable `mysqldump` and `mysql` scripts into `directory` that exec MySQL's own clients.
+    """Write executable `mysqldump`, `mysql` and `mysqlbinlog` scripts into `directory` that exec MySQL's own
+    clients.
 
-    Each execs a symlink to the root's loader named like the client, so /proc/PID/comm reads `mysqldump` or
-    `mysql` (tests find the tool's children by that name). Returns {program: script}.
+    Each execs a symlink to the root's loader named like the client, so /proc/PID/comm reads `mysqldump`,
+    `mysql` or `mysqlbinlog` (tests find the tool's children by that name). Returns {program: script}.
     """
     root = root or mysql_root()
     problem = root_problem(root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,11 +11,13 @@ from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError
 from afirgen_backup.sources.mysql.dump import (
     BASE_DUMP_OPTIONS,
+    binlog_position,
     build_dump_argv,
     check_pair,
     ends_with_trailer,
     redact_argv,
 )
+from afirgen_backup.sources.mysql.grants import Grant, Grants, missing_for_binlog_position
 from afirgen_backup.sources.mysql.server import (
     Flavor,
     Inventory,
@@ -33,6 +36,8 @@ MARIADB_10_11 = Flavor("mariadb", (10, 11, 19))
 MARIADB_10_6 = Flavor("mariadb", (10, 6, 20))
 MYSQL_8_0 = Flavor("mysql", (8, 0, 40))
 MYSQL_8_4 = Flavor("mysql", (8, 4, 3))
+MYSQL_9_7 = Flavor("mysql", (9, 7, 4))
+LOGGING = dataclasses.replace(PLAIN, binary_log=True)
 
 
 @pytest.mark.parametrize(
@@ -161,3 +166,76 @@ def test_a_dump_is_complete_only_when_it_ends_with_the_trailer(tail, complete):
 )
 def test_only_virtual_and_stored_columns_count_as_generated(extra: str, generated: bool) -> None:
     assert is_generated(extra) is generated
+
+
+@pytest.mark.parametrize(
+    ("client", "server", "may_lock", "extra"),
+    [
+        (MARIADB_10_11, MARIADB_10_11, False, ["--master-data=2", "--gtid"]),
+        (MYSQL_9_7, MYSQL_9_7, True, ["--set-gtid-purged=OFF", "--source-data=2"]),
+        (MYSQL_8_4, MYSQL_8_4, True, ["--set-gtid-purged=OFF", "--source-data=2"]),
+        (MYSQL_9_7, MYSQL_9_7, False, ["--set-gtid-purged=OFF"]),
+        (Flavor("mysql", (8, 0, 25)), MYSQL_8_4, True, ["--set-gtid-purged=OFF"]),
+        (MARIADB_10_11, MYSQL_9_7, True, []),
+    ],
+    ids=[
+        "mariadb: no lock, no privilege more",
+        "mysql 9.7: the user may lock",
+        "mysql 8.4: the user may lock",
+        "mysql: the user may not lock",
+        "mysql client before --source-data",
+        "mariadb client, mysql server (no SHOW MASTER STATUS on 8.4+)",
+    ],
+)
+def test_a_dump_of_a_server_with_a_binary_log_records_its_coordinates_where_the_pair_can(
+    client, server, may_lock, extra
+):
+    argv = build_dump_argv(SETTINGS, client, server, LOGGING, DEFAULTS, may_lock=may_lock)
+    assert argv == [*common_prefix(), *extra, "fir_db"]
+
+
+@pytest.mark.parametrize(
+    ("head", "file", "position", "gtid"),
+    [
+        (
+            b"--\n-- CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000007', MASTER_LOG_POS=4242;\n"
+            b"-- SET GLOBAL gtid_slave_pos='0-1-99';\n",
+            "mysql-bin.000007",
+            4242,
+            "0-1-99",
+        ),
+        (
+            b"--\n-- CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000012', SOURCE_LOG_POS=2853;\n\n",
+            "binlog.000012",
+            2853,
+            None,
+        ),
+    ],
+    ids=["mariadb-dump --master-data=2 --gtid", "mysqldump --source-data=2"],
+)
+def test_binlog_coordinates_are_read_from_the_dumps_comments(head, file, position, gtid):
+    seen = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
+    found = binlog_position(head, b"-- Dump completed\n", seen)
+    assert found == {
+        "file": file,
+        "position": position,
+        "gtid": gtid,
+        "snapshot_before": "2026-12-05T07:00:00.000000+00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("granted", "missing"),
+    [
+        ((), ["RELOAD (or FLUSH_TABLES)", "REPLICATION CLIENT"]),
+        (("RELOAD", "REPLICATION CLIENT"), []),
+        (("FLUSH_TABLES", "SUPER"), []),
+        (("ALL PRIVILEGES",), []),
+        (("RELOAD",), ["REPLICATION CLIENT"]),
+    ],
+)
+def test_what_a_mysql_dump_needs_to_record_its_coordinates(granted, missing):
+    grants = Grants([Grant(frozenset(granted), None), Grant(frozenset({"REPLICATION CLIENT"}), "fir_db")])
+    found = missing_for_binlog_position(grants, MYSQL_9_7, "'b'@'%'")
+    assert [m.what for m in found] == missing
+    assert missing_for_binlog_position(Grants(), MARIADB_10_11, "'b'@'%'") == []

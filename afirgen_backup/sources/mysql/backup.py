@@ -17,8 +17,15 @@ from afirgen_backup.logs import get_logger
 from afirgen_backup.publish import GzipPublisher
 from afirgen_backup.sources.base import BackupJob, PartResult, publish_backup, throughput
 from afirgen_backup.sources.mysql import dump
-from afirgen_backup.sources.mysql.grants import require_backup_privileges
-from afirgen_backup.sources.mysql.server import connect, count_rows_in_snapshot, server_flavor, take_inventory
+from afirgen_backup.sources.mysql.grants import lacking_for_binlog_position, require_backup_privileges
+from afirgen_backup.sources.mysql.server import (
+    Flavor,
+    Inventory,
+    connect,
+    count_rows_in_snapshot,
+    server_flavor,
+    take_inventory,
+)
 
 KIND = "mysql"
 GENERATED_NOTE = (
@@ -44,6 +51,24 @@ def count_rows_after_dump(settings: Settings, tables: tuple[str, ...]) -> dict[s
         return None
 
 
+def may_record_binlog_position(
+    connection: pymysql.Connection, client: Flavor, server: Flavor, inventory: Inventory
+) -> bool:
+    """Whether MySQL's mysqldump may take the brief lock that records the binary log coordinates (dump.py's
+    records_binlog_position). Where it may not, the dump goes on without them and says once what it lacks."""
+    if not (inventory.binary_log and client.name == "mysql" and server.name == "mysql"):
+        return False
+    lacking = lacking_for_binlog_position(connection, server)
+    if lacking:
+        get_logger(part=KIND).warning(
+            "binlog_position_not_recorded",
+            missing=[m.what for m in lacking],
+            fix="; ".join(m.grant for m in lacking),
+            note="point-in-time recovery (docs/pitr.md) needs a dump with binary log coordinates",
+        )
+    return not lacking
+
+
 def back_up(job: BackupJob) -> PartResult:
     settings = job.settings
     log = get_logger(part=KIND)
@@ -53,6 +78,7 @@ def back_up(job: BackupJob) -> PartResult:
         server = server_flavor(connection)
         require_backup_privileges(connection, server, settings.mysql_db)
         inventory = take_inventory(connection, settings.mysql_db)
+        may_lock = may_record_binlog_position(connection, client, server, inventory)
     if not inventory.tables and not settings.allow_empty:
         raise BackupError(
             f"{settings.mysql_db} has no tables: is MYSQL_DB the application's database? Nothing is pruned while "
@@ -63,7 +89,7 @@ def back_up(job: BackupJob) -> PartResult:
 
     def write(publisher: GzipPublisher) -> dict[str, Any]:
         with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
-            argv = dump.build_dump_argv(settings, client, server, inventory, defaults_arg)
+            argv = dump.build_dump_argv(settings, client, server, inventory, defaults_arg, may_lock=may_lock)
             log.info(
                 "mysql_dump_started",
                 database=settings.mysql_db,
@@ -91,7 +117,7 @@ def back_up(job: BackupJob) -> PartResult:
             "row_counts_note": ROW_COUNTS_NOTE,
             "trailer": result.trailer,
         }
-        if dump.records_binlog_position(client, server, inventory):
+        if dump.records_binlog_position(client, server, inventory, may_lock=may_lock):
             facts["binlog"] = result.binlog_position
             if result.binlog_position is None:
                 log.warning("binlog_position_missing", note="the dump has no binary log coordinates")

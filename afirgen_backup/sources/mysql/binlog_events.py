@@ -28,6 +28,7 @@ from afirgen_backup.errors import VerificationFailed
 from afirgen_backup.sources.mysql.binlog_file import FORMAT_DESCRIPTION_EVENT, QUERY_EVENT, event_name
 
 TABLE_MAP_EVENT = 19
+TRANSACTION_PAYLOAD_EVENT = 40  # MySQL's compressed transactions (binlog_transaction_compression)
 #: Events replayed as they are: they change nothing but what the row and statement events around them say.
 HARMLESS_EVENTS = frozenset(
     {
@@ -43,6 +44,7 @@ HARMLESS_EVENTS = frozenset(
         33, 34, 35,  # MySQL GTID, ANONYMOUS_GTID, PREVIOUS_GTIDS
         38,  # XA_PREPARE
         39,  # PARTIAL_UPDATE_ROWS (MySQL JSON)
+        42,  # MySQL GTID_TAGGED (8.3+; not printed: --skip-gtids)
         160,  # ANNOTATE_ROWS (not printed: --skip-annotate-row-events)
         161,  # BINLOG_CHECKPOINT
         162,  # MariaDB GTID
@@ -84,11 +86,39 @@ def check_event(type_code: int, body: bytes, post_headers: bytes, source_db: str
     """VerificationFailed for an event a restore must not replay (the module's text says which)."""
     if type_code in HARMLESS_EVENTS:
         return
+    if type_code == TRANSACTION_PAYLOAD_EVENT:
+        raise VerificationFailed(
+            f"{where}: a TRANSACTION_PAYLOAD_EVENT: the server compresses its transactions in the binary log "
+            "(binlog_transaction_compression=ON), which a restore cannot read to check; turn it off on the server"
+        )
     if type_code != QUERY_EVENT:
         raise VerificationFailed(f"{where}: a {event_name(type_code)}, which a restore does not replay")
     db, status, query = parse_query(body, post_header_length(post_headers, QUERY_EVENT, 13), where)
     check_status_variables(status, where)
     check_statement(db, query, source_db.encode(), where)
+
+
+def check_not_on(database: str, type_code: int, body: bytes, post_headers: bytes, where: str) -> None:
+    """VerificationFailed for a statement or rows the log holds for `database` under that very name (MySQL's
+    mysqlbinlog filters by the name it rewrites to: such events would be replayed unchecked)."""
+    if type_code == QUERY_EVENT:
+        found = parse_query(body, post_header_length(post_headers, QUERY_EVENT, 13), where)[0]
+    elif type_code == TABLE_MAP_EVENT:
+        found = table_map_database(body, post_header_length(post_headers, TABLE_MAP_EVENT, 8), where)
+    else:
+        return
+    if found == database.encode():
+        raise VerificationFailed(
+            f"{where}: the log holds events of {database}, the database being restored into: they would be "
+            "replayed as they are"
+        )
+
+
+def table_map_database(body: bytes, post_header: int, where: str) -> bytes:
+    """The database a TABLE_MAP_EVENT names (after the table id and flags: a length byte, the name, a 0)."""
+    if len(body) < post_header + 1 or len(body) < post_header + 1 + body[post_header]:
+        raise VerificationFailed(f"{where}: a TABLE_MAP_EVENT too short to read")
+    return body[post_header + 1 : post_header + 1 + body[post_header]]
 
 
 def check_statement(db: bytes, query: bytes, source: bytes, where: str) -> None:

@@ -12,7 +12,9 @@ The archive is untrusted input, as every file in BACKUP_DIR is: a binary log can
 database. Replayed are only the events of the dumped database (mysqlbinlog --database, --rewrite-db), and among
 them a statement event (the server writes rows as row events: binlog_format=ROW) must be transaction control or
 a table's DDL that names no other database (QUERY_ALLOWED); anything else, and any event of a kind this module
-does not know, stops the restore before anything is replayed.
+does not know, stops the restore before anything is replayed. MySQL's mysqlbinlog filters by the name it rewrites
+to, so there the log must hold nothing under the staging database's own name; and a transaction MySQL compressed
+(TRANSACTION_PAYLOAD, binlog_transaction_compression) cannot be read to check it: refused.
 
 Times: event timestamps are whole UTC seconds; `--to-time T` replays every event of second T and stops at the
 first event after it (mysqlbinlog --stop-datetime=T+1s, run with TZ=UTC so that the client's zone shifts nothing).
@@ -42,7 +44,7 @@ from afirgen_backup.files import READ_CHUNK, open_regular_for_reading
 from afirgen_backup.names import database_name_problem
 from afirgen_backup.publish import iter_gzip
 from afirgen_backup.sources.mysql import binlog_archive
-from afirgen_backup.sources.mysql.binlog_events import check_event
+from afirgen_backup.sources.mysql.binlog_events import TABLE_MAP_EVENT, check_event, check_not_on
 from afirgen_backup.sources.mysql.binlog_file import (
     FORMAT_DESCRIPTION_EVENT,
     QUERY_EVENT,
@@ -53,7 +55,7 @@ from afirgen_backup.sources.mysql.binlog_file import (
     read_binlog,
 )
 from afirgen_backup.sources.mysql.load import SKIP_BINLOG, LoadClient, may_skip_binlog
-from afirgen_backup.sources.mysql.server import connect
+from afirgen_backup.sources.mysql.server import Flavor, connect, detect_binlog_client
 from afirgen_backup.sources.mysql.targets import build_load_argv
 from afirgen_backup.sources.mysql.verify import source_of
 
@@ -308,9 +310,12 @@ def copy_sealed(item: ReplayFile, target: Path) -> None:
         raise VerificationFailed(f"{item.path.name} does not unpack into the binary log its manifest describes")
 
 
-def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | None:
+def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritten_db: str | None = None) -> str | None:
     """Read every event that will be replayed; VerificationFailed for one a restore must not run, and
-    PointInTimeUnreachable when the archive ends before the point. Returns the time of the last event replayed."""
+    PointInTimeUnreachable when the archive ends before the point. Returns the time of the last event replayed.
+
+    `unrewritten_db`: a database whose events would be replayed as they are (MySQL's mysqlbinlog filters by the
+    name --rewrite-db gives, the staging database's): the log must have none."""
     stop_at = int((plan.point.time + timedelta(seconds=1)).timestamp()) if plan.point.time is not None else None
     last_time: int | None = None
     reached = False
@@ -321,7 +326,7 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | N
                 handle,
                 path.name,
                 allow_partial_tail=not plan.files[index].sealed,
-                whole_bodies=frozenset({QUERY_EVENT}),
+                whole_bodies=frozenset({QUERY_EVENT, TABLE_MAP_EVENT}),
             )
             post_headers = b""
             for header, body in scanner.events():
@@ -336,7 +341,10 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | N
                 if plan.point.file == path.name and header.offset >= (plan.point.position or 0):
                     reached = True
                     break
-                check_event(header.type_code, body, post_headers, source_db, f"{path.name} at {header.offset}")
+                where = f"{path.name} at {header.offset}"
+                check_event(header.type_code, body, post_headers, source_db, where)
+                if unrewritten_db is not None:
+                    check_not_on(unrewritten_db, header.type_code, body, post_headers, where)
                 if header.timestamp:
                     last_time = header.timestamp
         if reached:
@@ -353,24 +361,47 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str) -> str | N
     return datetime.fromtimestamp(last_time, UTC).isoformat() if last_time is not None else None
 
 
-def replay_argv(settings: Settings, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str) -> list[str]:
+def replay_argv(
+    settings: Settings,
+    client: Flavor,
+    plan: ReplayPlan,
+    paths: list[Path],
+    source_db: str,
+    target_db: str,
+) -> list[str]:
+    """The flavor's mysqlbinlog over the plan's files, only `source_db`'s events, rewritten to `target_db`.
+
+    - MariaDB's filters (--database) by the logged name, then rewrites; MySQL's rewrites first and filters by the
+      name it gives: --database is the target there (check_events refuses events logged under that name).
+    - MariaDB's: --skip-annotate-row-events (the statements behind row events, as comments: not needed).
+    - MySQL's: --skip-gtids. Replayed with their GTIDs, the transactions would be skipped as done by the server
+      that logged them (the same server, most often), and setting GTID_NEXT takes a privilege more.
+    """
     argv = [settings.binlog_bin, "--no-defaults", f"--start-position={plan.start_position}"]
     if plan.point.time is not None:
         stop = plan.point.time + timedelta(seconds=1)
         argv.append(f"--stop-datetime={stop:%Y-%m-%d %H:%M:%S}")
     if plan.point.position is not None:
         argv.append(f"--stop-position={plan.point.position}")
-    argv += [f"--database={source_db}", f"--rewrite-db={source_db}->{target_db}"]
-    if "mariadb" in os.path.basename(os.path.realpath(settings.binlog_bin)):
-        argv.append("--skip-annotate-row-events")
+    filtered = source_db if client.is_mariadb else target_db
+    argv += [f"--database={filtered}", f"--rewrite-db={source_db}->{target_db}"]
+    argv.append("--skip-annotate-row-events" if client.is_mariadb else "--skip-gtids")
     return [*argv, *(str(path) for path in paths)]
 
 
 def replay(
-    settings: Settings, client: LoadClient, plan: ReplayPlan, paths: list[Path], source_db: str, target_db: str
+    settings: Settings,
+    client: LoadClient,
+    binlog_client: Flavor,
+    plan: ReplayPlan,
+    paths: list[Path],
+    source_db: str,
+    target_db: str,
 ) -> None:
     """Pipe mysqlbinlog's output for the plan into the mysql client, into `target_db`."""
-    reader = process.spawn(replay_argv(settings, plan, paths, source_db, target_db), extra_env={"TZ": "UTC"})
+    reader = process.spawn(
+        replay_argv(settings, binlog_client, plan, paths, source_db, target_db), extra_env={"TZ": "UTC"}
+    )
     try:
         with process.credentials_pipe(settings.mysql_user, settings.mysql_password) as (defaults_arg, fd):
             argv = build_load_argv(settings, defaults_arg, target_db)
@@ -388,7 +419,11 @@ def replay(
         )
     if loaded != 0:
         said = error_lines(loader.stderr.tail())
-        hint = "; the restoring user needs BINLOG REPLAY (MariaDB)" if "denied" in said else ""
+        hint = (
+            "; the restoring user needs BINLOG REPLAY (MariaDB), or BINLOG_ADMIN and SESSION_VARIABLES_ADMIN (MySQL)"
+            if "denied" in said
+            else ""
+        )
         raise CommandFailed(f"replaying the binary log into {target_db} failed: {said}{hint}")
 
 
@@ -412,7 +447,8 @@ def require_unlogged_sessions(settings: Settings) -> None:
                 return  # no binary log: nothing to keep out
     raise ConfigError(
         f"restore --to-time must keep its work out of the server's binary log, and {settings.mysql_user} may not "
-        "(SET SESSION sql_log_bin); allowed: a user with BINLOG ADMIN and BINLOG REPLAY (MariaDB), see docs/pitr.md"
+        "(SET SESSION sql_log_bin); allowed: a user with BINLOG ADMIN and BINLOG REPLAY (MariaDB), BINLOG_ADMIN and "
+        "SESSION_VARIABLES_ADMIN (MySQL), see docs/pitr.md"
     )
 
 
@@ -427,13 +463,14 @@ def roll_forward(
     if database_name_problem(source_db) is not None or "->" in source_db:
         raise VerificationFailed(f"{entry.name}: its manifest names no database a binary log can be replayed for")
     plan = plan_replay(settings, coordinates[0], coordinates[1], point)
+    binlog_client = detect_binlog_client(settings.binlog_bin)
     with private_workdir(settings.backup_dir) as workdir:
         try:
             paths = prepare_files(plan, workdir)
-            last_event = check_events(paths, plan, source_db)
+            last_event = check_events(paths, plan, source_db, None if binlog_client.is_mariadb else staging)
         except BinlogDamaged as error:
             raise VerificationFailed(f"the binary log archive is damaged: {error}") from None
-        replay(settings, client, plan, paths, source_db, staging)
+        replay(settings, client, binlog_client, plan, paths, source_db, staging)
     facts.update(
         replayed_from=f"{coordinates[0]}:{coordinates[1]}",
         replayed_files=[item.name for item in plan.files],

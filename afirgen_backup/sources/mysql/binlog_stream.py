@@ -1,10 +1,11 @@
 """Streaming the server's binary log into the archive (binlog_archive.py), for as long as the command runs.
 
-The flavor's own client does the streaming: `mariadb-binlog` (or `mysqlbinlog`) `--read-from-remote-server --raw
---stop-never`, connected as a replica with its own server id, writes each file as the server sends it into
-BACKUP_DIR/binlog/.stream/, event by event. It does not reconnect by itself: when it exits (the server restarted,
-the network went, it was killed), it is started again after a pause that doubles from RESTART_MIN_SECONDS to
-RESTART_MAX_SECONDS, and back to the minimum once a start has lasted STABLE_SECONDS.
+The flavor's own client does the streaming (MYSQLBINLOG_BIN, whose flavor its --version tells): `mariadb-binlog`
+or MySQL's `mysqlbinlog` `--read-from-remote-server --raw --stop-never`, connected as a replica with its own
+server id, writes each file as the server sends it into BACKUP_DIR/binlog/.stream/, event by event. It does not
+reconnect by itself: when it exits (the server restarted, the network went, it was killed), it is started again
+after a pause that doubles from RESTART_MIN_SECONDS to RESTART_MAX_SECONDS, and back to the minimum once a start
+has lasted STABLE_SECONDS.
 
 Where it starts: the oldest raw file not sealed yet (fetched again from its first byte: a file cut short by a kill
 is written anew), else the file after the newest sealed one, else the oldest file the server still has. When the
@@ -47,6 +48,7 @@ from afirgen_backup.sources.mysql.binlog_archive import (
     stream_dir,
 )
 from afirgen_backup.sources.mysql.binlog_file import BinlogDamaged, binlog_sequence
+from afirgen_backup.sources.mysql.server import Flavor
 
 SEAL_SECONDS = 1.0
 CURRENCY_SECONDS = 5.0  # how often the server's position is compared with the archive's
@@ -69,7 +71,7 @@ class StreamState:
     restarts: int = 0
     last_error: str | None = None
     gaps: list[dict[str, Any]] = field(default_factory=list)
-    server_position: str | None = None  # SHOW MASTER STATUS when last asked, FILE:POS
+    server_position: str | None = None  # SHOW MASTER STATUS (MySQL: BINARY LOG) when last asked, FILE:POS
     archived_position: str | None = None  # the newest raw file and its size then
     current_as_of: str | None = None  # when the archive last held everything the server had logged
 
@@ -99,12 +101,15 @@ def server_binlogs(settings: Settings) -> list[str]:
         return by_sequence([str(row[0]) for row in cursor.fetchall()])
 
 
-def streamer_argv(settings: Settings, defaults_file_arg: str, first_file: str) -> list[str]:
-    """The streaming client's command line (no password: it is in the defaults file)."""
+def streamer_argv(settings: Settings, client: Flavor, defaults_file_arg: str, first_file: str) -> list[str]:
+    """The streaming client's command line (no password: it is in the defaults file). Both flavors' clients take
+    --read-from-remote-server (MySQL's: an alias of --read-from-remote-source=BINLOG-DUMP-NON-GTIDS); the
+    replica's server id is --stop-never-slave-server-id for MariaDB's, --connection-server-id for MySQL's (which
+    deprecates the other)."""
     argv = [settings.binlog_bin, defaults_file_arg]
     argv += [f"--host={settings.mysql_host}", f"--port={settings.mysql_port}", "--protocol=TCP"]
     argv += ["--read-from-remote-server", "--raw", "--stop-never"]
-    if "mariadb" in os.path.basename(os.path.realpath(settings.binlog_bin)):
+    if client.is_mariadb:
         argv.append(f"--stop-never-slave-server-id={settings.binlog_server_id}")
     else:
         argv.append(f"--connection-server-id={settings.binlog_server_id}")
@@ -168,8 +173,10 @@ class BinlogStream:
         self.seal_closed()
         check_stream_dir(self.settings.backup_dir)
         first = self.resume_point()
+        client = server.detect_binlog_client(self.settings.binlog_bin)
         with process.credentials_pipe(self.settings.mysql_user, self.settings.mysql_password) as (arg, fd):
-            child = process.spawn(streamer_argv(self.settings, arg, first), stdout=subprocess.DEVNULL, pass_fds=(fd,))
+            argv = streamer_argv(self.settings, client, arg, first)
+            child = process.spawn(argv, stdout=subprocess.DEVNULL, pass_fds=(fd,))
         self.state.running, self.state.current_file, self.state.last_error = True, first, None
         self.log.info("binlog_stream_started", file=first, pid=child.process.pid)
         asked = 0.0
@@ -218,7 +225,7 @@ class BinlogStream:
         everything the server logged (current_as_of: status's lag, and how far a restore to the end may go)."""
         try:
             with server.connect(self.settings) as connection, connection.cursor() as cursor:
-                cursor.execute("SHOW MASTER STATUS")
+                cursor.execute(server.binlog_status_statement(server.server_flavor(connection)))
                 row = cursor.fetchone()
         except Exception as error:  # noqa: BLE001 - a failed check changes nothing but the state's figures
             self.log.warning("binlog_position_unknown", error=str(error)[:300])

@@ -57,13 +57,21 @@ def detect_client(mysqldump_bin: str) -> Flavor:
     return parse_client_version(process.run((mysqldump_bin, "--version"), what="mysqldump --version"))
 
 
-def records_binlog_position(client: Flavor, server: Flavor, inventory: Inventory) -> bool:
-    """A MariaDB dump of a MariaDB server that writes a binary log records the snapshot's place in it, for
-    point-in-time recovery: `--master-data=2 --gtid` writes it as comments, read from the snapshot's own status
-    (Binlog_snapshot_file/position), so that neither a lock nor a privilege more is needed. MySQL's mysqldump
-    needs FLUSH TABLES WITH READ LOCK for it (RELOAD), which the backup user does not have: not recorded there.
+def records_binlog_position(client: Flavor, server: Flavor, inventory: Inventory, *, may_lock: bool = False) -> bool:
+    """A dump of a server that writes a binary log records the snapshot's place in it, for point-in-time recovery.
+
+    - MariaDB's dump of MariaDB: `--master-data=2 --gtid` writes it as comments, read from the snapshot's own status
+      (Binlog_snapshot_file/position), so that neither a lock nor a privilege more is needed.
+    - MySQL's mysqldump 8.0.26+ of MySQL: `--source-data=2` takes FLUSH TABLES WITH READ LOCK for the moment it
+      starts its snapshot and reads SHOW BINARY LOG STATUS, which needs RELOAD (or FLUSH_TABLES) and REPLICATION
+      CLIENT: only when the user has them (`may_lock`), else the dump would fail.
+    - Any other pair: not recorded (MariaDB's client reads SHOW MASTER STATUS, which MySQL 8.4 removed).
     """
-    return client.is_mariadb and server.is_mariadb and inventory.binary_log
+    if not inventory.binary_log:
+        return False
+    if client.is_mariadb and server.is_mariadb:
+        return True
+    return client.name == "mysql" and server.name == "mysql" and client.version >= (8, 0, 26) and may_lock
 
 
 def needs_dump_history(client: Flavor, server: Flavor, inventory: Inventory) -> bool:
@@ -71,7 +79,13 @@ def needs_dump_history(client: Flavor, server: Flavor, inventory: Inventory) -> 
 
 
 def build_dump_argv(
-    settings: Settings, client: Flavor, server: Flavor, inventory: Inventory, defaults_file_arg: str
+    settings: Settings,
+    client: Flavor,
+    server: Flavor,
+    inventory: Inventory,
+    defaults_file_arg: str,
+    *,
+    may_lock: bool = False,
 ) -> list[str]:
     """The mysqldump command line for this client/server pair. No password: it is in the defaults file.
 
@@ -80,6 +94,7 @@ def build_dump_argv(
     - MySQL 8 client, MariaDB server: --column-statistics=0 (MariaDB has no COLUMN_STATISTICS table).
     - MariaDB 10.11+ client, MariaDB server with system-versioned tables: --dump-history, so that the tables'
       history is kept (a plain dump keeps only the current rows).
+    - A server that writes a binary log: its coordinates as comments (records_binlog_position).
     The database is named without --databases, so the dump has no CREATE DATABASE/USE and loads into any name.
     """
     argv = [settings.mysqldump_bin, defaults_file_arg]
@@ -91,8 +106,8 @@ def build_dump_argv(
         argv.append("--column-statistics=0")
     if needs_dump_history(client, server, inventory):
         argv.append("--dump-history")
-    if records_binlog_position(client, server, inventory):
-        argv += ["--master-data=2", "--gtid"]
+    if records_binlog_position(client, server, inventory, may_lock=may_lock):
+        argv += ["--master-data=2", "--gtid"] if client.is_mariadb else ["--source-data=2"]
     argv.append(settings.mysql_db)
     return argv
 
@@ -130,9 +145,12 @@ class DumpResult:
     binlog_position: dict[str, Any] | None = None  # where the snapshot stands in the binary log, when recorded
 
 
-# The comments `--master-data=2 --gtid` writes near the top of a MariaDB dump.
+# The comments `--master-data=2 --gtid` writes near the top of a MariaDB dump (MySQL's `--source-data=2`: CHANGE
+# REPLICATION SOURCE TO SOURCE_LOG_FILE=..., and no GTID, --set-gtid-purged=OFF).
 BINLOG_FILE_COMMENT = re.compile(
-    rb"^-- CHANGE MASTER TO MASTER_LOG_FILE='([A-Za-z0-9._-]{1,255})', MASTER_LOG_POS=(\d{1,20});$", re.M
+    rb"^-- CHANGE (?:MASTER|REPLICATION SOURCE) TO (?:MASTER|SOURCE)_LOG_FILE='([A-Za-z0-9._-]{1,255})', "
+    rb"(?:MASTER|SOURCE)_LOG_POS=(\d{1,20});$",
+    re.M,
 )
 GTID_COMMENT = re.compile(rb"^-- SET GLOBAL gtid_slave_pos='([0-9,-]{0,4096})';$", re.M)
 HEAD_KEEP = 64 * 1024  # the comments come before the first table

@@ -174,6 +174,20 @@ def missing_for_backup(grants: Grants, flavor: Flavor, database: str, account: s
     return missing
 
 
+def missing_for_binlog_position(grants: Grants, flavor: Flavor, account: str) -> list[Missing]:
+    """What a MySQL dump lacks to record its binary log coordinates (mysqldump --source-data: FLUSH TABLES WITH
+    READ LOCK for a moment, then SHOW BINARY LOG STATUS). MariaDB's dump reads them from its snapshot: nothing."""
+    if flavor.is_mariadb:
+        return []
+    effect = "the dump records no binary log coordinates: no point-in-time recovery from it"
+    missing = []
+    if not any(grants.has(option) for option in ("RELOAD", "FLUSH_TABLES")):
+        missing.append(Missing("RELOAD (or FLUSH_TABLES)", effect, f"GRANT RELOAD ON *.* TO {account}"))
+    if not any(grants.has(option) for option in ("REPLICATION CLIENT", "SUPER")):
+        missing.append(Missing("REPLICATION CLIENT", effect, f"GRANT REPLICATION CLIENT ON *.* TO {account}"))
+    return missing
+
+
 def missing_for_restore_test(
     grants: Grants,
     flavor: Flavor,
@@ -314,6 +328,13 @@ def require_backup_privileges(connection: pymysql.Connection, server: Flavor, da
         return
     details = "; ".join(f"{m.what} ({m.effect}; fix: {m.grant})" for m in missing)
     raise MissingPrivileges(f"the MySQL user {current} lacks {details}; check-grants lists every privilege")
+
+
+def lacking_for_binlog_position(connection: pymysql.Connection, server: Flavor) -> list[Missing]:
+    """missing_for_binlog_position for the current user. What roles may hold but cannot be read counts as
+    missing: mysqldump fails without it, and the dump is not to fail on a guess."""
+    _, account = quoted_account(connection)
+    return missing_for_binlog_position(read_grants(connection, server), server, account)
 
 
 def collect_grants(settings: Settings) -> GrantsReport:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pymysql
 
+from afirgen_backup import process
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import SourceUnavailable
 from afirgen_backup.logs import get_logger
@@ -70,6 +71,36 @@ def parse_client_version(output: str) -> Flavor:
     if ver:
         return Flavor("mysql", parse_version(ver.group(1)), text)
     return Flavor("unknown", (0,), text)
+
+
+def parse_binlog_client_version(output: str) -> Flavor:
+    """From `mysqlbinlog --version`: MySQL's names its release, MariaDB's only its own version (3.x).
+
+    MySQL:   'mysqlbinlog  Ver 9.7.4-2 for Linux on x86_64 ((Debian))'
+             'mysqlbinlog  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)'
+    MariaDB: 'mariadb-binlog Ver 3.5 for debian-linux-gnu at x86_64' (also as mysqlbinlog)
+             'mariadb-binlog from 11.4.2-MariaDB, client 3.5 for linux-systemd (x86_64)'
+    (MySQL 5.7's, 'Ver 3.4', reads as MariaDB's: a client too old for MySQL 8.4's log anyway.)
+    """
+    text = output.strip()
+    mariadb = re.search(r"(\d+\.\d+\.\d+)-MariaDB", text)
+    if mariadb:
+        return Flavor("mariadb", parse_version(mariadb.group(1)), text)
+    mysql = re.search(r"\bVer\s+(\d+\.\d+\.\d+)", text)
+    if mysql:
+        return Flavor("mysql", parse_version(mysql.group(1)), text)
+    return Flavor("mariadb", (0,), text)
+
+
+def detect_binlog_client(program: str) -> Flavor:
+    """Whose mysqlbinlog `program` is (MYSQLBINLOG_BIN): their options differ. CommandFailed when it does not run."""
+    return parse_binlog_client_version(process.run((program, "--version"), what=f"{program} --version"))
+
+
+def binlog_status_statement(flavor: Flavor) -> str:
+    """The statement that shows where the server writes its binary log now: MySQL 8.2 renamed SHOW MASTER STATUS
+    to SHOW BINARY LOG STATUS, and 8.4 removed the old name; MariaDB has the old one."""
+    return "SHOW BINARY LOG STATUS" if flavor.name == "mysql" and flavor.version >= (8, 2) else "SHOW MASTER STATUS"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,196 @@
+"""Point-in-time recovery on Oracle MySQL 9.7 with GTIDs on (issue #14), with MySQL's own mysqldump, mysqlbinlog and
+mysql: `binlog-stream` archives the log byte for byte as the server wrote it, and `restore mysql --to-time T` into
+another database equals, table checksum for table checksum, what the source held at T (before the second backup's
+snapshot, after a rotation, at the end of the log), with a writer committing all along, rows of another database
+in the same transactions. A log the restore cannot check (compressed transactions) is refused, the target
+untouched."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import describe, finish, newest_backup, run_cli, start_cli, wait_for
+from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
+from mysql_server import BinlogMySQLServer
+from test_pitr import Writer, fingerprint, next_second_boundary, restore_to, stream_state
+
+DB = "fir_db"
+#: docs/security.md's MySQL backup user, what the dump's coordinates take, and what binlog-stream needs besides.
+GRANTS = (
+    "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON fir_db.* TO {user}",
+    "GRANT SHOW_ROUTINE ON *.* TO {user}",
+    "GRANT RELOAD, REPLICATION CLIENT ON *.* TO {user}",
+    "GRANT REPLICATION SLAVE ON *.* TO {user}",
+)
+
+
+def prepare(server: BinlogMySQLServer) -> None:
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {DB}")
+        cur.execute(f"CREATE TABLE {DB}.fir (id INT PRIMARY KEY AUTO_INCREMENT, body VARCHAR(100), n INT)")
+        cur.execute("SET SESSION cte_max_recursion_depth = 10000")
+        cur.execute(
+            f"INSERT INTO {DB}.fir (body, n) WITH RECURSIVE seq (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq "
+            "WHERE n < 2000) SELECT CONCAT('report ', n), n FROM seq"
+        )
+        cur.execute("CREATE DATABASE other_app")
+        cur.execute("CREATE TABLE other_app.log (id INT PRIMARY KEY AUTO_INCREMENT, n INT)")
+        for host in ("%", "localhost"):
+            cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", (BACKUP_USER, host, BACKUP_PASSWORD))
+            for grant in GRANTS:
+                cur.execute(grant.format(user="%s@%s"), (BACKUP_USER, host))
+
+
+def stream_env(
+    server: BinlogMySQLServer, clients: dict[str, Path], sessions_db: Path, tmp_path: Path
+) -> dict[str, str]:
+    env = BackupUser(BACKUP_USER, BACKUP_PASSWORD, server.host, server.port, server.socket).backup_env(
+        DB, sessions_db, tmp_path
+    )
+    return dict(
+        env,
+        BACKUP_SESSIONS_ENABLED="false",
+        BACKUP_RETENTION_DAYS="30",
+        BACKUP_KEEP_LAST="10",
+        MYSQLDUMP_BIN=str(clients["mysqldump"]),
+        MYSQL_BIN=str(clients["mysql"]),
+        MYSQLBINLOG_BIN=str(clients["mysqlbinlog"]),
+    )
+
+
+def wait_until_archived(server: BinlogMySQLServer, env: dict[str, str]) -> None:
+    """The stream holds everything the server logged so far, and knows it (its state's current_as_of)."""
+    since = datetime.now(UTC).replace(microsecond=0)
+    name, position = server.binlog_position()
+    raw = Path(env["BACKUP_DIR"]) / "binlog" / ".stream" / name
+    wait_for(lambda: raw.is_file() and raw.stat().st_size >= position, 60, f"the stream to reach {name}:{position}")
+
+    def known_current() -> bool:
+        current = stream_state(env).get("current_as_of")
+        return current is not None and datetime.fromisoformat(current) >= since
+
+    wait_for(known_current, 60, "the stream to find itself current", interval=0.2)
+
+
+@pytest.fixture
+def streamed(binlog_mysql: BinlogMySQLServer, mysql_clients: dict[str, Path], sessions_db: Path, tmp_path: Path) -> Any:
+    """(server, env, the running stream, the writer): fir_db with 2,000 rows, the writer committing."""
+    prepare(binlog_mysql)
+    env = stream_env(binlog_mysql, mysql_clients, sessions_db, tmp_path)
+    stream = start_cli(env, "binlog-stream")
+    writer = Writer(binlog_mysql)
+    writer.start()
+    try:
+        yield binlog_mysql, env, stream, writer
+    finally:
+        writer.stop.set()
+        writer.join()
+        if stream.poll() is None:
+            stream.send_signal(signal.SIGTERM)
+            finish(stream)
+
+
+def test_binlog_stream_archives_mysqls_binary_log_byte_for_byte(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.5)
+    server.execute("FLUSH BINARY LOGS")
+    time.sleep(1.0)
+    server.execute("FLUSH BINARY LOGS")
+    writer.stop.set()
+    writer.join()
+    wait_until_archived(server, env)
+    archive = Path(env["BACKUP_DIR"]) / "binlog"
+    wait_for(lambda: len(list(archive.glob("*.gz"))) >= 2, 30, "the rotated files to be sealed")
+    (current,) = [path.name for path in (archive / ".stream").iterdir()]
+
+    stream.send_signal(signal.SIGTERM)
+    stopped = finish(stream)
+
+    assert stopped.returncode == 143, describe(stopped)
+    assert writer.failure is None and writer.commits > 10, writer.failure
+    sealed = sorted(archive.glob("*.gz"))
+    assert [path.name for path in sealed] == ["mysql-bin.000001.gz", "mysql-bin.000002.gz"]
+    for path in sealed:
+        manifest = json.loads(Path(f"{path}.json").read_text())
+        assert gzip.decompress(path.read_bytes()) == (server.datadir / path.name.removesuffix(".gz")).read_bytes()
+        assert manifest["server_version"].startswith("9.") and manifest["last_gtid"] is not None
+    assert current == "mysql-bin.000003"
+    own = (server.datadir / current).read_bytes()
+    archived = (archive / ".stream" / current).read_bytes()
+    flags = slice(4 + 17, 4 + 19)  # the format description's flags: the server's own file is marked in use
+    assert archived[: flags.start] + archived[flags.stop :] == own[: flags.start] + own[flags.stop :]
+    state = stream_state(env)
+    assert state["last_error"] is None and state["server_position"].startswith("mysql-bin.000003:")
+
+
+def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    time.sleep(1.5)
+    first = run_cli(env, "backup")
+    time.sleep(1.5)
+    t1 = writer.pause_at_a_second_boundary()  # after the first backup, before the second: restored from the first
+    at_t1 = fingerprint(server)
+    writer.resume()
+    time.sleep(1.2)
+    server.execute("FLUSH BINARY LOGS")
+    time.sleep(1.2)
+    time.sleep(1.1)  # the second backup gets a name of its own second
+    second = run_cli(env, "backup")
+    second_name = newest_backup(env).name
+    time.sleep(1.2)
+    server.execute("FLUSH BINARY LOGS")
+    t2 = writer.pause_at_a_second_boundary()  # after a rotation, restored from the second backup
+    at_t2 = fingerprint(server)
+    writer.resume()
+    time.sleep(1.5)
+    writer.stop.set()
+    writer.join()
+    t3 = next_second_boundary()  # no event after it: restores to the end of the log
+    at_t3 = fingerprint(server)
+    server.execute(f"DROP TABLE {DB}.fir")
+    wait_until_archived(server, env)
+
+    restored_t1 = restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata")
+    restored_t2 = restore_to(env, t2.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2")
+    restored_t3 = restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3")
+
+    assert writer.failure is None and writer.commits > 100, writer.failure
+    assert first.returncode == 0 and second.returncode == 0, describe(second)
+    assert restored_t1.returncode == 0, describe(restored_t1)
+    assert second_name not in restored_t1.stdout, "T1 comes before the second backup: the first one is used"
+    assert fingerprint(server, "copy_t1") == at_t1
+    assert restored_t2.returncode == 0, describe(restored_t2)
+    assert f"restored {second_name}" in restored_t2.stdout
+    assert fingerprint(server, "copy_t2") == at_t2
+    assert restored_t3.returncode == 0, describe(restored_t3)
+    assert fingerprint(server, "copy_t3") == at_t3
+    assert stream.poll() is None, "the stream runs on"
+
+
+def test_a_compressed_transaction_is_refused_the_target_untouched(streamed: Any) -> None:
+    server, env, _stream, writer = streamed
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    writer.stop.set()
+    writer.join()
+    server.execute(
+        "SET SESSION binlog_transaction_compression = ON", f"INSERT INTO {DB}.fir (body, n) VALUES ('compressed', 0)"
+    )
+    after = next_second_boundary()
+    wait_until_archived(server, env)
+
+    restored = restore_to(env, f"{after:%Y-%m-%d %H:%M:%S}", "copy_compressed")
+
+    assert restored.returncode == 1, describe(restored)
+    assert "TRANSACTION_PAYLOAD_EVENT" in restored.stderr and "binlog_transaction_compression" in restored.stderr
+    assert "was not touched" in restored.stderr
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'copy_compressed%'")
+        assert cur.fetchall() == ()

@@ -660,8 +660,8 @@ def test_the_binlog_service_streams_into_the_backups_volume_as_the_job_user_and_
     with binlog_mariadb.connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE fir_db")
         cur.execute("CREATE TABLE fir_db.fir (id INT PRIMARY KEY AUTO_INCREMENT, n INT)")
-        cur.execute("CREATE USER 'streamer'@'%' IDENTIFIED BY %s", (BACKUP_PASSWORD,))
-        cur.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'streamer'@'%'")
+        cur.execute("CREATE USER %s@%s IDENTIFIED BY %s", ("streamer", "%", BACKUP_PASSWORD))
+        cur.execute("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO %s@%s", ("streamer", "%"))
     settings = {
         "MYSQL_HOST": "127.0.0.1",
         "MYSQL_PORT": str(binlog_mariadb.port),

@@ -44,6 +44,10 @@ CREDENTIAL_ERRORS = frozenset(
 SETTING_ERRORS = frozenset(
     {"ProfileNotFound", "ConfigParseError", "InvalidConfigError", "ConfigNotFound", "UnknownCredentialError"}
 )
+NO_OBJECT_LOCK = (
+    "BACKUP_S3_OBJECT_LOCK_DAYS is set but the bucket has no Object Lock (it is turned on when a bucket is made); "
+    "allowed: a bucket made with Object Lock, or BACKUP_S3_OBJECT_LOCK_DAYS=0"
+)
 BUCKET_ERRORS = frozenset({"NoSuchBucket", "InvalidBucketName", "PermanentRedirect", "AuthorizationHeaderMalformed"})
 
 
@@ -164,6 +168,10 @@ class Store:
                 ) from None
             if code in BUCKET_ERRORS:
                 raise ConfigError(f"{text}; check BACKUP_S3_URL, BACKUP_S3_REGION and BACKUP_S3_ENDPOINT_URL") from None
+            if self.settings.object_lock_days and "objectlock" in message.lower().replace(" ", ""):
+                raise ConfigError(f"{text}; {NO_OBJECT_LOCK}") from None
+            if code == "AccessDenied":
+                raise ConfigError(f"{text}; the credentials lack a permission: see docs/offsite.md (AWS S3)") from None
             raise OffsiteFailed(text) from None
         except BotoCoreError as error:  # no connection, a timeout, no credentials at all
             name = type(error).__name__
@@ -196,6 +204,20 @@ class Store:
                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket's policy"
                     ) from None
                 raise
+        if self.settings.object_lock_days:
+            self.check_object_lock()
+
+    def check_object_lock(self) -> None:
+        """BACKUP_S3_OBJECT_LOCK_DAYS asks for a bucket with Object Lock: ConfigError when it has none."""
+        with self.failures("reading the Object Lock configuration of"):
+            try:
+                answer = self.client.get_object_lock_configuration(Bucket=self.settings.bucket)
+            except ClientError as error:
+                if describe_client_error(error)[0] == "ObjectLockConfigurationNotFoundError":
+                    raise ConfigError(f"the bucket of BACKUP_S3_URL={self.settings.url}: {NO_OBJECT_LOCK}") from None
+                raise
+        if answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") != "Enabled":
+            raise ConfigError(f"the bucket of BACKUP_S3_URL={self.settings.url}: {NO_OBJECT_LOCK}")
 
     def upload(self, key: str, stream: Readable, extra: dict[str, Any] | None = None) -> None:
         """Upload what `stream` yields to `key` (multipart beyond PART_SIZE; a failed one is aborted by boto3)."""

@@ -345,3 +345,21 @@ def test_a_backup_the_copy_finds_damaged_no_longer_counts_toward_keep_last(
     assert result.returncode == 1 and f"{damaged.name} does not match its manifest" in result.stderr
     assert read_manifest(damaged)["verification"]["ok"] is False
     assert older.is_file(), "with the damaged one no good backup, the older one is among the two kept"
+
+
+def test_object_lock_days_on_a_bucket_without_object_lock_is_a_setting_to_fix(
+    offsite_env: dict[str, str], sessions_db: Path, s3_locked_bucket: str
+) -> None:
+    env = sessions_only(dict(offsite_env, BACKUP_S3_OBJECT_LOCK_DAYS="7"))
+    locked = dict(env, BACKUP_S3_URL=f"s3://{s3_locked_bucket}/{PREFIX}")
+
+    checked = run_cli(env, "check-config")
+    backed_up = run_cli(env, "backup")
+    checked_locked = run_cli(locked, "check-config")
+
+    assert checked_locked.returncode == 0 and "reachable with these credentials" in checked_locked.stdout
+
+    for result in (checked, backed_up):
+        assert result.returncode == 2, describe(result)
+        assert "BACKUP_S3_OBJECT_LOCK_DAYS is set but the bucket has no Object Lock" in result.stderr
+    assert newest_backup(env, "sessions").is_file(), "the local backup is published all the same"

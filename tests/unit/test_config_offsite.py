@@ -3,6 +3,7 @@ not; and what a store that refuses the credentials makes of a run (a setting to 
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,11 +166,14 @@ def test_off_site_settings_without_a_url_are_refused(env: dict[str, str]) -> Non
 
 class RefusingStore(BaseHTTPRequestHandler):
     """An S3 endpoint that refuses every request's credentials, as S3 does for an unknown access key (moto, the
-    tests' S3 server, accepts any key, so this is the one thing it cannot be made to do)."""
+    tests' S3 server, accepts any key and enforces no policy, so this is what it cannot be made to do); with
+    `code` AccessDenied, as S3 does for a permission the credentials' policy lacks."""
+
+    code = b"InvalidAccessKeyId"
 
     def refuse(self) -> None:
         body = (
-            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access '
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>' + self.code + b"</Code><Message>The AWS Access "
             b"Key Id you provided does not exist in our records.</Message></Error>"
         )
         self.send_response(403)
@@ -205,6 +209,25 @@ def test_credentials_the_store_refuses_are_a_setting_to_fix(env: dict[str, str],
 
     message = str(caught.value)
     assert "InvalidAccessKeyId" in message and "AWS_ACCESS_KEY_ID" in message and "nope" not in message
+
+
+class DenyingStore(RefusingStore):
+    code = b"AccessDenied"
+
+
+def test_a_permission_the_credentials_lack_is_a_setting_to_fix(env: dict[str, str]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DenyingStore)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env.update(
+        BACKUP_S3_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}",
+        AWS_ACCESS_KEY_ID="AKIAEXAMPLE",
+        AWS_SECRET_ACCESS_KEY="example",
+    )
+    try:
+        with pytest.raises(ConfigError, match="AccessDenied.*lack a permission"):
+            Store(offsite(env)).upload("afirgen/prod/x.json", io.BytesIO(b"{}"))
+    finally:
+        server.shutdown()
 
 
 def test_the_endpoint_is_backup_s3_endpoint_url_never_an_aws_endpoint_variable(

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from afirgen_backup import cpu
 from afirgen_backup.errors import CommandFailed, Interrupted
@@ -207,13 +207,37 @@ def last_line(text: str) -> str:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGTERM and SIGINT for a few steps that must not be split (they are delivered right after)."""
-    held = {signal.SIGTERM, signal.SIGINT}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """Hold SIGTERM and SIGINT for a few steps that must not be split (they are delivered right after).
+
+    In the main thread the handlers are swapped for one that only notes the signal: blocking the signal would hold
+    it for this thread only, and the kernel hands a process's signal to any thread that does not block it (a
+    thread draining a child's stderr, say), whose arrival Python then handles in the main thread at once. Elsewhere
+    (no handler can be set there) the signals are blocked for the thread."""
+    held = (signal.SIGTERM, signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread():
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(held))
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        return
+    arrived: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: arrived.append(signum)) for sig in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if arrived:
+            deliver(arrived[0], previous[signal.Signals(arrived[0])])
+
+
+def deliver(signum: int, handler: Any) -> None:
+    """Hand a signal held back to the handler that was in place (the default one by sending it again)."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)
 
 
 received: int | None = None  # the SIGTERM/SIGINT the run got, once it got one (note_signal)

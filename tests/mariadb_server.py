@@ -399,6 +399,13 @@ class BinlogMariaDBServer(MariaDBServer):
         at = command.index("--skip-log-bin")
         return [*command[:at], *binlog, *command[at + 1 :]]
 
+    def binlog_position(self) -> tuple[str, int]:
+        """(file, position) of the binary log now."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute("SHOW MASTER STATUS")
+            row = cur.fetchone()
+        return str(row[0]), int(row[1])
+
 
 if __name__ == "__main__":
     with MariaDBServer() as server:

@@ -8,7 +8,7 @@ from pathlib import Path
 import fixture_schema
 import fixture_schema_mysql
 import pytest
-from helpers import Pairing, run_cli
+from helpers import Pairing, run_cli, with_offsite
 from mysql_server import grant_backup_privileges
 from s3_server import S3Server
 
@@ -30,19 +30,7 @@ def offsite_env(backup_env: dict[str, str], s3_bucket: str, s3_server: S3Server,
     developer's ~/.aws must not change the run, and a test that drops the credentials must not send boto3 to
     169.254.169.254 to look for others (all test traffic stays on 127.0.0.1).
     """
-    no_aws_files = str(tmp_path / "no-aws-config")
-    return dict(
-        backup_env,
-        BACKUP_S3_URL=f"s3://{s3_bucket}/fir-backups",
-        BACKUP_S3_ENDPOINT_URL=s3_server.endpoint_url,
-        BACKUP_S3_REGION=s3_server.region,
-        BACKUP_S3_FORCE_PATH_STYLE="true",
-        AWS_ACCESS_KEY_ID=s3_server.access_key,
-        AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
-        AWS_CONFIG_FILE=no_aws_files,
-        AWS_SHARED_CREDENTIALS_FILE=no_aws_files,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    return with_offsite(backup_env, s3_server, s3_bucket, tmp_path)
 
 
 @pytest.fixture

@@ -596,3 +596,21 @@ def hold_lock(path: Path) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
+
+
+def with_offsite(env: dict[str, str], s3_server: Any, bucket: str, tmp_path: Path) -> dict[str, str]:
+    """`env` sending off-site copies to `s3://<bucket>/fir-backups` on the tests' S3 server (path-style, its region
+    and dummy credentials), boto3's own files and the EC2 metadata service shut out (offsite_env's reasons)."""
+    no_aws_files = str(tmp_path / "no-aws-config")
+    return dict(
+        env,
+        BACKUP_S3_URL=f"s3://{bucket}/fir-backups",
+        BACKUP_S3_ENDPOINT_URL=s3_server.endpoint_url,
+        BACKUP_S3_REGION=s3_server.region,
+        BACKUP_S3_FORCE_PATH_STYLE="true",
+        AWS_ACCESS_KEY_ID=s3_server.access_key,
+        AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
+        AWS_CONFIG_FILE=no_aws_files,
+        AWS_SHARED_CREDENTIALS_FILE=no_aws_files,
+        AWS_EC2_METADATA_DISABLED="true",
+    )

@@ -12,13 +12,25 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dbcompare import table_checksums
-from helpers import as_root, describe, finish, newest_backup, read_manifest, run_cli, start_cli, wait_for
+from helpers import (
+    as_root,
+    describe,
+    finish,
+    newest_backup,
+    read_manifest,
+    run_cli,
+    start_cli,
+    wait_for,
+    with_offsite,
+)
 from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
 
 DB = "fir_db"
@@ -108,9 +120,7 @@ def wait_until_archived(server: Any, env: dict[str, str]) -> None:
     """The stream holds everything the server logged so far (its open file as long as the server's), and knows it
     (its state's current_as_of, which a restore to the end of the log relies on)."""
     since = datetime.now(UTC).replace(microsecond=0)
-    with server.connect() as conn, conn.cursor() as cur:
-        cur.execute("SHOW MASTER STATUS")
-        name, position = cur.fetchone()[:2]
+    name, position = server.binlog_position()
     raw = Path(env["BACKUP_DIR"]) / "binlog" / ".stream" / name
     wait_for(lambda: raw.is_file() and raw.stat().st_size >= position, 60, f"the stream to reach {name}:{position}")
 
@@ -125,16 +135,13 @@ def restore_to(env: dict[str, str], point: str, target: str, **extra: str) -> An
     return run_cli(dict(as_root(env), **extra), "restore", "mysql", "--to-time", point, "--target-db", target)
 
 
-@pytest.fixture
-def streamed(binlog_mariadb: Any, sessions_db: Path, tmp_path: Path) -> Any:
-    """(server, env, the running stream, the writer): fir_db with 2,000 rows, the writer committing."""
-    prepare(binlog_mariadb)
-    env = stream_env(binlog_mariadb, sessions_db, tmp_path)
+def streaming(server: Any, env: dict[str, str]) -> Iterator[Any]:
+    """(server, env, the running stream, the writer), stopped afterwards: the `streamed` fixtures of each flavor."""
     stream = start_cli(env, "binlog-stream")
-    writer = Writer(binlog_mariadb)
+    writer = Writer(server)
     writer.start()
     try:
-        yield binlog_mariadb, env, stream, writer
+        yield server, env, stream, writer
     finally:
         writer.stop.set()
         writer.join()
@@ -143,8 +150,29 @@ def streamed(binlog_mariadb: Any, sessions_db: Path, tmp_path: Path) -> Any:
             finish(stream)
 
 
-def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
-    server, env, stream, writer = streamed
+@pytest.fixture
+def streamed(binlog_mariadb: Any, sessions_db: Path, tmp_path: Path) -> Iterator[Any]:
+    """(server, env, the running stream, the writer): fir_db with 2,000 rows, the writer committing."""
+    prepare(binlog_mariadb)
+    yield from streaming(binlog_mariadb, stream_env(binlog_mariadb, sessions_db, tmp_path))
+
+
+@dataclass
+class ThreePoints:
+    """What restore_at_three_points did: the second backup's name, and per copy its point, restore and the
+    source's fingerprint at that point."""
+
+    second_name: str
+    backups: list[Any]
+    restored: dict[str, tuple[datetime, Any, dict[str, int | None]]]
+
+
+def restore_at_three_points(
+    server: Any, env: dict[str, str], writer: Writer, archived: Callable[[Any, dict[str, str]], None]
+) -> ThreePoints:
+    """With the writer committing: a backup, T1, a rotation, a second backup, a rotation, T2, the writer stopped,
+    T3 (no event after it), a DROP TABLE; then restores to T1 (client in another time zone), T2 (given with an
+    offset) and T3 (with Z) into copy_t1..copy_t3. `archived` waits until the stream holds all the server logged."""
     time.sleep(1.5)
     first = run_cli(env, "backup")
     time.sleep(1.5)
@@ -168,25 +196,37 @@ def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> 
     t3 = next_second_boundary()  # no event after it: restores to the end of the log
     at_t3 = fingerprint(server)
     server.execute(f"DROP TABLE {DB}.fir")
-    wait_until_archived(server, env)
+    archived(server, env)
+    restored = {
+        "copy_t1": (t1, restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata"), at_t1),
+        "copy_t2": (t2, restore_to(env, t2.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2"), at_t2),
+        "copy_t3": (t3, restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3"), at_t3),
+    }
+    return ThreePoints(second_name, [first, second], restored)
 
-    restored_t1 = restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata")
-    restored_t2 = restore_to(env, t2.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2")
-    restored_t3 = restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3")
+
+def assert_restored_at_three_points(server: Any, writer: Writer, points: ThreePoints) -> None:
+    """Each copy equals the source at its point; T1 came from the first backup, T2 from the second."""
+    assert writer.failure is None and writer.commits > 100, writer.failure
+    assert all(backup.returncode == 0 for backup in points.backups), [describe(b) for b in points.backups]
+    for copy, (_point, restored, expected) in points.restored.items():
+        assert restored.returncode == 0, describe(restored)
+        assert fingerprint(server, copy) == expected, copy
+    t1_restore, t2_restore = points.restored["copy_t1"][1], points.restored["copy_t2"][1]
+    assert points.second_name not in t1_restore.stdout, "T1 comes before the second backup: the first one is used"
+    assert f"restored {points.second_name}" in t2_restore.stdout
+
+
+def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+
+    points = restore_at_three_points(server, env, writer, wait_until_archived)
     listed = json.loads(run_cli(env, "list", "--binlog", "--json").stdout)
 
-    assert writer.failure is None and writer.commits > 100, writer.failure
-    assert first.returncode == 0 and second.returncode == 0, describe(second)
-    assert restored_t1.returncode == 0, describe(restored_t1)
-    assert second_name not in restored_t1.stdout, "T1 comes before the second backup: the first one is used"
-    assert fingerprint(server, "copy_t1") == at_t1
-    assert restored_t2.returncode == 0, describe(restored_t2)
-    assert f"restored {second_name}" in restored_t2.stdout
-    assert fingerprint(server, "copy_t2") == at_t2
-    assert restored_t3.returncode == 0, describe(restored_t3)
-    assert fingerprint(server, "copy_t3") == at_t3
+    assert_restored_at_three_points(server, writer, points)
+    t1, t3 = points.restored["copy_t1"][0], points.restored["copy_t3"][0]
     [covered] = listed["ranges"]  # one unbroken run of files, both backups starting in it, up to now
-    assert covered["backups"] == sorted(covered["backups"]) and second_name in covered["backups"]
+    assert covered["backups"] == sorted(covered["backups"]) and points.second_name in covered["backups"]
     assert len(covered["backups"]) == 2 and covered["streaming"] and listed["gaps"] == []
     assert (
         covered["restorable_from"] < f"{t1:%Y-%m-%dT%H:%M:%S}" and covered["current_as_of"] >= f"{t3:%Y-%m-%dT%H:%M:%S}"
@@ -272,9 +312,8 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
     time.sleep(1.5)
     for _ in range(3):
         server.execute("FLUSH BINARY LOGS")
+    current = server.binlog_position()[0]
     with server.connect() as conn, conn.cursor() as cur:
-        cur.execute("SHOW MASTER STATUS")
-        current = cur.fetchone()[0]
 
         def purged() -> bool:  # a file a replica (the stream, until the server notices it left) reads is kept
             cur.execute(f"PURGE BINARY LOGS TO '{current}'")
@@ -506,19 +545,7 @@ def test_sealed_binary_log_files_go_off_site_with_each_run_and_the_next_run_catc
     streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
     server, env, _stream, writer = streamed
-    no_aws_files = str(tmp_path / "no-aws-config")
-    env = dict(
-        env,
-        BACKUP_S3_URL=f"s3://{s3_bucket}/fir-backups",
-        BACKUP_S3_ENDPOINT_URL=s3_server.endpoint_url,
-        BACKUP_S3_REGION=s3_server.region,
-        BACKUP_S3_FORCE_PATH_STYLE="true",
-        AWS_ACCESS_KEY_ID=s3_server.access_key,
-        AWS_SECRET_ACCESS_KEY=s3_server.secret_key,
-        AWS_CONFIG_FILE=no_aws_files,
-        AWS_SHARED_CREDENTIALS_FILE=no_aws_files,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    env = with_offsite(env, s3_server, s3_bucket, tmp_path)
     archive = Path(env["BACKUP_DIR"]) / "binlog"
     client = s3_server.client()
 

@@ -11,15 +11,23 @@ import gzip
 import json
 import signal
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import describe, finish, newest_backup, run_cli, start_cli, wait_for
+from helpers import describe, finish, run_cli, wait_for
 from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
 from mysql_server import BinlogMySQLServer
-from test_pitr import Writer, fingerprint, next_second_boundary, restore_to, stream_state
+from test_pitr import (
+    assert_restored_at_three_points,
+    next_second_boundary,
+    restore_at_three_points,
+    restore_to,
+    stream_state,
+    streaming,
+    wait_until_archived,
+)
 
 DB = "fir_db"
 #: docs/security.md's MySQL backup user, what the dump's coordinates take, and what binlog-stream needs besides.
@@ -65,36 +73,13 @@ def stream_env(
     )
 
 
-def wait_until_archived(server: BinlogMySQLServer, env: dict[str, str]) -> None:
-    """The stream holds everything the server logged so far, and knows it (its state's current_as_of)."""
-    since = datetime.now(UTC).replace(microsecond=0)
-    name, position = server.binlog_position()
-    raw = Path(env["BACKUP_DIR"]) / "binlog" / ".stream" / name
-    wait_for(lambda: raw.is_file() and raw.stat().st_size >= position, 60, f"the stream to reach {name}:{position}")
-
-    def known_current() -> bool:
-        current = stream_state(env).get("current_as_of")
-        return current is not None and datetime.fromisoformat(current) >= since
-
-    wait_for(known_current, 60, "the stream to find itself current", interval=0.2)
-
-
 @pytest.fixture
-def streamed(binlog_mysql: BinlogMySQLServer, mysql_clients: dict[str, Path], sessions_db: Path, tmp_path: Path) -> Any:
+def streamed(
+    binlog_mysql: BinlogMySQLServer, mysql_clients: dict[str, Path], sessions_db: Path, tmp_path: Path
+) -> Iterator[Any]:
     """(server, env, the running stream, the writer): fir_db with 2,000 rows, the writer committing."""
     prepare(binlog_mysql)
-    env = stream_env(binlog_mysql, mysql_clients, sessions_db, tmp_path)
-    stream = start_cli(env, "binlog-stream")
-    writer = Writer(binlog_mysql)
-    writer.start()
-    try:
-        yield binlog_mysql, env, stream, writer
-    finally:
-        writer.stop.set()
-        writer.join()
-        if stream.poll() is None:
-            stream.send_signal(signal.SIGTERM)
-            finish(stream)
+    yield from streaming(binlog_mysql, stream_env(binlog_mysql, mysql_clients, sessions_db, tmp_path))
 
 
 def test_binlog_stream_archives_mysqls_binary_log_byte_for_byte(streamed: Any) -> None:
@@ -132,45 +117,10 @@ def test_binlog_stream_archives_mysqls_binary_log_byte_for_byte(streamed: Any) -
 
 def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
     server, env, stream, writer = streamed
-    time.sleep(1.5)
-    first = run_cli(env, "backup")
-    time.sleep(1.5)
-    t1 = writer.pause_at_a_second_boundary()  # after the first backup, before the second: restored from the first
-    at_t1 = fingerprint(server)
-    writer.resume()
-    time.sleep(1.2)
-    server.execute("FLUSH BINARY LOGS")
-    time.sleep(1.2)
-    time.sleep(1.1)  # the second backup gets a name of its own second
-    second = run_cli(env, "backup")
-    second_name = newest_backup(env).name
-    time.sleep(1.2)
-    server.execute("FLUSH BINARY LOGS")
-    t2 = writer.pause_at_a_second_boundary()  # after a rotation, restored from the second backup
-    at_t2 = fingerprint(server)
-    writer.resume()
-    time.sleep(1.5)
-    writer.stop.set()
-    writer.join()
-    t3 = next_second_boundary()  # no event after it: restores to the end of the log
-    at_t3 = fingerprint(server)
-    server.execute(f"DROP TABLE {DB}.fir")
-    wait_until_archived(server, env)
 
-    restored_t1 = restore_to(env, f"{t1:%Y-%m-%d %H:%M:%S}", "copy_t1", TZ="Asia/Kolkata")
-    restored_t2 = restore_to(env, t2.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "copy_t2")
-    restored_t3 = restore_to(env, f"{t3:%Y-%m-%d %H:%M:%S}Z", "copy_t3")
+    points = restore_at_three_points(server, env, writer, wait_until_archived)
 
-    assert writer.failure is None and writer.commits > 100, writer.failure
-    assert first.returncode == 0 and second.returncode == 0, describe(second)
-    assert restored_t1.returncode == 0, describe(restored_t1)
-    assert second_name not in restored_t1.stdout, "T1 comes before the second backup: the first one is used"
-    assert fingerprint(server, "copy_t1") == at_t1
-    assert restored_t2.returncode == 0, describe(restored_t2)
-    assert f"restored {second_name}" in restored_t2.stdout
-    assert fingerprint(server, "copy_t2") == at_t2
-    assert restored_t3.returncode == 0, describe(restored_t3)
-    assert fingerprint(server, "copy_t3") == at_t3
+    assert_restored_at_three_points(server, writer, points)
     assert stream.poll() is None, "the stream runs on"
 
 

@@ -120,17 +120,9 @@ def prune_backups(
         if dry_run:
             log.info("prune_would_delete", file=backup.name, reason=decision.reason)
             continue
-        # The manifest goes only after its backup file, so that no backup file is ever left without its manifest.
-        for path in (backup.path, catalog.manifest_path(backup.path)):
-            try:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            except OSError as error:
-                result.failures[path.name] = error.strerror or str(error)
-                log.error("prune_failed", file=path.name, error=describe_os_error(error), reason=decision.reason)
-                break
-            removed_any = True
-        else:
+        gone = delete_with_manifest(backup.path, result, reason=decision.reason)
+        removed_any = removed_any or gone > 0
+        if gone == 2:
             result.deleted.append(backup.name)
             log.info("pruned", file=backup.name, reason=decision.reason)
     if removed_any:
@@ -152,6 +144,22 @@ def prune_backups(
     return result
 
 
+def delete_with_manifest(path: Path, result: PruneResult, **fields: Any) -> int:
+    """Delete a file, then its manifest (never a file left without its manifest); how many of the two went. A
+    failure stops there: it is logged (`prune_failed`, with `fields`) and kept in `result.failures`."""
+    gone = 0
+    for victim in (path, catalog.manifest_path(path)):
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                victim.unlink()
+        except OSError as error:
+            result.failures[victim.name] = error.strerror or str(error)
+            get_logger().error("prune_failed", file=victim.name, error=describe_os_error(error), **fields)
+            break
+        gone += 1
+    return gone
+
+
 def planned_for_deletion(backup: catalog.BackupEntry, result: PruneResult) -> bool:
     return any(d.delete and d.backup.name == backup.name for d in result.decisions)
 
@@ -161,7 +169,7 @@ def prune_binlog_archive(
 ) -> None:
     """Delete the archived binary log files that no kept MySQL backup needs: those before the coordinates of the
     oldest kept good dump that records some. With none that does, nothing goes (nothing says what is needed)."""
-    from afirgen_backup.sources.mysql.binlog_archive import archive_dir, files_before, manifest_path
+    from afirgen_backup.sources.mysql.binlog_archive import archive_dir, files_before
     from afirgen_backup.sources.mysql.binlog_replay import recorded_coordinates
 
     starts = [(c[2], c[0]) for b in kept if b.good and (c := recorded_coordinates(b)) is not None]
@@ -174,15 +182,7 @@ def prune_binlog_archive(
             result.binlogs.append(item.name)
             log.info("binlog_prune_would_delete", file=item.path.name, needed_from=first_needed)
             continue
-        for path in (item.path, manifest_path(item.path)):  # the data first: never a manifest without its file
-            try:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-            except OSError as error:
-                result.failures[path.name] = error.strerror or str(error)
-                log.error("prune_failed", file=path.name, error=describe_os_error(error))
-                break
-        else:
+        if delete_with_manifest(item.path, result) == 2:
             result.binlogs.append(item.name)
             log.info("binlog_pruned", file=item.path.name, needed_from=first_needed)
     if result.binlogs and not dry_run:

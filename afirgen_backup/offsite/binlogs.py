@@ -21,7 +21,7 @@ from afirgen_backup.offsite.copies import (
     ENCRYPTED_SUFFIX,
     MANIFEST_SUFFIX,
     OffsiteResult,
-    object_names,
+    is_copied,
     upload_backup,
 )
 from afirgen_backup.offsite.store import Store
@@ -47,17 +47,6 @@ def as_entry(item: SealedBinlog) -> BackupEntry:
     return BackupEntry(KIND, item.path.name, item.path, moment, int(item.manifest.get("size") or 0), item.manifest)
 
 
-def is_copied(item: SealedBinlog, store: Store) -> bool:
-    record = item.manifest.get("offsite")
-    key, _ = object_names(BINLOG_DIR + item.path.name, store.settings)
-    return (
-        isinstance(record, dict)
-        and record.get("bucket") == store.settings.bucket
-        and record.get("key") == key
-        and record.get("endpoint") == store.settings.endpoint_url
-    )
-
-
 def copy_binlogs(store: Store, settings: Settings, result: OffsiteResult) -> None:
     """Upload every sealed file of the archive not yet at this bucket and prefix, oldest first."""
     if not settings.mysql_enabled:
@@ -65,10 +54,11 @@ def copy_binlogs(store: Store, settings: Settings, result: OffsiteResult) -> Non
     log = get_logger(part="offsite")
     sealed, _problems = scan_archive(settings.backup_dir)
     for item in sealed:
-        if is_copied(item, store):
+        entry, remote_name = as_entry(item), BINLOG_DIR + item.path.name
+        if is_copied(entry, store.settings, remote_name=remote_name):
             continue
         try:
-            record = upload_backup(store, as_entry(item), remote_name=BINLOG_DIR + item.path.name)
+            record = upload_backup(store, entry, remote_name=remote_name)
         except (Interrupted, ConfigError):
             raise
         except (BackupError, OSError) as error:

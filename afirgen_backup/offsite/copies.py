@@ -84,12 +84,13 @@ def is_our_object(name: str) -> bool:
     return "/" not in base and catalog.parse_backup_name(base) is not None
 
 
-def is_copied(entry: BackupEntry, settings: OffsiteSettings) -> bool:
-    """The manifest records a checked copy of this backup at this bucket, prefix and endpoint."""
+def is_copied(entry: BackupEntry, settings: OffsiteSettings, *, remote_name: str | None = None) -> bool:
+    """The manifest records a checked copy of this backup at this bucket, prefix and endpoint (as `remote_name`
+    under the prefix, default its own name)."""
     record = entry.offsite
     if record is None:
         return False
-    key, _ = object_names(entry.name, settings)
+    key, _ = object_names(remote_name or entry.name, settings)
     return (
         record.get("bucket") == settings.bucket
         and record.get("key") == key

@@ -83,17 +83,14 @@ def shut_down_sockets_except(kept: set[int]) -> int:
             copy = os.dup(fd)  # the descriptor may be closed, even reused, meanwhile: check what the copy is
         except OSError:
             continue
-        try:
-            if not stat.S_ISSOCK(os.fstat(copy).st_mode) or os.fstat(copy).st_ino != inode:
-                continue
-            with socket.socket(fileno=os.dup(copy)) as sock:
-                if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
-                    sock.shutdown(socket.SHUT_RDWR)
-                    count += 1
-        except OSError:
-            pass
-        finally:
+        info = os.fstat(copy)  # a descriptor of our own: it cannot fail
+        if not stat.S_ISSOCK(info.st_mode) or info.st_ino != inode:
             os.close(copy)
+            continue
+        with socket.socket(fileno=copy) as sock, contextlib.suppress(OSError):  # the socket object owns the copy
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+                sock.shutdown(socket.SHUT_RDWR)
+                count += 1
     return count
 
 

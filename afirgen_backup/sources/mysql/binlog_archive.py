@@ -17,7 +17,6 @@ only when binlog_file.binlog_sequence takes it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
@@ -33,6 +32,7 @@ from afirgen_backup.files import (
     fsync_directory,
     lstat_or_none,
     open_regular_for_reading,
+    sha256_of_file,
     write_file_atomically,
 )
 from afirgen_backup.publish import GzipPublisher
@@ -195,7 +195,7 @@ def seal(raw: Path, backup_dir: Path, *, level: int) -> SealedBinlog:
     archive = archive_dir(backup_dir)
     final = sealed_path(archive, raw.name)
     existing, _ = load_json_object(manifest_path(final))
-    raw_sha256 = sha256_of(raw)
+    raw_sha256, _ = sha256_of_file(raw)
     if existing is not None and lstat_or_none(final) is not None:
         if existing.get("raw_sha256") != raw_sha256:
             raise ArchiveConflict(
@@ -223,14 +223,6 @@ def seal(raw: Path, backup_dir: Path, *, level: int) -> SealedBinlog:
     raw.unlink()
     fsync_directory(raw.parent)
     return SealedBinlog(raw.name, final, existing)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open_regular_for_reading(path) as handle:
-        while chunk := handle.read(READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def compress(raw: Path, final: Path, level: int) -> tuple[tuple[str, int], int]:

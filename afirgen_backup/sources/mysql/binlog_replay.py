@@ -40,7 +40,7 @@ from afirgen_backup import process
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, ConfigError, UsageError, VerificationFailed
-from afirgen_backup.files import READ_CHUNK, open_regular_for_reading
+from afirgen_backup.files import READ_CHUNK, open_regular_for_reading, sha256_of_file
 from afirgen_backup.names import database_name_problem
 from afirgen_backup.publish import iter_gzip
 from afirgen_backup.sources.mysql import binlog_archive
@@ -86,6 +86,7 @@ class ReplayFile:
     path: Path
     sealed: bool  # a .gz with a manifest; else a raw file of the stream (the newest may still be written)
     manifest: dict[str, Any] | None = None
+    whole_bytes: int = 0  # of a raw file: how far its whole events went when the plan read it
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[Repla
             facts = read_binlog(raw, allow_partial_tail=True)  # the newest still written, the others being sealed
             check_continuity(files, raw.name, last_gtid, facts.first_gtid)
             last_gtid = facts.last_gtid or last_gtid
-            files.append(ReplayFile(raw.name, raw, False))
+            files.append(ReplayFile(raw.name, raw, False, whole_bytes=facts.size))
             if index == len(raws) - 1 or raw.name == point.file:
                 break
             following = binlog_archive.following(raw.name, facts.ends_with, facts.next_file)
@@ -276,16 +277,16 @@ def private_workdir(backup_dir: Path) -> Iterator[Path]:
 
 def prepare_files(plan: ReplayPlan, workdir: Path) -> list[Path]:
     """The plan's files as plain binary logs in `workdir`: a sealed one decompressed and checked against its
-    manifest (the .gz's sha256, the raw file's), a raw one copied as far as its whole events go."""
+    manifest (the .gz's sha256, the raw file's), a raw one copied as far as its whole events went when planned
+    (check_events reads the copy whole again)."""
     prepared = []
     for item in plan.files:
         target = workdir / item.name
         if item.sealed:
             copy_sealed(item, target)
         else:
-            facts = read_binlog(item.path, allow_partial_tail=True)
             with open_regular_for_reading(item.path) as source, open(target, "xb") as sink:
-                left = facts.size
+                left = item.whole_bytes  # what the plan read: the stream may have written more since
                 while left and (chunk := source.read(min(READ_CHUNK, left))):
                     sink.write(chunk)
                     left -= len(chunk)
@@ -295,11 +296,7 @@ def prepare_files(plan: ReplayPlan, workdir: Path) -> list[Path]:
 
 def copy_sealed(item: ReplayFile, target: Path) -> None:
     assert item.manifest is not None
-    digest = hashlib.sha256()
-    with open_regular_for_reading(item.path) as packed:
-        while chunk := packed.read(READ_CHUNK):
-            digest.update(chunk)
-    if digest.hexdigest() != item.manifest.get("sha256"):
+    if sha256_of_file(item.path)[0] != item.manifest.get("sha256"):
         raise VerificationFailed(f"{item.path.name} is not the file its manifest describes (sha256 differs)")
     raw_digest = hashlib.sha256()
     with open(target, "xb") as sink:

@@ -7,8 +7,8 @@
 #                                       (sh, bash, ...) is run as given instead
 #
 # The service, step by step:
-#  1. BACKUP_SCHEDULE (default "0 */6 * * *"), BACKUP_ON_START (default true), BACKUP_STOP_TIMEOUT and TZ are
-#     validated here, every other setting by `backup_database.py check-config` (which creates nothing); a bad
+#  1. BACKUP_SCHEDULE (default "0 */6 * * *"), BACKUP_SESSIONS_SCHEDULE (default empty), BACKUP_ON_START (default
+#     true), BACKUP_STOP_TIMEOUT and TZ are validated here, every other setting by `backup_database.py check-config` (which creates nothing); a bad
 #     value ends the container with exit 2 and one line naming the variable in `docker logs`.
 #  2. The configuration the container was given (its environment laid over BACKUP_ENV_FILE or /app/.env) is
 #     written to /run/afirgen/backup.env by `backup_database.py job-env` (afirgen_backup/actions/job_env.py says
@@ -25,6 +25,8 @@
 #  5. One backup at start when BACKUP_ON_START is true; then `cron -f` with /etc/cron.d/afirgen-backup
 #     ("<schedule> afirgen <command>"). cron reads the schedule in the container's time zone: TZ (default UTC).
 #     A second entry runs `status --notify` twice an hour: the alerts' check for backups gone stale between runs.
+#     With BACKUP_SESSIONS_SCHEDULE (default empty: none), a third runs `backup --sessions-snapshot` on it: a
+#     snapshot of sessions.db alone, kept BACKUP_SESSIONS_SNAPSHOT_HOURS (afirgen_backup/actions/backup.py).
 #  6. SIGTERM/SIGINT (docker stop): cron is stopped so that no new job starts, every running backup_database.py
 #     (scheduled, start-up or `docker exec`, by absolute or relative path) gets the same signal so that the engine
 #     stops mysqldump and removes its .partial files, and this script waits for them, at most
@@ -318,6 +320,15 @@ main() {
       "* and ranges with an optional /step, e.g. '0 */6 * * *' or '0 9 * * mon-fri') or @hourly/@daily/@weekly/@monthly/@yearly"
   read -ra words <<<"$SCHEDULE"
   SCHEDULE=${words[*]} # tabs as single spaces
+  SESSIONS_SCHEDULE=${BACKUP_SESSIONS_SCHEDULE:-}
+  SESSIONS_SCHEDULE=$(printf '%s' "$SESSIONS_SCHEDULE" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+  if [[ -n $SESSIONS_SCHEDULE ]]; then
+    validate_schedule "$SESSIONS_SCHEDULE" ||
+      die_config "BACKUP_SESSIONS_SCHEDULE='$SESSIONS_SCHEDULE' is not a cron schedule; allowed: empty (no" \
+        "snapshots between backups), or five fields as for BACKUP_SCHEDULE, e.g. '*/5 * * * *' (every five minutes)"
+    read -ra words <<<"$SESSIONS_SCHEDULE"
+    SESSIONS_SCHEDULE=${words[*]}
+  fi
   ON_START=$(parse_bool BACKUP_ON_START "${BACKUP_ON_START:-true}") ||
     die_config "BACKUP_ON_START='${BACKUP_ON_START}' is not a boolean; allowed: true/false, yes/no, on/off, 1/0"
   STOP_TIMEOUT=${BACKUP_STOP_TIMEOUT:-25}
@@ -381,6 +392,13 @@ main() {
     err "check-config failed as the cron job would run it (user $JOB_USER, settings from $JOB_ENV; exit $rc)"
     exit "$rc"
   }
+  if [[ -n $SESSIONS_SCHEDULE ]]; then
+    as_job_user "$PYTHON" "$APP" backup --sessions-snapshot --check >/dev/null || {
+      rc=$?
+      err "BACKUP_SESSIONS_SCHEDULE is set but a sessions snapshot cannot run (exit $rc); see the line above"
+      exit "$rc"
+    }
+  fi
 
   # 4. The jobs' output to docker logs.
   rm -f "$OUT_FIFO" "$ERR_FIFO"
@@ -398,9 +416,14 @@ main() {
     printf '%s %s exec %s %s backup >%s 2>%s\n' "$SCHEDULE" "$JOB_USER" "$PYTHON" "$APP" "$OUT_FIFO" "$ERR_FIFO"
     printf '%s %s exec %s %s status --notify >/dev/null 2>%s\n' "$HEALTH_SCHEDULE" "$JOB_USER" "$PYTHON" "$APP" \
       "$ERR_FIFO"
+    if [[ -n $SESSIONS_SCHEDULE ]]; then
+      printf '%s %s exec %s %s backup --sessions-snapshot >%s 2>%s\n' "$SESSIONS_SCHEDULE" "$JOB_USER" "$PYTHON" \
+        "$APP" "$OUT_FIFO" "$ERR_FIFO"
+    fi
   } >"$CRON_FILE.tmp"
   chmod 0644 "$CRON_FILE.tmp" && mv -f "$CRON_FILE.tmp" "$CRON_FILE" || exit 1
   log "configuration ok; schedule '$SCHEDULE' (time zone ${TZ:-UTC}), backups run as $JOB_USER"
+  [[ -n $SESSIONS_SCHEDULE ]] && log "sessions.db snapshots on schedule '$SESSIONS_SCHEDULE' (BACKUP_SESSIONS_SCHEDULE)"
 
   if [[ $ON_START == true ]]; then
     log "BACKUP_ON_START=true: running a backup now"

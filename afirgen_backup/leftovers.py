@@ -48,7 +48,7 @@ def is_leftover(directory: Path, name: str) -> bool:
     temp_manifest = MANIFEST_TEMP.match(name)
     if temp_manifest:
         stem = temp_manifest.group(1)
-        records = (catalog.LAST_RUN_NAME[: -len(".json")], catalog.ALERTS_NAME[: -len(".json")])
+        records = tuple(name[: -len(".json")] for name in (*catalog.RECORD_NAMES, catalog.ALERTS_NAME))
         return stem in records or catalog.parse_backup_name(stem) is not None
     if name.endswith(catalog.MANIFEST_SUFFIX):
         backup = name[: -len(catalog.MANIFEST_SUFFIX)]

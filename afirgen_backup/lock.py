@@ -11,6 +11,7 @@ import errno
 import fcntl
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,23 +21,34 @@ from afirgen_backup.files import SAFE_FLAGS, UnsafeFile, lstat_or_none
 LOCK_NAME = ".afirgen-backup.lock"
 
 
+LOCK_POLL_S = 0.5  # how often a run that may wait for the lock tries again
+
+
 @contextlib.contextmanager
-def backup_dir_lock(backup_dir: Path) -> Iterator[None]:
-    """Hold an exclusive, non-blocking flock on BACKUP_DIR/.afirgen-backup.lock, or raise LockBusy at once."""
-    with exclusive_lock(backup_dir / LOCK_NAME, "another backup_database.py run", "when it has finished"):
+def backup_dir_lock(backup_dir: Path, *, wait_s: float = 0) -> Iterator[None]:
+    """Hold an exclusive flock on BACKUP_DIR/.afirgen-backup.lock, or raise LockBusy: at once, or once another
+    run has held it for `wait_s` seconds more (a frequent sessions snapshot waits out a short full run)."""
+    with exclusive_lock(backup_dir / LOCK_NAME, "another backup_database.py run", "when it has finished", wait_s):
         yield
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path, holder_is: str, try_again: str) -> Iterator[None]:
-    """Hold an exclusive, non-blocking flock on `path`, or raise LockBusy at once naming `holder_is`."""
+def exclusive_lock(path: Path, holder_is: str, try_again: str, wait_s: float = 0) -> Iterator[None]:
+    """Hold an exclusive flock on `path`, or raise LockBusy naming `holder_is` when it is still held after
+    `wait_s` seconds (tried every LOCK_POLL_S: a blocking flock could not be given up at a deadline, and a
+    signal meanwhile must still end the wait)."""
     fd = open_lock_file(path)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = read_holder(fd)
-            raise LockBusy(f"{holder_is} holds the lock {path}{holder}; try again {try_again}") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    held = f"{read_holder(fd)} (waited {wait_s:g} s)" if wait_s else read_holder(fd)
+                    raise LockBusy(f"{holder_is} holds the lock {path}{held}; try again {try_again}") from None
+            time.sleep(LOCK_POLL_S)
         write_holder(fd)
         yield
     finally:

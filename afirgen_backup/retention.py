@@ -12,6 +12,10 @@ count as a newer copy: after a clock was set back, it may hold older data than t
 counting it would let retention delete the backups actually taken last. A kind whose last backup failed (in this
 run, or for a manual prune in the last recorded run) is not pruned at all: when backups keep failing, the old
 ones are all that is left.
+
+A frequent sessions snapshot (`backup --sessions-snapshot`, BACKUP_SESSIONS_SCHEDULE) is kept for
+BACKUP_SESSIONS_SNAPSHOT_HOURS instead of BACKUP_RETENTION_DAYS, under the same floor: it is deleted only when
+BACKUP_KEEP_LAST good backups of its kind are newer than it, and it counts as one of them for older backups.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ class Backup(Protocol):
     def good(self) -> bool: ...
 
     @property
+    def snapshot(self) -> bool: ...
+
+    @property
     def order(self) -> tuple[bool, int, datetime, str]: ...
 
 
@@ -40,6 +47,7 @@ class Backup(Protocol):
 class RetentionPolicy:
     retention_days: int
     keep_last: int
+    snapshot_hours: int = 24  # how long a frequent sessions snapshot is kept
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,8 @@ def plan_retention(
         raise ValueError("now must be timezone-aware")
     if policy.keep_last < 1:
         raise ValueError("keep_last must be at least 1")
-    cutoff = now - timedelta(days=policy.retention_days)
+    cutoffs = {False: now - timedelta(days=policy.retention_days), True: now - timedelta(hours=policy.snapshot_hours)}
+    younger = {False: f"{policy.retention_days} days", True: f"{policy.snapshot_hours} hours (a frequent snapshot)"}
     future = now + FUTURE_TOLERANCE
     by_kind: dict[str, list[Backup]] = {}
     for backup in backups:
@@ -78,8 +87,8 @@ def plan_retention(
                 decision = Decision(backup, False, "kept: this kind's last backup failed")
             elif backup.time > future:
                 decision = Decision(backup, False, "kept: dated in the future (not counted as a newer copy)")
-            elif backup.time >= cutoff:
-                decision = Decision(backup, False, f"kept: younger than {policy.retention_days} days")
+            elif backup.time >= cutoffs[backup.snapshot]:
+                decision = Decision(backup, False, f"kept: younger than {younger[backup.snapshot]}")
             elif len(good_newer) < policy.keep_last:
                 decision = Decision(backup, False, f"kept: one of the newest {policy.keep_last} good backups")
                 if not backup.good:
@@ -87,7 +96,7 @@ def plan_retention(
                         backup, False, f"kept: fewer than {policy.keep_last} good backups are newer than it"
                     )
             else:
-                decision = Decision(backup, True, f"older than {policy.retention_days} days")
+                decision = Decision(backup, True, f"older than {younger[backup.snapshot]}")
             decisions.append(decision)
             if backup.good and backup.time <= future:
                 good_newer.add(backup.name)

@@ -1,5 +1,10 @@
 """backup: one run backs up every enabled source, publishes each part with its manifest, then prunes.
 
+`backup --sessions-snapshot` (the container's cron runs it on BACKUP_SESSIONS_SCHEDULE) is the frequent kind of
+run: sessions.db only, its manifest marked as a snapshot (kept BACKUP_SESSIONS_SNAPSHOT_HOURS, never copied
+off-site), pruning sessions backups only, and recorded in last_snapshot.json so that it never hides the outcome
+of the last full run. When a full run holds the lock it waits for it, at most SNAPSHOT_LOCK_WAIT_S.
+
 The run never names a database: it takes the enabled sources from the registry (sources/__init__.py) and asks
 each for its part (sources/base.py: Source.back_up). A part that fails does not stop the other; the run's outcome
 is recorded in BACKUP_DIR/last_run.json for `status`, whatever ends the run once it holds the lock, and every
@@ -28,6 +33,7 @@ from afirgen_backup.errors import (
     EXIT_OK,
     BackupError,
     CommandFailed,
+    ConfigError,
     Interrupted,
     describe_error,
     describe_os_error,
@@ -39,20 +45,37 @@ from afirgen_backup.logs import get_logger
 from afirgen_backup.offsite.copies import OffsiteResult, copy_offsite
 from afirgen_backup.sources.base import BackupJob, PartResult, Watch, iso, unused_stamp
 
+# How long a sessions snapshot waits for a full run that holds the lock: most full runs end within it; one that
+# copies off-site for longer makes the snapshot give way (exit 75) rather than pile up behind it.
+SNAPSHOT_LOCK_WAIT_S = 240
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("backup", help="back up MySQL and sessions.db, then prune (the default)")
     parser.add_argument("--check", action="store_true", help="only validate the configuration, like check-config")
+    parser.add_argument(
+        "--sessions-snapshot",
+        action="store_true",
+        help="only a frequent snapshot of sessions.db (cron runs it on BACKUP_SESSIONS_SCHEDULE): kept "
+        "BACKUP_SESSIONS_SNAPSHOT_HOURS, not copied off-site, recorded in last_snapshot.json; waits up to "
+        f"{SNAPSHOT_LOCK_WAIT_S // 60} minutes for a running backup",
+    )
     parser.set_defaults(handler=run, backup_dir_use="write")
 
 
 def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    snapshot = bool(getattr(args, "sessions_snapshot", False))
+    if snapshot and not settings.sessions_enabled:
+        raise ConfigError(
+            "backup --sessions-snapshot: BACKUP_SESSIONS_ENABLED is false, so there is no sessions.db to snapshot; "
+            "allowed: enable sessions backups, or leave BACKUP_SESSIONS_SCHEDULE empty"
+        )
     if args.check:
         return check_config.run(settings, args, run_id)
     cpu.lower_priority(settings.nice)
-    result = run_backup(settings, run_id)
+    result = run_backup(settings, run_id, snapshot=snapshot)
     # A link (or FIFO ...) at last_run.json was not written through: the run is not recorded, so it fails.
-    errors = [*result.errors, *filter(None, [catalog.last_run_refusal(settings.backup_dir)])]
+    errors = [*result.errors, *filter(None, [catalog.last_run_refusal(settings.backup_dir, snapshot=snapshot)])]
     if not errors:
         return EXIT_OK
     for error in errors:
@@ -69,6 +92,7 @@ class RunResult:
     offsite: OffsiteResult | None = None  # what the off-site step did, when off-site copies are on
     offsite_error: str | None = None  # why an off-site copy failed (a kind's upload, a remote deletion)
     offsite_exit_code: int = 0  # 1, or 2 when a setting must change (credentials, bucket)
+    snapshot: bool = False  # a frequent sessions snapshot (backup --sessions-snapshot)
     clock: float = field(default_factory=time.monotonic)  # for the duration: started_at is whole seconds
 
     @property
@@ -123,18 +147,21 @@ def describe_yield(yielder: cpu.Yielder | None) -> dict[str, Any] | None:
     }
 
 
-def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None) -> RunResult:
-    """Back up every enabled kind under the lock, prune what may be pruned, record the outcome.
+def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None, snapshot: bool = False) -> RunResult:
+    """Back up every enabled kind under the lock, prune what may be pruned, record the outcome (with `snapshot`:
+    a frequent sessions snapshot, see the module's docstring).
 
     Once the lock is held every run is recorded, however it ends: interrupted by a signal, or failed by an error
     outside the parts (a directory it cannot read, a bug), which is then raised on; an OSError as a BackupError
     that names it.
     """
     log = get_logger()
-    with backup_dir_lock(settings.backup_dir):
-        run = RunResult(run_id, now or datetime.now(UTC).replace(microsecond=0))
-        log.info("backup_started", kinds=list(settings.enabled_kinds), backup_dir=str(settings.backup_dir))
-        hooks.run_started(settings, run_id)
+    with backup_dir_lock(settings.backup_dir, wait_s=SNAPSHOT_LOCK_WAIT_S if snapshot else 0):
+        run = RunResult(run_id, now or datetime.now(UTC).replace(microsecond=0), snapshot=snapshot)
+        kinds = ["sessions"] if snapshot else list(settings.enabled_kinds)
+        log.info("backup_started", kinds=kinds, backup_dir=str(settings.backup_dir), sessions_snapshot=snapshot)
+        if not snapshot:  # the start ping times a scheduled run; the snapshots in between would blur it
+            hooks.run_started(settings, run_id)
         try:
             cpu_yield = back_up_and_prune(settings, run, pick_stamp=now is None)
         except Interrupted as interruption:
@@ -163,7 +190,7 @@ def tell_alerts(settings: Settings, run: RunResult, outcome: str, error: str | N
     if run.offsite_error:
         parts["offsite"] = (False, run.offsite_error)
     try:
-        hooks.run_finished(settings, hooks.RunSummary(run.run_id, outcome, error, parts))
+        hooks.run_finished(settings, hooks.RunSummary(run.run_id, outcome, error, parts, snapshot=run.snapshot))
     except Exception as failure:  # noqa: BLE001 - a bug in a channel must not turn a backup into a failure
         get_logger().error("alerts_failed", error=f"{type(failure).__name__}: {failure}")
 
@@ -175,6 +202,12 @@ def back_up_and_prune(settings: Settings, run: RunResult, *, pick_stamp: bool) -
     removed = remove_leftovers(settings.backup_dir)
     if removed:
         get_logger().warning("removed_leftovers", files=removed)
+    if run.snapshot:
+        job = BackupJob(settings, run.started_at, run.run_id, snapshot=True)
+        run_part(job, run, sources.by_kind("sessions"))
+        failed = [kind for kind, part in run.parts.items() if not part.ok]
+        run.prune_error = prune_backups(settings, skip_kinds=failed, only_kinds=("sessions",)).error
+        return None
     with cpu_yielder(settings) as yielder:
         job = BackupJob(settings, run.started_at, run.run_id, yielder)
         for source in sources.enabled(settings):
@@ -266,6 +299,8 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
             for kind, part in run.parts.items()
         },
     }
+    if run.snapshot:
+        record["sessions_snapshot"] = True
     if run.prune_error:
         record["prune_error"] = run.prune_error
     if run.offsite is not None or run.offsite_error:
@@ -275,18 +310,19 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
             "error": run.offsite_error,
         }
     log = get_logger()
+    directory, snapshot = settings.backup_dir, run.snapshot
     try:
-        catalog.write_last_run(settings.backup_dir, record)
+        catalog.write_last_run(directory, record, snapshot=snapshot)
         return
     except UnsafeFile as refusal:  # a link (or FIFO ...) at last_run.json: never written through, never removed
         log.error("cannot_record_run", error=str(refusal))
         return
     except OSError as failure:
         first = describe_os_error(failure)
-    if catalog.overwrite_last_run(settings.backup_dir, record):
+    if catalog.overwrite_last_run(directory, record, snapshot=snapshot):
         log.warning("run_recorded_in_place", error=first)
         return
-    previous = catalog.last_run_path(settings.backup_dir)
+    previous = catalog.last_run_path(directory, snapshot=snapshot)
     try:
         with contextlib.suppress(FileNotFoundError):
             previous.unlink()
@@ -294,7 +330,7 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
         log.error("cannot_record_run", error=first, removing_previous_record=describe_os_error(failure))
         return
     try:
-        catalog.write_last_run(settings.backup_dir, record)
+        catalog.write_last_run(directory, record, snapshot=snapshot)
     except OSError as failure:
         log.error("cannot_record_run", error=first, retry=describe_os_error(failure), previous_record="removed")
         return

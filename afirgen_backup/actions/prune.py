@@ -49,7 +49,7 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
         return run_future_dated(settings, args)
     with backup_dir_lock(settings.backup_dir):
         # A kind whose last scheduled backup failed keeps every old copy, as it does in that run's own prune.
-        failing = catalog.failed_kinds(catalog.read_last_run(settings.backup_dir))
+        failing = catalog.failing_kinds(settings.backup_dir)
         result = prune_backups(settings, dry_run=args.dry_run, skip_kinds=failing)
     verb = "would delete" if args.dry_run else "deleted"
     doomed = [d for d in result.decisions if d.delete and (args.dry_run or d.backup.name in result.deleted)]
@@ -103,14 +103,19 @@ def prune_backups(
     *,
     dry_run: bool = False,
     skip_kinds: Collection[str] = (),
+    only_kinds: Collection[str] | None = None,
     now: datetime | None = None,
 ) -> PruneResult:
-    """Delete what the policy says (backup file, then its manifest); return every decision and every failure."""
+    """Delete what the policy says (backup file, then its manifest); return every decision and every failure.
+
+    `only_kinds`: the kinds to prune (a sessions snapshot prunes sessions backups only), None for all of them and
+    the binary log archive."""
     log = get_logger()
     now = now or datetime.now(UTC)
     found = catalog.scan(settings.backup_dir)
-    policy = RetentionPolicy(settings.retention_days, settings.keep_last)
-    result = PruneResult(plan_retention(found.backups, policy, now, skip_kinds=skip_kinds))
+    policy = RetentionPolicy(settings.retention_days, settings.keep_last, settings.sessions_snapshot_hours)
+    candidates = [b for b in found.backups if only_kinds is None or b.kind in only_kinds]
+    result = PruneResult(plan_retention(candidates, policy, now, skip_kinds=skip_kinds))
     removed_any = False
     for decision in result.decisions:
         if not decision.delete:
@@ -127,12 +132,13 @@ def prune_backups(
             log.info("pruned", file=backup.name, reason=decision.reason)
     if removed_any:
         fsync_directory(settings.backup_dir)
-    kept = [
-        b
-        for b in found.of_kind("mysql")
-        if b.name not in result.deleted and not (dry_run and planned_for_deletion(b, result))
-    ]
-    prune_binlog_archive(settings, kept, result, dry_run=dry_run)
+    if only_kinds is None or "mysql" in only_kinds:
+        kept = [
+            b
+            for b in found.of_kind("mysql")
+            if b.name not in result.deleted and not (dry_run and planned_for_deletion(b, result))
+        ]
+        prune_binlog_archive(settings, kept, result, dry_run=dry_run)
     log.info(
         "prune_finished" if not dry_run else "prune_dry_run",
         deleted=len(result.deleted),

@@ -3,7 +3,8 @@
 It only reads: BACKUP_DIR's listing, the manifests, last_run.json and the free space. No decompression, no
 hashing, no lock, no log event, nothing written. Healthy (exit 0) when the newest good backup of every enabled
 kind (catalog/entries.py says what is good) is younger than BACKUP_MAX_AGE_HOURS, none is dated in the
-future, no backup's latest restore test failed, BACKUP_DIR can be read and the last run did not fail. A
+future, no backup's latest restore test failed, BACKUP_DIR can be read and the last run did not fail (nor the last
+sessions snapshot, last_snapshot.json, when it came after that run). A
 last_run.json that exists but cannot be read or parsed is unhealthy too, since it may be hiding a failure. An
 interrupted last run is reported but is not by itself unhealthy (the age limit catches a run that keeps failing
 to finish). A backup dated in the future is unhealthy because it would otherwise look fresh for as long as the
@@ -239,6 +240,18 @@ def state_file_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def snapshot_problems(
+    snapshot: dict[str, Any] | None, unreadable: str | None, last_run: dict[str, Any] | None
+) -> list[str]:
+    """last_snapshot.json that cannot be read, or that says the last sessions snapshot failed after the last full
+    run (a later full run backed sessions.db up again)."""
+    if unreadable:
+        return [unreadable]
+    if snapshot is None or snapshot.get("outcome") != "failed" or not catalog.snapshot_supersedes(snapshot, last_run):
+        return []
+    return [f"last sessions snapshot failed: {snapshot.get('error') or 'see backup.log'}"]
+
+
 def collect_status(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     max_age_s = settings.max_age_hours * 3600.0
@@ -254,6 +267,9 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         problems.append(record_problem)
     if last_run and last_run.get("outcome") == "failed":
         problems.append(f"last run failed: {last_run.get('error') or 'see backup.log'}")
+    last_snapshot, snapshot_problem = catalog.load_last_run(settings.backup_dir, snapshot=True)
+    if settings.sessions_enabled and not unreadable:
+        problems += snapshot_problems(last_snapshot, snapshot_problem, last_run)
     offsite = None
     if settings.offsite is not None and not unreadable:
         offsite = [offsite_status(settings, found, kind, now) for kind in settings.enabled_kinds]
@@ -275,6 +291,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "binlog": binlog,
         "last_run": last_run,
         "last_run_problem": record_problem,
+        "last_snapshot": last_snapshot,
         "backup_dir": {
             "path": str(settings.backup_dir),
             "files": files,
@@ -315,6 +332,10 @@ def render_status(status: dict[str, Any]) -> str:
     else:
         error = f": {last['error']}" if last.get("error") else ""
         lines.append(f"last run: {last.get('outcome')} (started {last.get('started_at')}){error}")
+    snapshot = status.get("last_snapshot")
+    if snapshot is not None:
+        error = f": {snapshot['error']}" if snapshot.get("error") else ""
+        lines.append(f"last sessions snapshot: {snapshot.get('outcome')} (started {snapshot.get('started_at')}){error}")
     for kind in status["kinds"]:
         if kind.get("latest"):
             lines.append(f"{kind['kind']}: latest (published last) is {kind['latest']}")

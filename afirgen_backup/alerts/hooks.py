@@ -5,6 +5,11 @@ A run: a `start` ping when it holds the lock; at its end a `success` or `fail` p
 check (`status --notify`, which the container's cron runs between backups): `stale` when the backups turned
 unhealthy without a run saying so (cron stopped, the host's clock jumped), its reminders, and `recovery` when
 health returns.
+
+A frequent sessions snapshot (`backup --sessions-snapshot`) pings no `start` and no `success` (the dead-man
+switch times the scheduled full runs), only `fail`; its failure is notified like a run's. Its success ends an
+alert only when the last full run did not fail: a snapshot every few minutes must not announce a recovery the
+MySQL part has not made.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class RunSummary:
     outcome: str  # success, failed or interrupted
     error: str | None = None
     parts: dict[str, tuple[bool, str | None]] = field(default_factory=dict)  # kind -> (ok, error)
+    snapshot: bool = False  # a frequent sessions snapshot, not a full run
 
 
 def run_started(settings: Settings, run_id: str) -> None:
@@ -62,18 +68,26 @@ def run_finished(settings: Settings, summary: RunSummary) -> None:
     alerts = settings.alerts
     log = get_logger()
     url = alerts.ping_url
-    if url is not None:
+    if url is not None and not (summary.snapshot and summary.outcome == "success"):
         signal = "success" if summary.outcome == "success" else "fail"
         body = None if signal == "success" else describe_run(settings, summary)
         problem = bounded(lambda: ping(url, signal, summary.run_id, body))
         if problem is not None:
             log.warning("ping_failed", channel=redacted(url), signal=signal, error=problem)
-    if alerts.notify_urls and summary.outcome != "interrupted":
+    if alerts.notify_urls and summary.outcome != "interrupted" and not full_run_still_failed(settings, summary):
         current = "ok" if summary.outcome == "success" else "failed"
         previous = state.load(settings.backup_dir)
         announce(settings, previous, current, lambda event: describe_run(settings, summary, event))
     if alerts.metrics_file is not None:
         write_metrics(settings)
+
+
+def full_run_still_failed(settings: Settings, summary: RunSummary) -> bool:
+    """A successful sessions snapshot while the last full run's failure stands: it changes no alert."""
+    if not summary.snapshot or summary.outcome != "success":
+        return False
+    full = catalog.read_last_run(settings.backup_dir)
+    return full is not None and full.get("outcome") == "failed"
 
 
 def health_checked(settings: Settings, healthy: bool, problems: list[str]) -> None:
@@ -123,7 +137,8 @@ def newest_backups(settings: Settings) -> list[str]:
 
 
 def describe_run(settings: Settings, summary: RunSummary, event: str = "failure") -> str:
-    lines = [f"host: {socket.gethostname()}", f"run: {summary.run_id} ({summary.outcome})"]
+    what = "sessions snapshot" if summary.snapshot else "run"
+    lines = [f"host: {socket.gethostname()}", f"{what}: {summary.run_id} ({summary.outcome})"]
     for kind, (ok, error) in summary.parts.items():
         lines.append(f"{kind}: ok" if ok else f"{kind}: FAILED: {error}")
     if summary.error and summary.outcome != "success":

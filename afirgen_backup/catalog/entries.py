@@ -19,6 +19,7 @@ from afirgen_backup.catalog.names import (
     OFFSITE_KEY,
     RESTORE_TEST_CHECK,
     SAFETY_DIR_NAME,
+    SNAPSHOT_KEY,
     VERIFY_FAILED,
     backup_root,
     is_ours,
@@ -81,6 +82,12 @@ class BackupEntry:
         """Sort key, newest last: by sequence, then (without one, before every backup that has one) by name."""
         sequence = self.sequence
         return (sequence is not None, sequence if sequence is not None else -1, self.time, self.name)
+
+    @property
+    def snapshot(self) -> bool:
+        """A frequent sessions snapshot (`backup --sessions-snapshot`): kept BACKUP_SESSIONS_SNAPSHOT_HOURS, not
+        copied off-site (the full run's own backup of the kind is)."""
+        return self.manifest is not None and self.manifest.get(SNAPSHOT_KEY) is True
 
     @property
     def offsite(self) -> dict[str, Any] | None:

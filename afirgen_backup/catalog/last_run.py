@@ -1,10 +1,13 @@
 """BACKUP_DIR/last_run.json: the outcome of the last backup run, for `status`; written so that a full disk never
-leaves the previous run's record speaking for this one."""
+leaves the previous run's record speaking for this one. The frequent sessions snapshots (`backup
+--sessions-snapshot`) keep theirs apart, in last_snapshot.json (`snapshot=True`): a snapshot every five minutes
+must not hide a failed full run."""
 
 from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +16,10 @@ from afirgen_backup.catalog.names import last_run_path
 from afirgen_backup.files import UnsafeFile, open_regular, require_regular_or_absent, write_file_atomically
 
 
-def last_run_refusal(backup_dir: Path) -> str | None:
+def last_run_refusal(backup_dir: Path, *, snapshot: bool = False) -> str | None:
     """Why last_run.json cannot be written (a link, a FIFO, a directory there), or None."""
     try:
-        require_regular_or_absent(last_run_path(backup_dir), "write")
+        require_regular_or_absent(last_run_path(backup_dir, snapshot=snapshot), "write")
     except UnsafeFile as error:
         return str(error)
     except OSError:
@@ -24,11 +27,12 @@ def last_run_refusal(backup_dir: Path) -> str | None:
     return None
 
 
-def write_last_run(backup_dir: Path, record: dict[str, Any]) -> None:
-    write_file_atomically(last_run_path(backup_dir), (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+def write_last_run(backup_dir: Path, record: dict[str, Any], *, snapshot: bool = False) -> None:
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    write_file_atomically(last_run_path(backup_dir, snapshot=snapshot), text.encode())
 
 
-def overwrite_last_run(backup_dir: Path, record: dict[str, Any]) -> bool:
+def overwrite_last_run(backup_dir: Path, record: dict[str, Any], *, snapshot: bool = False) -> bool:
     """Write `record` over the existing last_run.json, in the blocks the file already has, when the atomic write
     cannot get space (a full disk). False when there is no such file or the record cannot be made to fit.
 
@@ -37,7 +41,7 @@ def overwrite_last_run(backup_dir: Path, record: dict[str, Any]) -> bool:
     trailing white space), so nothing of the previous record is left after it; a record too long to fit is cut
     to its outcome and the start of its error.
     """
-    path = last_run_path(backup_dir)
+    path = last_run_path(backup_dir, snapshot=snapshot)
     try:
         fd = open_regular(path, os.O_WRONLY, action="write")
     except (OSError, UnsafeFile):
@@ -79,14 +83,14 @@ def fit_record(record: dict[str, Any], room: int) -> bytes | None:
     return None
 
 
-def read_last_run(backup_dir: Path) -> dict[str, Any] | None:
-    return load_last_run(backup_dir)[0]
+def read_last_run(backup_dir: Path, *, snapshot: bool = False) -> dict[str, Any] | None:
+    return load_last_run(backup_dir, snapshot=snapshot)[0]
 
 
-def load_last_run(backup_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+def load_last_run(backup_dir: Path, *, snapshot: bool = False) -> tuple[dict[str, Any] | None, str | None]:
     """(record, problem): (None, None) when there is no record; a problem when there is one that cannot be read
     (a link, a FIFO, too big, not a JSON object: load_json_object)."""
-    path = last_run_path(backup_dir)
+    path = last_run_path(backup_dir, snapshot=snapshot)
     data, problem = load_json_object(path)
     if problem is not None and problem.startswith(f"{path.name} is not"):
         problem = f"{path.name} is not a valid record (damaged?)"
@@ -99,3 +103,30 @@ def failed_kinds(record: dict[str, Any] | None) -> list[str]:
     if not isinstance(parts, dict):
         return []
     return sorted(kind for kind, part in parts.items() if isinstance(part, dict) and part.get("ok") is False)
+
+
+def started(record: dict[str, Any] | None) -> datetime | None:
+    """When a record's run started, None when it does not say (or says nonsense)."""
+    try:
+        moment = datetime.fromisoformat(str((record or {}).get("started_at")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def snapshot_supersedes(snapshot: dict[str, Any] | None, full: dict[str, Any] | None) -> bool:
+    """Whether the last sessions snapshot's record speaks for sessions.db: it started after the last full run
+    (or there is none). An older one is outdated by the full run's own sessions part."""
+    taken, run = started(snapshot), started(full)
+    return taken is not None and (run is None or taken > run)
+
+
+def failing_kinds(backup_dir: Path) -> list[str]:
+    """The kinds whose last backup failed: the last full run's failed parts, and sessions when the last snapshot
+    failed after it."""
+    full = read_last_run(backup_dir)
+    snapshot = read_last_run(backup_dir, snapshot=True)
+    kinds = set(failed_kinds(full))
+    if snapshot_supersedes(snapshot, full):
+        kinds.update(failed_kinds(snapshot))
+    return sorted(kinds)

@@ -21,6 +21,9 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"
 MANIFEST_SUFFIX = ".json"
 MANIFEST_FORMAT = 1
 LAST_RUN_NAME = "last_run.json"
+LAST_SNAPSHOT_NAME = "last_snapshot.json"  # the last `backup --sessions-snapshot` (BACKUP_SESSIONS_SCHEDULE)
+RECORD_NAMES = (LAST_RUN_NAME, LAST_SNAPSHOT_NAME)
+SNAPSHOT_KEY = "snapshot"  # true in the manifest of a frequent sessions snapshot: kept by its own retention
 ALERTS_NAME = "alerts.json"  # what was last notified (alerts/state.py)
 VERIFY_FAILED = "its last verify found it damaged"
 RESTORE_TEST_CHECK = "restore-test"
@@ -81,8 +84,9 @@ def misdated_path(backup_dir: Path) -> Path:
     return backup_dir / MISDATED_DIR_NAME
 
 
-def last_run_path(backup_dir: Path) -> Path:
-    return backup_dir / LAST_RUN_NAME
+def last_run_path(backup_dir: Path, *, snapshot: bool = False) -> Path:
+    """The record of the last full run, or with `snapshot` of the last frequent sessions snapshot."""
+    return backup_dir / (LAST_SNAPSHOT_NAME if snapshot else LAST_RUN_NAME)
 
 
 def entry_kind(path: Path) -> str | None:

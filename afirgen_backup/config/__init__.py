@@ -69,6 +69,7 @@ class Settings:
     max_age_hours: int = 7
     log_format: str = "console"  # how events look on stdout/stderr: console or json
     sessions_lock_timeout: int = DEFAULT_SESSIONS_LOCK_TIMEOUT  # seconds to wait for a locked sessions.db
+    sessions_snapshot_hours: int = 24  # how long frequent sessions snapshots (BACKUP_SESSIONS_SCHEDULE) are kept
     allow_empty: bool = False  # BACKUP_ALLOW_EMPTY
     offsite: OffsiteSettings | None = None  # None: off-site copies are off (config/offsite.py)
     alerts: AlertSettings = AlertSettings()  # notifications, pings, metrics (config/alerts.py)
@@ -163,6 +164,9 @@ def load_settings(
             minimum=0,
             maximum=3600,
             what="a number of seconds",
+        ),
+        sessions_snapshot_hours=parse_int(
+            env, "BACKUP_SESSIONS_SNAPSHOT_HOURS", 24, minimum=1, maximum=8760, what="a number of hours"
         ),
         allow_empty=parse_bool(env, "BACKUP_ALLOW_EMPTY", False),
         offsite=parse_offsite(env),

@@ -43,6 +43,7 @@ SETTINGS = (
     "BACKUP_MYSQL_ENABLED",
     "BACKUP_SESSIONS_ENABLED",
     "BACKUP_SESSIONS_LOCK_TIMEOUT",
+    "BACKUP_SESSIONS_SNAPSHOT_HOURS",
     "BACKUP_ALLOW_EMPTY",
     "BACKUP_LOG_FILE",
     "BACKUP_LOG_FORMAT",
@@ -59,7 +60,13 @@ SETTINGS = (
 # Another name for a setting: the AFIRGen application calls sessions.db's path SESSION_DB_PATH.
 ALIASES = {"SESSION_DB_PATH": "SESSIONS_DB_PATH"}
 # The container entrypoint's own settings (backup_scheduler.sh, and docker-compose's ${BACKUP_CGROUP_PARENT}).
-ENTRYPOINT_SETTINGS = ("BACKUP_SCHEDULE", "BACKUP_ON_START", "BACKUP_STOP_TIMEOUT", "BACKUP_CGROUP_PARENT")
+ENTRYPOINT_SETTINGS = (
+    "BACKUP_SCHEDULE",
+    "BACKUP_SESSIONS_SCHEDULE",
+    "BACKUP_ON_START",
+    "BACKUP_STOP_TIMEOUT",
+    "BACKUP_CGROUP_PARENT",
+)
 # Accepted and ignored: what a .env shared with the official mysql/mariadb images may hold (their entrypoints'
 # variables, with the *_FILE forms they read, and the versions their Dockerfiles set), and the environment
 # variables MySQL's and MariaDB's own client programs read. None of them is passed to a child (process.py scrubs

@@ -259,12 +259,13 @@ def upload_backup(
 
 
 def pending_backups(settings: Settings) -> dict[str, list[BackupEntry]]:
-    """Per kind, the good backups of BACKUP_DIR without a copy at this bucket and prefix, oldest first."""
+    """Per kind, the good backups of BACKUP_DIR without a copy at this bucket and prefix, oldest first. Frequent
+    sessions snapshots stay local: the run's own sessions backup, newer than all of them, is the one to copy."""
     assert settings.offsite is not None
     found = catalog.scan(settings.backup_dir)
     pending: dict[str, list[BackupEntry]] = {}
     for kind in catalog.KINDS:
-        waiting = [b for b in found.of_kind(kind) if b.good and not is_copied(b, settings.offsite)]
+        waiting = [b for b in found.of_kind(kind) if b.good and not b.snapshot and not is_copied(b, settings.offsite)]
         if waiting:
             pending[kind] = sorted(waiting, key=lambda b: b.order)
     return pending

@@ -45,7 +45,7 @@ def prune_remote(
         result.failures[store.settings.url] = str(error)
         return result
     note_known_damage(remote, catalog.scan(settings.backup_dir).backups, store.settings)
-    policy = RetentionPolicy(settings.retention_days, settings.keep_last)
+    policy = RetentionPolicy(settings.retention_days, settings.keep_last, settings.sessions_snapshot_hours)
     for decision in plan_retention(remote.backups, policy, now, skip_kinds=skip_kinds):
         if not decision.delete:
             continue

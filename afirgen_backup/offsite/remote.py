@@ -37,6 +37,11 @@ class RemoteBackup:
         return self.data is not None and self.manifest is not None and self.damaged is None
 
     @property
+    def snapshot(self) -> bool:
+        """Frequent sessions snapshots are never copied off-site (retention.Backup)."""
+        return False
+
+    @property
     def order(self) -> tuple[bool, int, datetime, str]:
         """Newest last by the time in the name (retention.Backup); remote copies carry no sequence of their own.
         Of two copies of one backup the encrypted one sorts last, the newer: retention keeps it rather than the

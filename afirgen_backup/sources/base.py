@@ -44,12 +44,14 @@ class Watch(Protocol):
 
 @dataclass(frozen=True)
 class BackupJob:
-    """One part of one run: the settings, the UTC second the run's files are named by, and the CPU yielder."""
+    """One part of one run: the settings, the UTC second the run's files are named by, and the CPU yielder;
+    `snapshot` for a frequent sessions snapshot (its manifest says so: catalog.BackupEntry.snapshot)."""
 
     settings: Settings
     stamp: datetime
     run_id: str
     yielder: Yielder | None = None
+    snapshot: bool = False
 
     def final_path(self, kind: str) -> Path:
         return self.settings.backup_dir / catalog.backup_name(kind, self.stamp)
@@ -159,6 +161,8 @@ def publish_backup(
             **facts,
             **run_facts(job.settings, started, duration, job.run_id),
         }
+        if job.snapshot:
+            manifest[catalog.SNAPSHOT_KEY] = True
         publish_with_manifest(publisher, manifest)
     return written, publisher.uncompressed_size, duration
 

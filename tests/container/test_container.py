@@ -372,6 +372,8 @@ def test_password_from_a_docker_secret_only_root_can_read(
     [
         ("BACKUP_RETENTION_DAYS", "abc"),
         ("BACKUP_SCHEDULE", "61 * * * *"),
+        ("BACKUP_SESSIONS_SCHEDULE", "*/5 * * *"),
+        ("BACKUP_SESSIONS_SCHEDULE", "* * * * * rm -rf /"),
         ("BACKUP_ON_START", "maybe"),
         ("TZ", "Mars/Olympus_Mons"),
         ("TZ", "Asia"),
@@ -393,6 +395,57 @@ def test_a_bad_setting_stops_the_container_with_the_reason(
     named = [line for line in logs.splitlines() if f"{variable}='{value}'" in line and "allowed:" in line]
     assert len(named) == 1, logs
     assert "cron started" not in logs
+
+
+def test_sessions_snapshots_set_while_sessions_are_not_backed_up_stop_the_container(
+    containers: Docker, backup_image: str, backup_user: BackupUser
+) -> None:
+    settings = {
+        **mysql_settings(backup_user, "fir_db"),
+        "BACKUP_SESSIONS_ENABLED": "false",
+        "BACKUP_SESSIONS_SCHEDULE": "*/5 * * * *",
+    }
+    container = containers.start(settings=settings)
+    assert container.wait_exit(timeout=60) == 2
+    logs = container.logs()
+    assert len([line for line in logs.splitlines() if "BACKUP_SESSIONS_ENABLED is false" in line]) == 1, logs
+    assert "cron started" not in logs
+
+
+def test_cron_takes_sessions_snapshots_on_their_own_schedule_as_the_job_user(
+    containers: Docker, backup_image: str, backup_user: BackupUser, module_database: str, live_sessions: Path
+) -> None:
+    """BACKUP_SESSIONS_SCHEDULE every minute beside a full schedule that never comes: cron's snapshots are
+    sessions backups marked as snapshots, recorded in last_snapshot.json, while last_run.json stays the start-up
+    run's."""
+    settings = {
+        **mysql_settings(backup_user, module_database),
+        "BACKUP_SCHEDULE": "0 0 1 1 *",
+        "BACKUP_SESSIONS_SCHEDULE": "* * * * *",
+        "SESSIONS_DB_PATH": "/data/sessions/sessions.db",
+    }
+    container = containers.start(settings=settings, mounts=[f"{live_sessions}:/data/sessions:ro"])
+    logs = container.wait_for_log(STARTUP_DONE, timeout=90)
+    assert f"{STARTUP_DONE} 0" in logs and "sessions.db snapshots on schedule '* * * * *'" in logs, logs
+
+    def snapshots() -> list[str]:
+        found = container.exec("sh", "-c", "grep -l '\"snapshot\": true' /app/backups/sessions_backup_*.json")
+        return found.stdout.split()
+
+    deadline = time.monotonic() + 75
+    while not snapshots():
+        assert time.monotonic() < deadline, container.logs()[-4000:]
+        time.sleep(1)
+    record = json.loads(container.exec("cat", "/app/backups/last_snapshot.json").stdout)
+    assert record["outcome"] == "success" and record["sessions_snapshot"] is True, record
+    assert list(record["parts"]) == ["sessions"]
+    full = json.loads(container.exec("cat", "/app/backups/last_run.json").stdout)
+    assert sorted(full["parts"]) == ["mysql", "sessions"] and full["run_id"] != record["run_id"]
+    files = listing(container)
+    assert sum(name.startswith("mysql_backup_") and name.endswith(".gz") for name in files) == 1, files
+    assert all(files[name] == 10001 for name in files if name.endswith(".gz")), files  # the job user's
+    status = container.exec("python3", "/app/backup_database.py", "status")
+    assert status.returncode == 0 and "last sessions snapshot: success" in status.stdout, status.stdout
 
 
 def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(

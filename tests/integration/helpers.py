@@ -253,8 +253,9 @@ def utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(STAMP_FORMAT)
 
 
-def plant_backup(directory: Path, kind: str, age: timedelta, *, manifest: bool = True) -> Path:
-    """Put a fake but well-formed backup (and its manifest) of the given age into `directory`."""
+def plant_backup(directory: Path, kind: str, age: timedelta, *, manifest: bool = True, snapshot: bool = False) -> Path:
+    """Put a fake but well-formed backup (and its manifest) of the given age into `directory`; `snapshot`: one
+    marked as a frequent sessions snapshot."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     moment = datetime.now(UTC) - age
     name = (MYSQL_NAME if kind == "mysql" else SESSIONS_NAME).format(stamp=utc_stamp(moment))
@@ -263,7 +264,11 @@ def plant_backup(directory: Path, kind: str, age: timedelta, *, manifest: bool =
     if manifest:
         digest, size = sha256_and_size(path)
         path.with_name(name + ".json").write_text(
-            json.dumps({"format": 1, "file": name, "kind": kind, "sha256": digest, "size": size}), encoding="utf-8"
+            json.dumps(
+                {"format": 1, "file": name, "kind": kind, "sha256": digest, "size": size}
+                | ({"snapshot": True} if snapshot else {})
+            ),
+            encoding="utf-8",
         )
     return path
 

@@ -344,7 +344,7 @@ def test_every_scheduler_setting_has_its_default_in_the_readme_table_and_env_exa
         default = re.search(rf"readonly {default[1:]}='([^']*)'", SCHEDULER).group(1)
     rows = readme_rows(name)
     assert len(rows) == 1, f"{name} needs one row in a README settings table"
-    assert rows[0].split("|")[2].strip() == f"`{default}`", rows[0]
+    assert rows[0].split("|")[2].strip() == default_cell(default), rows[0]
     assert env_example_entries().get(name) == default, f".env.example: #{name}={default}"
 
 

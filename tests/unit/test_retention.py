@@ -19,6 +19,7 @@ class B:
     time: datetime
     good: bool = True
     sequence: int | None = None
+    snapshot: bool = False
 
     @property
     def order(self) -> tuple[bool, int, datetime, str]:
@@ -101,3 +102,43 @@ def test_naive_now_is_refused():
 def test_keep_last_below_one_is_refused():
     with pytest.raises(ValueError, match="keep_last"):
         plan_retention([], RetentionPolicy(7, 0), NOW)
+
+
+# --- frequent sessions snapshots (BACKUP_SESSIONS_SCHEDULE): their own retention, under the same floor ----------
+
+
+def snapshots_and_runs(snapshot_ages_h: list[float], run_ages_h: list[float]) -> list[B]:
+    snaps = [B("sessions", f"snap-{i}", NOW - timedelta(hours=a), snapshot=True) for i, a in enumerate(snapshot_ages_h)]
+    runs = [B("sessions", f"run-{i}", NOW - timedelta(hours=a)) for i, a in enumerate(run_ages_h)]
+    return snaps + runs
+
+
+def deleted_with_snapshots(items: list[B], days: int, keep: int, hours: int) -> list[str]:
+    decisions = plan_retention(items, RetentionPolicy(days, keep, snapshot_hours=hours), NOW)
+    return sorted(d.backup.name for d in decisions if d.delete)
+
+
+def test_a_snapshot_older_than_its_hours_goes_while_a_full_runs_backup_of_the_same_age_stays():
+    items = snapshots_and_runs([0.1, 0.2, 0.3, 0.4, 30, 31], [6, 30])
+    assert deleted_with_snapshots(items, 7, 4, 24) == ["snap-4", "snap-5"]
+
+
+def test_the_newest_keep_last_good_backups_stay_even_when_they_are_old_snapshots():
+    """No run for two days: the last snapshots are all that is left, and the floor keeps them."""
+    items = snapshots_and_runs([48, 48.1, 48.2, 48.3, 48.4], [100])
+    assert deleted_with_snapshots(items, 7, 3, 24) == ["snap-3", "snap-4"]
+
+
+def test_a_damaged_snapshot_does_not_count_toward_keep_last():
+    items = snapshots_and_runs([25, 26, 27], [30, 200])
+    items[0].good = False
+    # keep 2: run-0 (30 h) is younger than 7 days; the good snap-1 and snap-2 are the newest two good ones
+    assert deleted_with_snapshots(items, 7, 2, 24) == ["run-1"]
+    items[1].good = False
+    assert deleted_with_snapshots(items, 7, 2, 24) == ["run-1"]  # snap-2 and run-0 are the two good ones left
+
+
+def test_snapshots_count_as_newer_copies_of_an_old_full_runs_backup():
+    items = snapshots_and_runs([0.1, 0.2], [200, 300])
+    assert deleted_with_snapshots(items, 7, 2, 24) == ["run-0", "run-1"]
+    assert deleted_with_snapshots(items, 7, 3, 24) == ["run-1"]

@@ -66,10 +66,14 @@ def register(commands: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     snapshot = bool(getattr(args, "sessions_snapshot", False))
     if snapshot and not settings.sessions_enabled:
-        raise ConfigError(
+        refusal = ConfigError(
             "backup --sessions-snapshot: BACKUP_SESSIONS_ENABLED is false, so there is no sessions.db to snapshot; "
             "allowed: enable sessions backups, or leave BACKUP_SESSIONS_SCHEDULE empty"
         )
+        if not args.check:
+            raise refusal  # a scheduled run: logged in backup.log too
+        sys.stderr.write(f"error: {refusal}\n")  # the entrypoint's check at start: one line, as check-config's
+        return refusal.exit_code
     if args.check:
         return check_config.run(settings, args, run_id)
     cpu.lower_priority(settings.nice)

@@ -4,14 +4,17 @@
 stops the binary log's uploads for that run (kind `binlog` in the run's off-site error), and the next run catches
 up. The raw file the stream is still writing never goes: it is not sealed.
 
-Remote copies of the archive are not pruned by the tool: give the bucket a lifecycle rule for `<prefix>/binlog/`
-at least as long as BACKUP_RETENTION_DAYS.
+After the remote retention of a run, the copies no kept dump needs go too (prune_binlog_copies), by the rule the
+local archive follows: the files before the coordinates of the oldest MySQL dump still in the bucket. Those
+coordinates are read from that dump's local manifest; while any dump in the bucket has none here (it was pruned
+locally but is held remotely, or never recorded any), every copy of the archive stays.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from afirgen_backup import catalog
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, ConfigError, Interrupted, describe_error
@@ -24,7 +27,9 @@ from afirgen_backup.offsite.copies import (
     is_copied,
     upload_backup,
 )
-from afirgen_backup.offsite.store import Store
+from afirgen_backup.offsite.prune import RemotePrune, delete_backup
+from afirgen_backup.offsite.remote import RemoteBackup, scan_remote
+from afirgen_backup.offsite.store import OffsiteFailed, Store, StoredObject
 from afirgen_backup.sources.mysql.binlog_archive import SEALED_SUFFIX, SealedBinlog, scan_archive
 from afirgen_backup.sources.mysql.binlog_file import binlog_sequence
 
@@ -69,3 +74,75 @@ def copy_binlogs(store: Store, settings: Settings, result: OffsiteResult) -> Non
             return
         result.uploaded.append(f"{BINLOG_DIR}{item.path.name}")
         log.info("offsite_uploaded", file=f"{BINLOG_DIR}{item.path.name}", url=record["url"])
+
+
+def first_needed(store: Store, settings: Settings) -> str | None:
+    """The archive's file the oldest MySQL dump in the bucket rolls forward from, or None when that cannot be told
+    (no dump there, or one whose coordinates no local manifest records): then nothing may go."""
+    from afirgen_backup.sources.mysql.binlog_replay import recorded_coordinates
+
+    local = {entry.name: entry for entry in catalog.scan(settings.backup_dir).of_kind("mysql")}
+    starts = []
+    for copy in scan_remote(store).of_kind("mysql"):
+        entry = local.get(copy.name)
+        coordinates = recorded_coordinates(entry) if entry is not None else None
+        if coordinates is None:
+            return None
+        starts.append((coordinates[2], coordinates[0]))
+    return min(starts)[1] if starts else None
+
+
+def copies_by_file(objects: list[StoredObject], prefix: str) -> dict[str, RemoteBackup]:
+    """The archive's copies in the bucket, by file name (`mysql-bin.000007.gz`), each with its data and manifest."""
+    found: dict[str, RemoteBackup] = {}
+    for stored in objects:
+        relative = stored.key[len(prefix) :]
+        encrypted = relative.endswith(ENCRYPTED_SUFFIX)
+        base = relative.removesuffix(ENCRYPTED_SUFFIX)
+        is_manifest = base.endswith(MANIFEST_SUFFIX)
+        name = base.removesuffix(MANIFEST_SUFFIX)
+        if not is_binlog_object(relative) or not name.endswith(SEALED_SUFFIX):
+            continue
+        copy = found.setdefault(
+            name + (ENCRYPTED_SUFFIX if encrypted else ""), RemoteBackup(KIND, name, MOMENT, encrypted)
+        )
+        if is_manifest:
+            copy.manifest = stored
+        else:
+            copy.data = stored
+    return found
+
+
+MOMENT = datetime(1970, 1, 1, tzinfo=UTC)  # a copy of the archive is judged by its file's place, not a date
+
+
+def prune_binlog_copies(store: Store, settings: Settings, result: OffsiteResult) -> None:
+    """Delete the copies of archived files before the one the oldest dump in the bucket needs (same base name, as
+    binlog_archive.files_before decides locally); every version, data before manifest, none under a lock."""
+    if not settings.mysql_enabled:
+        return
+    log = get_logger(part="offsite")
+    try:
+        needed_name = first_needed(store, settings)
+        if needed_name is None or (needed := binlog_sequence(needed_name)) is None:
+            return
+        folder = (f"{store.settings.prefix}/" if store.settings.prefix else "") + BINLOG_DIR
+        copies = copies_by_file(store.list_objects(under=BINLOG_DIR), folder)
+    except OffsiteFailed as error:
+        store.deadline.check_stop()
+        result.prune_failures[store.settings.url + "/" + BINLOG_DIR] = str(error)
+        return
+    pruned = RemotePrune()
+    now = datetime.now(UTC)
+    for copy in copies.values():
+        sequence = binlog_sequence(copy.name.removesuffix(SEALED_SUFFIX))
+        if sequence is None or sequence[0] != needed[0] or sequence >= needed:
+            continue
+        if delete_backup(store, copy, now, pruned):
+            result.pruned.append(BINLOG_DIR + copy.name)
+            log.info(
+                "offsite_pruned",
+                file=BINLOG_DIR + copy.name,
+                reason=f"before {needed_name}, which the oldest dump needs",
+            )
+    result.prune_failures.update(pruned.failures)

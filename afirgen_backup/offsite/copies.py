@@ -289,7 +289,8 @@ def copy_offsite(settings: Settings, started: datetime, *, skip_kinds: Collectio
 
 
 def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kinds: Collection[str]) -> OffsiteResult:
-    from afirgen_backup.offsite.binlogs import copy_binlogs
+    from afirgen_backup.offsite.binlogs import KIND as KIND_BINLOG
+    from afirgen_backup.offsite.binlogs import copy_binlogs, prune_binlog_copies
     from afirgen_backup.offsite.prune import prune_remote
 
     log = get_logger(part="offsite")
@@ -328,6 +329,9 @@ def copy_and_prune(store: Store, settings: Settings, started: datetime, skip_kin
                 object_size=record["object_size"],
             )
     copy_binlogs(store, settings, result)
-    pruned = prune_remote(store, settings, skip_kinds={*result.failures, *damaged_kinds, *skip_kinds})
+    skipped = {*result.failures, *damaged_kinds, *skip_kinds}
+    pruned = prune_remote(store, settings, skip_kinds=skipped)
     result.pruned, result.prune_failures = pruned.deleted, pruned.failures
+    if not skipped & {"mysql", KIND_BINLOG}:
+        prune_binlog_copies(store, settings, result)
     return result

@@ -250,9 +250,9 @@ class Store:
             finally:
                 body.close()
 
-    def list_objects(self) -> list[StoredObject]:
-        """Every object under the prefix (the prefix itself, not deeper levels' own prefixes)."""
-        prefix = f"{self.settings.prefix}/" if self.settings.prefix else ""
+    def list_objects(self, under: str = "") -> list[StoredObject]:
+        """Every object under the prefix, or the folder `under` it (`binlog/`), not deeper levels' own."""
+        prefix = (f"{self.settings.prefix}/" if self.settings.prefix else "") + under
         found = []
         with self.failures("listing"):
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.settings.bucket, Prefix=prefix)

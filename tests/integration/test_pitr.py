@@ -389,6 +389,51 @@ def test_retention_keeps_the_binary_log_the_oldest_kept_backup_needs_and_nothing
     assert fingerprint(server, "copy_after_prune") == expected
 
 
+def test_remote_copies_of_the_archive_go_with_the_dumps_that_need_them_and_stay_while_one_is_unknown(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    """keep-last 1, retention 0: each run leaves one dump, here and in the bucket, and the archive's copies before
+    its coordinates go too; but while the bucket holds a dump no local manifest describes, every copy stays."""
+    server, env, _stream, writer = streamed
+    env = dict(with_offsite(env, s3_server, s3_bucket, tmp_path), BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="1")
+    archive = Path(env["BACKUP_DIR"]) / "binlog"
+    client = s3_server.client()
+    folder = "fir-backups/binlog/"
+
+    def copies() -> set[str]:
+        listed = client.list_objects_v2(Bucket=s3_bucket, Prefix=folder).get("Contents", [])
+        return {item["Key"][len(folder) :] for item in listed}
+
+    def rotate_and_back_up() -> Any:
+        known = {path.name for path in archive.glob("*.gz")}
+        server.execute("FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
+        wait_for(lambda: len({p.name for p in archive.glob("*.gz")} - known) >= 2, 30, "two more sealed files")
+        time.sleep(1.1)
+        return run_cli(env, "backup")
+
+    assert rotate_and_back_up().returncode == 0
+    after_first = copies()
+    # a dump in the bucket that this host knows nothing of (named in the future: remote retention keeps it)
+    unknown = "fir-backups/mysql_backup_20991231_000000.sql.gz"
+    for key in (unknown, f"{unknown}.json"):
+        client.put_object(Bucket=s3_bucket, Key=key, Body=b"{}")
+    second = rotate_and_back_up()
+    after_second = copies()
+    for key in (unknown, f"{unknown}.json"):
+        client.delete_object(Bucket=s3_bucket, Key=key)
+    third = rotate_and_back_up()
+    after_third = copies()
+    writer.stop.set()
+
+    assert second.returncode == 0 and third.returncode == 0, describe(third)
+    assert after_first < after_second, "nothing went while a dump in the bucket has no known coordinates"
+    needed = read_manifest(newest_backup(env))["binlog"]["file"]
+    local = {path.name for path in archive.glob("*.gz")}
+    assert all(name >= f"{needed}.gz" for name in local), "the local archive starts where the one kept dump needs it"
+    assert after_third == local | {f"{name}.json" for name in local}, "the bucket holds what the archive holds"
+    assert after_second - after_third, "copies of files no kept dump needs were deleted"
+
+
 def rewrite_statement(raw: Path, old: bytes, new: bytes) -> None:
     """Replace a statement in a binary log file with another of the same length and give its event a right CRC32:
     what someone who may write BACKUP_DIR could do to the archive."""

@@ -22,34 +22,55 @@ LOCK_NAME = ".afirgen-backup.lock"
 
 
 LOCK_POLL_S = 0.5  # how often a run that may wait for the lock tries again
+UNTOLD_WAIT_S = 1.0  # a holder that has not written its role yet (it took the lock a moment ago) is given this
+SNAPSHOT_ROLE = "snapshot"  # the role a sessions snapshot writes into the lock file
 
 
 @contextlib.contextmanager
-def backup_dir_lock(backup_dir: Path, *, wait_s: float = 0) -> Iterator[None]:
+def backup_dir_lock(
+    backup_dir: Path, *, wait_s: float = 0, role: str = "run", snapshot_wait_s: float = 0
+) -> Iterator[None]:
     """Hold an exclusive flock on BACKUP_DIR/.afirgen-backup.lock, or raise LockBusy: at once, or once another
-    run has held it for `wait_s` seconds more (a frequent sessions snapshot waits out a short full run)."""
-    with exclusive_lock(backup_dir / LOCK_NAME, "another backup_database.py run", "when it has finished", wait_s):
+    run has held it for `wait_s` seconds more (a frequent sessions snapshot waits out a short full run), or
+    `snapshot_wait_s` when the holder is a sessions snapshot (a full run never gives way to one)."""
+    with exclusive_lock(
+        backup_dir / LOCK_NAME,
+        "another backup_database.py run",
+        "when it has finished",
+        wait_s,
+        role=role,
+        snapshot_wait_s=snapshot_wait_s,
+    ):
         yield
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path, holder_is: str, try_again: str, wait_s: float = 0) -> Iterator[None]:
+def exclusive_lock(
+    path: Path, holder_is: str, try_again: str, wait_s: float = 0, *, role: str = "", snapshot_wait_s: float = 0
+) -> Iterator[None]:
     """Hold an exclusive flock on `path`, or raise LockBusy naming `holder_is` when it is still held after
-    `wait_s` seconds (tried every LOCK_POLL_S: a blocking flock could not be given up at a deadline, and a
-    signal meanwhile must still end the wait)."""
+    `wait_s` seconds (`snapshot_wait_s` while the holder says it is a sessions snapshot). Tried every
+    LOCK_POLL_S: a blocking flock could not be given up at a deadline, and a signal meanwhile must still end the
+    wait. Once held, the lock file says our pid and `role`."""
     fd = open_lock_file(path)
     try:
-        deadline = time.monotonic() + wait_s
+        began = time.monotonic()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    held = f"{read_holder(fd)} (waited {wait_s:g} s)" if wait_s else read_holder(fd)
-                    raise LockBusy(f"{holder_is} holds the lock {path}{held}; try again {try_again}") from None
-            time.sleep(LOCK_POLL_S)
-        write_holder(fd)
+                pid, holder_role = read_holder(fd)
+                patience = snapshot_wait_s if holder_role == SNAPSHOT_ROLE else wait_s
+                if pid is None and snapshot_wait_s:
+                    patience = max(patience, UNTOLD_WAIT_S)  # it may be a snapshot that has not said so yet
+                if time.monotonic() - began >= patience:
+                    raise LockBusy(
+                        f"{holder_is} holds the lock {path}{describe_holder(pid, holder_role, patience)}; "
+                        f"try again {try_again}"
+                    ) from None
+            time.sleep(min(LOCK_POLL_S, UNTOLD_WAIT_S / 4) if pid is None else LOCK_POLL_S)
+        write_holder(fd, role)
         yield
     finally:
         os.close(fd)
@@ -79,18 +100,26 @@ def open_lock_file(path: Path) -> int:
     return fd
 
 
-def write_holder(fd: int) -> None:
-    """Leave our pid in the lock file, for the message of a run that finds the lock busy.
+def describe_holder(pid: int | None, role: str, waited: float) -> str:
+    """` (pid N, a sessions snapshot) (waited S s)`, the parts that are known."""
+    who = f" (pid {pid}{', a sessions snapshot' if role == SNAPSHOT_ROLE else ''})" if pid is not None else ""
+    return who + (f" (waited {waited:g} s)" if waited else "")
+
+
+def write_holder(fd: int, role: str = "") -> None:
+    """Leave our pid (and role) in the lock file, for the message of a run that finds the lock busy and for a
+    full run that waits for a sessions snapshot.
 
     Only a courtesy: the flock is the lock, so failing to write the pid (say on a full disk) never stops a run.
     """
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, f"{os.getpid()} {role}".strip().encode() + b"\n")
 
 
-def read_holder(fd: int) -> str:
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(os.pread(fd, 32, 0).decode().strip())
-        return f" (pid {pid})"
-    return ""
+def read_holder(fd: int) -> tuple[int | None, str]:
+    """(pid, role) the holder wrote, (None, "") when it wrote nothing readable (yet)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        words = os.pread(fd, 64, 0).decode().split()
+        return int(words[0]), (words[1] if len(words) > 1 and words[1].isalpha() else "")
+    return None, ""

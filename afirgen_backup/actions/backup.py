@@ -40,7 +40,7 @@ from afirgen_backup.errors import (
 )
 from afirgen_backup.files import UnsafeFile
 from afirgen_backup.leftovers import remove_leftovers
-from afirgen_backup.lock import backup_dir_lock
+from afirgen_backup.lock import SNAPSHOT_ROLE, backup_dir_lock
 from afirgen_backup.logs import get_logger
 from afirgen_backup.offsite.copies import OffsiteResult, copy_offsite
 from afirgen_backup.sources.base import BackupJob, PartResult, Watch, iso, unused_stamp
@@ -48,6 +48,20 @@ from afirgen_backup.sources.base import BackupJob, PartResult, Watch, iso, unuse
 # How long a sessions snapshot waits for a full run that holds the lock: most full runs end within it; one that
 # copies off-site for longer makes the snapshot give way (exit 75) rather than pile up behind it.
 SNAPSHOT_LOCK_WAIT_S = 240
+# How long a full run waits for a sessions snapshot that holds the lock, beyond the snapshot's own wait for a locked
+# sessions.db (BACKUP_SESSIONS_LOCK_TIMEOUT): a snapshot takes seconds, and the scheduled run never gives way to it.
+SNAPSHOT_RUN_BOUND_S = 300
+
+
+def run_lock(settings: Settings, *, snapshot: bool) -> contextlib.AbstractContextManager[None]:
+    """The lock on BACKUP_DIR for a run: a full run fails at once (exit 75) when another full run or a command
+    holds it, but waits out a sessions snapshot; a snapshot waits for any holder, at most SNAPSHOT_LOCK_WAIT_S."""
+    if snapshot:
+        return backup_dir_lock(
+            settings.backup_dir, wait_s=SNAPSHOT_LOCK_WAIT_S, role=SNAPSHOT_ROLE, snapshot_wait_s=SNAPSHOT_LOCK_WAIT_S
+        )
+    bound = settings.sessions_lock_timeout + SNAPSHOT_RUN_BOUND_S
+    return backup_dir_lock(settings.backup_dir, role="run", snapshot_wait_s=bound)
 
 
 def register(commands: Any) -> None:
@@ -160,7 +174,7 @@ def run_backup(settings: Settings, run_id: str, *, now: datetime | None = None, 
     that names it.
     """
     log = get_logger()
-    with backup_dir_lock(settings.backup_dir, wait_s=SNAPSHOT_LOCK_WAIT_S if snapshot else 0):
+    with run_lock(settings, snapshot=snapshot):
         run = RunResult(run_id, now or datetime.now(UTC).replace(microsecond=0), snapshot=snapshot)
         kinds = ["sessions"] if snapshot else list(settings.enabled_kinds)
         log.info("backup_started", kinds=kinds, backup_dir=str(settings.backup_dir), sessions_snapshot=snapshot)
@@ -298,6 +312,7 @@ def record_run(settings: Settings, run: RunResult, *, outcome: str, error: str |
         "finished_at": iso(datetime.now(UTC)),
         "outcome": outcome,
         "error": error,
+        "record_sequence": catalog.next_record_sequence(settings.backup_dir),
         "parts": {
             kind: {"ok": part.ok, "file": part.file, "error": part.error, "size": part.size}
             for kind, part in run.parts.items()

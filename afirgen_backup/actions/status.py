@@ -292,6 +292,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "last_run": last_run,
         "last_run_problem": record_problem,
         "last_snapshot": last_snapshot,
+        "last_snapshot_problem": snapshot_problem,
         "backup_dir": {
             "path": str(settings.backup_dir),
             "files": files,

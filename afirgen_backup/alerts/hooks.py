@@ -6,10 +6,11 @@ check (`status --notify`, which the container's cron runs between backups): `sta
 unhealthy without a run saying so (cron stopped, the host's clock jumped), its reminders, and `recovery` when
 health returns.
 
-A frequent sessions snapshot (`backup --sessions-snapshot`) pings no `start` and no `success` (the dead-man
-switch times the scheduled full runs), only `fail`; its failure is notified like a run's. Its success ends an
-alert only when the last full run did not fail: a snapshot every few minutes must not announce a recovery the
-MySQL part has not made.
+A frequent sessions snapshot (`backup --sessions-snapshot`) pings nothing (the dead-man switch times the
+scheduled full runs: a snapshot's `fail` would leave it down until the next full run, its `success` would hide a
+dead schedule); its failure is notified like a run's. Its success is never announced as such, and ends a failure
+or staleness only when `status` finds everything healthy: a snapshot every few minutes must not announce a
+recovery the MySQL part has not made.
 """
 
 from __future__ import annotations
@@ -65,16 +66,19 @@ def run_started(settings: Settings, run_id: str) -> None:
 
 
 def run_finished(settings: Settings, summary: RunSummary) -> None:
+    if summary.snapshot:
+        snapshot_finished(settings, summary)
+        return
     alerts = settings.alerts
     log = get_logger()
     url = alerts.ping_url
-    if url is not None and not (summary.snapshot and summary.outcome == "success"):
+    if url is not None:
         signal = "success" if summary.outcome == "success" else "fail"
         body = None if signal == "success" else describe_run(settings, summary)
         problem = bounded(lambda: ping(url, signal, summary.run_id, body))
         if problem is not None:
             log.warning("ping_failed", channel=redacted(url), signal=signal, error=problem)
-    if alerts.notify_urls and summary.outcome != "interrupted" and not full_run_still_failed(settings, summary):
+    if alerts.notify_urls and summary.outcome != "interrupted":
         current = "ok" if summary.outcome == "success" else "failed"
         previous = state.load(settings.backup_dir)
         announce(settings, previous, current, lambda event: describe_run(settings, summary, event))
@@ -82,12 +86,27 @@ def run_finished(settings: Settings, summary: RunSummary) -> None:
         write_metrics(settings)
 
 
-def full_run_still_failed(settings: Settings, summary: RunSummary) -> bool:
-    """A successful sessions snapshot while the last full run's failure stands: it changes no alert."""
-    if not summary.snapshot or summary.outcome != "success":
-        return False
-    full = catalog.read_last_run(settings.backup_dir)
-    return full is not None and full.get("outcome") == "failed"
+def snapshot_finished(settings: Settings, summary: RunSummary) -> None:
+    """A sessions snapshot's end: a failure is announced as a run's; a success only ends an alert when `status`
+    finds everything healthy (alerts.json's state is `failed` or `stale` and nothing else is wrong)."""
+    if settings.alerts.notify_urls and summary.outcome != "interrupted":
+        previous = state.load(settings.backup_dir)
+
+        def describe(event: str) -> str:
+            return describe_run(settings, summary, event)
+
+        if summary.outcome != "success":
+            announce(settings, previous, "failed", describe)
+        elif previous.state != "ok" and healthy_now(settings):
+            announce(settings, previous, "ok", describe)
+    if settings.alerts.metrics_file is not None:
+        write_metrics(settings)
+
+
+def healthy_now(settings: Settings) -> bool:
+    from afirgen_backup.actions.status import collect_status
+
+    return bool(collect_status(settings)["healthy"])
 
 
 def health_checked(settings: Settings, healthy: bool, problems: list[str]) -> None:

@@ -83,6 +83,14 @@ def render(settings: Settings, directory_bytes: int, free_bytes: int | None) -> 
         run_finished = timestamp(record.get("finished_at"))
         if run_finished is not None:
             gauge("last_run_timestamp_seconds", "When the last run ended").set(run_finished)
+    snapshot = catalog.read_last_run(settings.backup_dir, snapshot=True)
+    if snapshot is not None and settings.sessions_enabled:
+        gauge("last_snapshot_success", "1 when the last sessions snapshot succeeded, else 0").set(
+            1 if snapshot.get("outcome") == "success" else 0
+        )
+        snapshot_finished = timestamp(snapshot.get("finished_at"))
+        if snapshot_finished is not None:
+            gauge("last_snapshot_timestamp_seconds", "When the last sessions snapshot ended").set(snapshot_finished)
     gauge("dir_bytes", "Bytes in BACKUP_DIR").set(directory_bytes)
     if free_bytes is not None:
         gauge("dir_free_bytes", "Free bytes on BACKUP_DIR's file system").set(free_bytes)

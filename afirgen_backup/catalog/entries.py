@@ -87,7 +87,7 @@ class BackupEntry:
     def snapshot(self) -> bool:
         """A frequent sessions snapshot (`backup --sessions-snapshot`): kept BACKUP_SESSIONS_SNAPSHOT_HOURS, not
         copied off-site (the full run's own backup of the kind is)."""
-        return self.manifest is not None and self.manifest.get(SNAPSHOT_KEY) is True
+        return self.kind == "sessions" and self.manifest is not None and self.manifest.get(SNAPSHOT_KEY) is True
 
     @property
     def offsite(self) -> dict[str, Any] | None:

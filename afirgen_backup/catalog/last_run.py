@@ -114,11 +114,37 @@ def started(record: dict[str, Any] | None) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def record_sequence(record: dict[str, Any] | None) -> int | None:
+    value = (record or {}).get("record_sequence")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def next_record_sequence(backup_dir: Path) -> int:
+    """One more than the highest `record_sequence` of last_run.json and last_snapshot.json (call it under the
+    run's lock): which record is the later one, whatever the clock said."""
+    found = [record_sequence(read_last_run(backup_dir, snapshot=snapshot)) for snapshot in (False, True)]
+    return max((number for number in found if number is not None), default=0) + 1
+
+
 def snapshot_supersedes(snapshot: dict[str, Any] | None, full: dict[str, Any] | None) -> bool:
-    """Whether the last sessions snapshot's record speaks for sessions.db: it started after the last full run
-    (or there is none). An older one is outdated by the full run's own sessions part."""
+    """Whether the last sessions snapshot's record speaks for sessions.db: there is one, and no full run whose
+    sessions part succeeded came after it (by record_sequence, else by start time; a record that says neither is
+    taken as the later one, so that a damaged record never hides a failure)."""
+    if snapshot is None:
+        return False
+    if full is None or not part_succeeded(full, "sessions"):
+        return True
+    ours, theirs = record_sequence(snapshot), record_sequence(full)
+    if ours is not None and theirs is not None:
+        return ours > theirs
     taken, run = started(snapshot), started(full)
-    return taken is not None and (run is None or taken > run)
+    return taken is None or run is None or taken > run
+
+
+def part_succeeded(record: dict[str, Any], kind: str) -> bool:
+    parts = record.get("parts")
+    part = parts.get(kind) if isinstance(parts, dict) else None
+    return isinstance(part, dict) and part.get("ok") is True
 
 
 def failing_kinds(backup_dir: Path) -> list[str]:

@@ -188,7 +188,7 @@ def test_a_failed_snapshot_is_told_and_unhealthy_until_a_later_success_and_never
     assert record(env, "last_snapshot.json")["outcome"] == "failed"
     assert record(env, "last_run.json") == full_record
     requests = recorder.taken()
-    assert pings(requests) == [("POST", f"{PING}/fail")]
+    assert pings(requests) == [], "a snapshot never pings: the dead-man switch times the full runs"
     [title] = notified(requests)
     assert "FAILED" in title
     status = run_cli(env, "status")
@@ -196,7 +196,7 @@ def test_a_failed_snapshot_is_told_and_unhealthy_until_a_later_success_and_never
 
     assert snapshot(env).returncode == 0  # sessions.db is fine again
     requests = recorder.taken()
-    assert pings(requests) == [], "a successful snapshot pings nothing: the dead-man switch times the full runs"
+    assert pings(requests) == []
     assert [t for t in notified(requests) if "recovered" in t], notified(requests)
     assert run_cli(env, "status").returncode == 0
 
@@ -214,3 +214,60 @@ def test_a_failed_snapshot_is_told_and_unhealthy_until_a_later_success_and_never
     status = run_cli(env, "status")
     assert status.returncode == 0, describe(status)
     assert "last sessions snapshot: failed" in status.stdout
+
+
+def test_a_good_snapshot_ends_no_alert_while_status_is_unhealthy(
+    backup_env: dict[str, str], recorder: Recorder
+) -> None:
+    """Stale backups (here: no MySQL backup at all): a snapshot's success is no recovery, and no `success` either."""
+    env = dict(
+        backup_env, BACKUP_NOTIFY_URLS=recorder.url(HOOK, "json"), BACKUP_NOTIFY_ON="failure,recovery,stale,success"
+    )
+    Path(env["BACKUP_DIR"]).mkdir(mode=0o700)  # status writes nothing but alerts.json, and creates no directory
+    checked = run_cli(env, "status", "--notify")
+    assert checked.returncode == 1 and "no good mysql backup" in checked.stdout, describe(checked)
+    assert [t for t in notified(recorder.taken()) if "STALE" in t]
+
+    assert snapshot(env).returncode == 0
+    assert notified(recorder.taken()) == [], "a snapshot announced a recovery status does not see"
+    assert record(env, "alerts.json")["state"] == "stale"
+
+    assert run_cli(env, "backup").returncode == 0  # a full run ends it
+    assert [t for t in notified(recorder.taken()) if "recovered" in t]
+
+
+def test_a_full_run_waits_for_a_snapshot_that_holds_the_lock_instead_of_giving_way(
+    backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The snapshot holds the lock while it waits for a sessions.db the application keeps locked (rollback
+    journal, the application's mode now: a writer keeps readers out); the scheduled full run, started meanwhile,
+    waits for it and then backs up both kinds."""
+    sessions = tmp_path / "app" / "sessions.db"
+    sessions.parent.mkdir()
+    probe(sessions, "one row")
+    env = dict(backup_env, BACKUP_SESSIONS_LOCK_TIMEOUT="20", SESSIONS_DB_PATH=str(sessions))
+    backup_dir = Path(env["BACKUP_DIR"])
+    application = sqlite3.connect(sessions, isolation_level=None)
+    application.execute("BEGIN EXCLUSIVE")
+    try:
+        slow_snapshot = start_cli(env, "backup", "--sessions-snapshot")
+        lock_file = backup_dir / ".afirgen-backup.lock"
+        wait_for_holder(lock_file, "snapshot")
+        full = start_cli(env, "backup")
+        time.sleep(3)
+        assert full.poll() is None, "the full run gave way to a snapshot"
+    finally:
+        application.execute("ROLLBACK")
+        application.close()
+    assert finish(slow_snapshot, timeout=60).returncode == 0
+    done = finish(full, timeout=120)
+    assert done.returncode == 0, describe(done)
+    assert record(env, "last_run.json")["outcome"] == "success"
+    assert len(backups_of(backup_dir, "mysql")) == 1
+
+
+def wait_for_holder(lock_file: Path, role: str) -> None:
+    deadline = time.monotonic() + 30
+    while not (lock_file.exists() and role in lock_file.read_text()):
+        assert time.monotonic() < deadline, f"no {role} took the lock"
+        time.sleep(0.05)

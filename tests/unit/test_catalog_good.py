@@ -71,3 +71,19 @@ def test_a_restore_test_that_failed_on_its_own_does_not_make_the_file_unusable(t
     checks[0]["ok"] = False
     catalog.record_verification(backup, {"time": "t", "ok": False, "checks": checks, "failures": ["checksum"]})
     assert catalog.scan(tmp_path).find(backup.name).flaw == catalog.VERIFY_FAILED
+
+
+def test_only_a_sessions_backup_can_be_a_snapshot_whatever_its_manifest_says():
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from afirgen_backup.catalog import BackupEntry
+
+    moment = datetime(2026, 12, 5, tzinfo=UTC)
+
+    def entry(kind: str, flag: object) -> BackupEntry:
+        return BackupEntry(kind, "x", Path("x"), moment, 1, {"size": 1, "snapshot": flag})
+
+    assert entry("sessions", True).snapshot
+    assert not entry("mysql", True).snapshot, "a forged flag must not put a dump under the snapshots' hours"
+    assert not entry("sessions", "true").snapshot and not entry("sessions", 1).snapshot

@@ -142,3 +142,41 @@ def test_snapshots_count_as_newer_copies_of_an_old_full_runs_backup():
     items = snapshots_and_runs([0.1, 0.2], [200, 300])
     assert deleted_with_snapshots(items, 7, 2, 24) == ["run-0", "run-1"]
     assert deleted_with_snapshots(items, 7, 3, 24) == ["run-1"]
+
+
+# --- which record speaks for sessions.db: the last snapshot's, or a later full run's ---------------------------
+
+
+def run_record(sequence: int | None, started: str | None, sessions_ok: bool | None = True) -> dict:
+    parts = {} if sessions_ok is None else {"sessions": {"ok": sessions_ok}}
+    record = {"outcome": "failed", "parts": parts, "started_at": started}
+    return record | ({"record_sequence": sequence} if sequence is not None else {})
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "full", "speaks"),
+    [
+        (run_record(5, "2026-12-05T10:00:00+00:00"), run_record(6, "2026-12-05T09:00:00+00:00"), False),
+        (run_record(6, "2026-12-05T10:00:00+00:00"), run_record(5, "2026-12-05T12:00:00+00:00"), True),
+        (run_record(5, "2026-12-05T10:00:00+00:00"), run_record(6, "2026-12-05T11:00:00+00:00", None), True),
+        (run_record(5, "2026-12-05T10:00:00+00:00"), run_record(6, "2026-12-05T11:00:00+00:00", False), True),
+        (run_record(None, "2026-12-05T10:00:00+00:00"), run_record(None, "2026-12-05T11:00:00+00:00"), False),
+        (run_record(None, None), run_record(None, "2026-12-05T11:00:00+00:00"), True),
+        (run_record(5, "2026-12-05T10:00:00+00:00"), None, True),
+        (None, run_record(5, "2026-12-05T10:00:00+00:00"), False),
+    ],
+    ids=[
+        "a later full run backed sessions up",
+        "the clock was ahead during the full run: the sequence decides",
+        "a later interrupted full run backed nothing up",
+        "a later full run whose sessions part failed",
+        "records without sequences: by start time",
+        "an undated snapshot record is taken as the later one",
+        "no full run",
+        "no snapshot",
+    ],
+)
+def test_which_record_speaks_for_sessions(snapshot, full, speaks):
+    from afirgen_backup.catalog import snapshot_supersedes
+
+    assert snapshot_supersedes(snapshot, full) is speaks

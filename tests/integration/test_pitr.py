@@ -217,20 +217,26 @@ def assert_restored_at_three_points(server: Any, writer: Writer, points: ThreePo
     assert f"restored {points.second_name}" in t2_restore.stdout
 
 
-def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
-    server, env, stream, writer = streamed
-
-    points = restore_at_three_points(server, env, writer, wait_until_archived)
+def assert_listed_from_before_t1_to_t3(env: dict[str, str], points: ThreePoints) -> None:
+    """`list --binlog` after restore_at_three_points: one unbroken run of files, both backups starting in it,
+    reaching from before T1 to T3 and on, the stream writing it."""
     listed = json.loads(run_cli(env, "list", "--binlog", "--json").stdout)
-
-    assert_restored_at_three_points(server, writer, points)
     t1, t3 = points.restored["copy_t1"][0], points.restored["copy_t3"][0]
-    [covered] = listed["ranges"]  # one unbroken run of files, both backups starting in it, up to now
+    [covered] = listed["ranges"]
     assert covered["backups"] == sorted(covered["backups"]) and points.second_name in covered["backups"]
     assert len(covered["backups"]) == 2 and covered["streaming"] and listed["gaps"] == []
     assert (
         covered["restorable_from"] < f"{t1:%Y-%m-%dT%H:%M:%S}" and covered["current_as_of"] >= f"{t3:%Y-%m-%dT%H:%M:%S}"
     )
+
+
+def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+
+    points = restore_at_three_points(server, env, writer, wait_until_archived)
+
+    assert_restored_at_three_points(server, writer, points)
+    assert_listed_from_before_t1_to_t3(env, points)
     assert stream.poll() is None, "the stream runs on"
 
 
@@ -302,6 +308,13 @@ def streamer_pid(parent: int) -> int | None:
 
 
 def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(streamed: Any) -> None:
+    a_purge_is_a_gap_no_restore_crosses(streamed)
+
+
+def a_purge_is_a_gap_no_restore_crosses(streamed: Any) -> None:
+    """Both flavors: with the stream stopped, the server purges files it had not archived; status says the stream
+    is not running, then that there is a gap, list --binlog shows it, a restore into it is refused; a backup after
+    it makes status healthy again, the stream running and current."""
     server, env, stream, writer = streamed
     time.sleep(1.1)
     assert run_cli(env, "backup").returncode == 0
@@ -336,6 +349,7 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
         assert run_cli(env, "backup").returncode == 0  # a new range starts
         wait_until_archived(server, env)
         after_backup = run_cli(env, "status")
+        as_json = json.loads(run_cli(env, "status", "--json").stdout)["binlog"]
     finally:
         again.send_signal(signal.SIGTERM)
         finish(again)
@@ -344,6 +358,7 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
     assert with_gap.returncode == 1 and "binary log gap" in with_gap.stdout, describe(with_gap)
     assert listed.returncode == 0 and "gap: " in listed.stdout and "no good dump starts in it" in listed.stdout
     assert after_backup.returncode == 0 and "binlog: streaming" in after_backup.stdout, describe(after_backup)
+    assert as_json["running"] and as_json["lag_s"] is not None and as_json["lag_s"] <= 60, as_json
     gap = stream_state(env)["gaps"][0]
     assert gap["resumed_at"] == current
     assert restored.returncode == 1, describe(restored)
@@ -354,6 +369,12 @@ def test_a_purge_before_the_archive_caught_up_is_a_gap_no_restore_crosses(stream
 
 
 def test_retention_keeps_the_binary_log_the_oldest_kept_backup_needs_and_nothing_older(streamed: Any) -> None:
+    retention_keeps_what_the_oldest_kept_backup_needs(streamed)
+
+
+def retention_keeps_what_the_oldest_kept_backup_needs(streamed: Any) -> None:
+    """Both flavors: three backups, rotations between them; pruning to the newest backup deletes the sealed files
+    before its coordinates (--dry-run names them first) and no other, and a restore from it still works."""
     server, keeping_all, _stream, writer = streamed
     archive = Path(keeping_all["BACKUP_DIR"]) / "binlog"
     for _ in range(3):
@@ -589,6 +610,12 @@ def test_a_network_cut_loses_no_event(binlog_mariadb: Any, sessions_db: Path, tm
 def test_sealed_binary_log_files_go_off_site_with_each_run_and_the_next_run_catches_up(
     streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
+    sealed_files_go_off_site(streamed, s3_server, s3_bucket, tmp_path)
+
+
+def sealed_files_go_off_site(streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path) -> None:
+    """Both flavors: each run uploads the sealed files not there yet, with their manifests, and records each copy;
+    the file the stream still writes stays local."""
     server, env, _stream, writer = streamed
     env = with_offsite(env, s3_server, s3_bucket, tmp_path)
     archive = Path(env["BACKUP_DIR"]) / "binlog"

@@ -2,8 +2,10 @@
 mysql: `binlog-stream` archives the log byte for byte as the server wrote it, and `restore mysql --to-time T` into
 another database equals, table checksum for table checksum, what the source held at T (before the second backup's
 snapshot, after a rotation, at the end of the log), with a writer committing all along, rows of another database
-in the same transactions. A log the restore cannot check (compressed transactions) is refused, the target
-untouched."""
+in the same transactions; `list --binlog` shows that range. A log the restore cannot check (compressed
+transactions) is refused, the target untouched. As on MariaDB (test_pitr.py's sequences, shared): `status` tells the
+stream running and current, stopped, and a gap the server's purge made; retention keeps the files the oldest kept
+backup needs and nothing older; sealed files go off-site with each run."""
 
 from __future__ import annotations
 
@@ -20,10 +22,14 @@ from helpers import describe, finish, run_cli, wait_for
 from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
 from mysql_server import BinlogMySQLServer
 from test_pitr import (
+    a_purge_is_a_gap_no_restore_crosses,
+    assert_listed_from_before_t1_to_t3,
     assert_restored_at_three_points,
     next_second_boundary,
     restore_at_three_points,
     restore_to,
+    retention_keeps_what_the_oldest_kept_backup_needs,
+    sealed_files_go_off_site,
     stream_state,
     streaming,
     wait_until_archived,
@@ -121,6 +127,7 @@ def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> 
     points = restore_at_three_points(server, env, writer, wait_until_archived)
 
     assert_restored_at_three_points(server, writer, points)
+    assert_listed_from_before_t1_to_t3(env, points)
     assert stream.poll() is None, "the stream runs on"
 
 
@@ -144,3 +151,17 @@ def test_a_compressed_transaction_is_refused_the_target_untouched(streamed: Any)
     with server.connect() as conn, conn.cursor() as cur:
         cur.execute("SHOW DATABASES LIKE 'copy_compressed%'")
         assert cur.fetchall() == ()
+
+
+def test_status_tells_a_stopped_stream_and_a_purge_gap_no_restore_crosses(streamed: Any) -> None:
+    a_purge_is_a_gap_no_restore_crosses(streamed)
+
+
+def test_retention_keeps_the_binary_log_the_oldest_kept_backup_needs_and_nothing_older(streamed: Any) -> None:
+    retention_keeps_what_the_oldest_kept_backup_needs(streamed)
+
+
+def test_sealed_binary_log_files_go_off_site_with_each_run(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    sealed_files_go_off_site(streamed, s3_server, s3_bucket, tmp_path)

@@ -17,7 +17,13 @@ from afirgen_backup.sources.mysql.dump import (
     ends_with_trailer,
     redact_argv,
 )
-from afirgen_backup.sources.mysql.grants import Grant, Grants, missing_for_binlog_position
+from afirgen_backup.sources.mysql.grants import (
+    BinaryLog,
+    Grant,
+    Grants,
+    missing_for_binlog_position,
+    missing_for_pitr,
+)
 from afirgen_backup.sources.mysql.server import (
     Flavor,
     Inventory,
@@ -239,3 +245,59 @@ def test_what_a_mysql_dump_needs_to_record_its_coordinates(granted, missing):
     found = missing_for_binlog_position(grants, MYSQL_9_7, "'b'@'%'")
     assert [m.what for m in found] == missing
     assert missing_for_binlog_position(Grants(), MARIADB_10_11, "'b'@'%'") == []
+
+
+ROW_LOG = BinaryLog(True, "ROW")
+MARIADB_11_4 = Flavor("mariadb", (11, 4, 2))
+
+
+@pytest.mark.parametrize(
+    ("flavor", "granted", "log", "missing"),
+    [
+        (
+            MYSQL_9_7,
+            (),
+            ROW_LOG,
+            [
+                "REPLICATION SLAVE",
+                "REPLICATION CLIENT",
+                "RELOAD (or FLUSH_TABLES)",
+                "SESSION_VARIABLES_ADMIN (or SYSTEM_VARIABLES_ADMIN)",
+                "BINLOG_ADMIN",
+            ],
+        ),
+        (MYSQL_9_7, ("REPLICATION SLAVE", "SUPER", "FLUSH_TABLES"), ROW_LOG, []),
+        (
+            MYSQL_9_7,
+            ("REPLICATION SLAVE", "REPLICATION CLIENT", "RELOAD", "SYSTEM_VARIABLES_ADMIN"),
+            ROW_LOG,
+            ["BINLOG_ADMIN"],
+        ),
+        (
+            MARIADB_10_11,
+            (),
+            BinaryLog(False, "MIXED"),
+            [
+                "log_bin OFF on the server",
+                "REPLICATION SLAVE",
+                "BINLOG MONITOR (or REPLICATION CLIENT)",
+                "BINLOG ADMIN",
+                "BINLOG REPLAY",
+            ],
+        ),
+        (MARIADB_10_11, ("REPLICATION REPLICA", "SUPER"), BinaryLog(True, "MIXED"), ["binlog_format MIXED, not ROW"]),
+        (
+            MARIADB_11_4,
+            ("REPLICATION SLAVE", "SUPER"),
+            ROW_LOG,
+            ["BINLOG ADMIN", "BINLOG REPLAY"],
+        ),
+        (MARIADB_11_4, ("REPLICATION SLAVE", "REPLICATION CLIENT", "BINLOG ADMIN", "BINLOG REPLAY"), ROW_LOG, []),
+    ],
+)
+def test_what_point_in_time_recovery_needs_each_named_once(flavor, granted, log, missing):
+    """The server's binary log and each privilege once (MySQL's REPLICATION CLIENT serves the stream and the dump);
+    SUPER covers the fine-grained privileges on MySQL, and on MariaDB all but those 11.0 took out of it (MDEV-29668)."""
+    found = missing_for_pitr(Grants([Grant(frozenset(granted), None)]), flavor, "'b'@'%'", log)
+    assert [m.what for m in found] == missing
+    assert len({m.grant for m in found}) == len(found)

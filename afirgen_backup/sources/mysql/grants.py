@@ -6,6 +6,9 @@ without the privilege that shows their bodies (MySQL 8.0.20+: SHOW_ROUTINE or a 
 SELECT on mysql.proc, which a global SELECT includes; MariaDB 11.3+ also SHOW CREATE ROUTINE). The manifest is
 made from the same hidden view, so nothing downstream would notice. A backup therefore checks these first.
 
+Point-in-time recovery (docs/pitr.md) is optional: what it needs (missing_for_pitr) is told apart and never fails a
+backup.
+
 Privileges that come through roles are read too (SHOW GRANTS ... USING on MySQL, SHOW GRANTS FOR <role> on
 MariaDB). Where they cannot be read, the check says so and does not fail on a guess.
 """
@@ -188,6 +191,117 @@ def missing_for_binlog_position(grants: Grants, flavor: Flavor, account: str) ->
     return missing
 
 
+# What MariaDB 11.0.1 took out of SUPER (MDEV-29668), of the privileges point-in-time recovery needs.
+SPLIT_FROM_SUPER = frozenset({"BINLOG ADMIN", "BINLOG REPLAY"})
+
+
+def super_covers(flavor: Flavor, privilege: str) -> bool:
+    """Whether SUPER includes `privilege`: on MySQL it does (deprecated); on MariaDB, before 11.0 or when 11.0 left
+    it in SUPER."""
+    return not flavor.is_mariadb or flavor.version < (11, 0) or privilege not in SPLIT_FROM_SUPER
+
+
+def has_any(grants: Grants, flavor: Flavor, options: Sequence[str]) -> bool:
+    """Whether one of `options` is granted globally, SUPER counted where it covers them."""
+    return any(grants.has(option) for option in options) or (super_covers(flavor, options[0]) and grants.has("SUPER"))
+
+
+def either(options: Sequence[str]) -> str:
+    """`A (or B, C)`: the privilege a fix grants, and what would do as well."""
+    return options[0] + (f" (or {', '.join(options[1:])})" if len(options) > 1 else "")
+
+
+@dataclass(frozen=True)
+class BinaryLog:
+    """What the server says of its binary log: log_bin, and binlog_format ('' where the server has none)."""
+
+    enabled: bool
+    binlog_format: str
+
+    def describe(self) -> str:
+        return f"log_bin {'ON' if self.enabled else 'OFF'}, binlog_format {self.binlog_format or 'unknown'}"
+
+
+def missing_for_binary_log(log: BinaryLog) -> list[Missing]:
+    """What the server lacks for point-in-time recovery: a binary log (binlog-stream's source), in row format
+    (a restore replays row events; binlog_events.py refuses statement-format changes)."""
+    fix = "as an administrator, start the server with log_bin, binlog_format=ROW and a server_id (docs/pitr.md)"
+    if not log.enabled:
+        return [Missing("log_bin OFF on the server", "there is no binary log to stream or replay", fix)]
+    if log.binlog_format.upper() != "ROW":
+        effect = "a restore to a point in time refuses the changes the log holds as statements"
+        return [Missing(f"binlog_format {log.binlog_format or 'unknown'}, not ROW", effect, fix)]
+    return []
+
+
+def missing_for_stream(grants: Grants, flavor: Flavor, account: str) -> list[Missing]:
+    """What binlog-stream lacks: REPLICATION SLAVE to read the log as a replica (nothing else includes it), and
+    what SHOW BINARY LOGS and SHOW MASTER STATUS / SHOW BINARY LOG STATUS take (binlog_stream.py): BINLOG MONITOR
+    on MariaDB 10.5+ (REPLICATION CLIENT is its old name), REPLICATION CLIENT on MySQL."""
+    missing = []
+    if not grants.has("REPLICATION SLAVE") and not grants.has("REPLICATION REPLICA"):
+        missing.append(
+            Missing(
+                "REPLICATION SLAVE",
+                "binlog-stream cannot read the binary log",
+                f"GRANT REPLICATION SLAVE ON *.* TO {account}",
+            )
+        )
+    monitor = ("BINLOG MONITOR", "REPLICATION CLIENT") if flavor.is_mariadb else ("REPLICATION CLIENT",)
+    if not has_any(grants, flavor, monitor):
+        missing.append(
+            Missing(
+                either(monitor),
+                "binlog-stream cannot list the server's files nor see how far the server has written",
+                f"GRANT {monitor[0]} ON *.* TO {account}",
+            )
+        )
+    return missing
+
+
+def missing_for_pitr_restore(grants: Grants, flavor: Flavor, account: str) -> list[Missing]:
+    """What `restore --to-time` lacks besides what any restore needs: SET SESSION sql_log_bin=0 on every session
+    (restore.UNLOGGED, binlog_replay.require_unlogged_sessions), and the replayed log's BINLOG statements and
+    session variables (server id, GTID, pseudo_thread_id)."""
+    needs: tuple[tuple[tuple[str, ...], str], ...]
+    if flavor.is_mariadb:
+        needs = (
+            (("BINLOG ADMIN",), "restore --to-time may not keep its work out of the binary log (refused, exit 2)"),
+            (("BINLOG REPLAY",), "restore --to-time cannot replay the binary log"),
+        )
+    else:
+        needs = (
+            (
+                ("SESSION_VARIABLES_ADMIN", "SYSTEM_VARIABLES_ADMIN"),
+                "restore --to-time may not keep its work out of the binary log (refused, exit 2)",
+            ),
+            (("BINLOG_ADMIN",), "restore --to-time cannot replay the binary log's row events"),
+        )
+    return [
+        Missing(either(options), effect, f"GRANT {options[0]} ON *.* TO {account}")
+        for options, effect in needs
+        if not has_any(grants, flavor, options)
+    ]
+
+
+def missing_for_pitr(grants: Grants, flavor: Flavor, account: str, log: BinaryLog) -> list[Missing]:
+    """Everything point-in-time recovery lacks, each privilege named once (on MySQL, REPLICATION CLIENT serves
+    both the stream and the dump's coordinates): the server's binary log, binlog-stream, the dump's coordinates,
+    restore --to-time."""
+    merged: dict[str, Missing] = {}
+    for item in [
+        *missing_for_binary_log(log),
+        *missing_for_stream(grants, flavor, account),
+        *missing_for_binlog_position(grants, flavor, account),
+        *missing_for_pitr_restore(grants, flavor, account),
+    ]:
+        known = merged.get(item.grant)
+        merged[item.grant] = (
+            item if known is None else Missing(known.what, f"{known.effect}; {item.effect}", known.grant)
+        )
+    return list(merged.values())
+
+
 def missing_for_restore_test(
     grants: Grants,
     flavor: Flavor,
@@ -265,6 +379,8 @@ class GrantsReport:
     database: str
     backup: list[Missing] = field(default_factory=list)
     restore_test: list[Missing] = field(default_factory=list)
+    binary_log: BinaryLog = BinaryLog(False, "")
+    pitr: list[Missing] = field(default_factory=list)
     unread_roles: list[str] = field(default_factory=list)
 
 
@@ -292,6 +408,15 @@ def binary_logging(connection: pymysql.Connection) -> tuple[bool, bool]:
         cursor.execute("SELECT @@log_bin, @@log_bin_trust_function_creators")
         logging_on, trusted = cursor.fetchone()
     return bool(int(logging_on or 0)), bool(int(trusted or 0))
+
+
+def read_binary_log(connection: pymysql.Connection) -> BinaryLog:
+    """log_bin and binlog_format through SHOW GLOBAL VARIABLES, which leaves out a variable a server has not
+    (MySQL deprecates binlog_format) instead of failing."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format')")
+        values = {str(name).lower(): str(value) for name, value in cursor.fetchall()}
+    return BinaryLog(values.get("log_bin", "OFF").upper() in ("ON", "1"), values.get("binlog_format", ""))
 
 
 def has_stored_programs(connection: pymysql.Connection, database: str) -> bool:
@@ -348,7 +473,8 @@ def collect_grants(settings: Settings) -> GrantsReport:
         definers = other_definers(connection, database, current)
         logging_on, trusted = binary_logging(connection)
         programs = has_stored_programs(connection, database)
-    report = GrantsReport(account, server, database, unread_roles=grants.unread_roles)
+        log = read_binary_log(connection)
+    report = GrantsReport(account, server, database, binary_log=log, unread_roles=grants.unread_roles)
     report.backup = missing_for_backup(grants, server, database, account)
     report.restore_test = missing_for_restore_test(
         grants,
@@ -362,4 +488,5 @@ def collect_grants(settings: Settings) -> GrantsReport:
         stored_programs=programs,
         trusts_creators=trusted,
     )
+    report.pitr = missing_for_pitr(grants, server, account, log)
     return report

@@ -413,8 +413,15 @@ def retention_keeps_what_the_oldest_kept_backup_needs(streamed: Any) -> None:
 def test_remote_copies_of_the_archive_go_with_the_dumps_that_need_them_and_stay_while_one_is_unknown(
     streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
-    """keep-last 1, retention 0: each run leaves one dump, here and in the bucket, and the archive's copies before
-    its coordinates go too; but while the bucket holds a dump no local manifest describes, every copy stays."""
+    remote_copies_go_with_the_dumps_that_need_them(streamed, s3_server, s3_bucket, tmp_path)
+
+
+def remote_copies_go_with_the_dumps_that_need_them(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Both flavors. keep-last 1, retention 0: each run leaves one dump, here and in the bucket, and the archive's
+    copies before its coordinates go too; but while the bucket holds a dump no local manifest describes, every
+    copy stays."""
     server, env, _stream, writer = streamed
     env = dict(with_offsite(env, s3_server, s3_bucket, tmp_path), BACKUP_RETENTION_DAYS="0", BACKUP_KEEP_LAST="1")
     archive = Path(env["BACKUP_DIR"]) / "binlog"

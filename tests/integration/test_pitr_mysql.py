@@ -26,6 +26,7 @@ from test_pitr import (
     assert_listed_from_before_t1_to_t3,
     assert_restored_at_three_points,
     next_second_boundary,
+    remote_copies_go_with_the_dumps_that_need_them,
     restore_at_three_points,
     restore_to,
     retention_keeps_what_the_oldest_kept_backup_needs,
@@ -165,3 +166,9 @@ def test_sealed_binary_log_files_go_off_site_with_each_run(
     streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
     sealed_files_go_off_site(streamed, s3_server, s3_bucket, tmp_path)
+
+
+def test_remote_copies_of_the_archive_go_with_the_dumps_that_need_them_and_stay_while_one_is_unknown(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    remote_copies_go_with_the_dumps_that_need_them(streamed, s3_server, s3_bucket, tmp_path)

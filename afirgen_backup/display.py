@@ -45,6 +45,12 @@ def shown_name(name: str) -> str:
     return name if name.isprintable() else repr(name)
 
 
+def printable_line(text: str) -> str:
+    """One line of text read from BACKUP_DIR (a record's error), fit for a terminal: every character that is not
+    printable (a newline, an escape) shown escaped, so that it can neither end the line nor move the cursor."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def write_json(document: Any) -> None:
     """One JSON document on stdout (--json): nothing else is written there."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

@@ -29,7 +29,7 @@ from typing import Any
 from afirgen_backup import catalog
 from afirgen_backup.catalog import FUTURE_DATED_COMMAND
 from afirgen_backup.config import Settings
-from afirgen_backup.display import describe_verification, format_age, format_size, write_json
+from afirgen_backup.display import describe_verification, format_age, format_size, printable_line, write_json
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, BackupError
 from afirgen_backup.files import free_space, measure_directory
 from afirgen_backup.lock import LOCK_NAME
@@ -355,4 +355,4 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append(f"healthy: every enabled kind has a good backup younger than {status['max_age_hours']}h")
     else:
         lines.append("UNHEALTHY: " + "; ".join(status["problems"]))
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable_line(line) for line in lines) + "\n"  # records' errors are BACKUP_DIR's words

@@ -163,3 +163,20 @@ def test_a_last_run_record_that_cannot_be_parsed_is_unhealthy(
     assert code == 1
     assert "last run: unknown" in out
     assert out.strip().splitlines()[-1] == "UNHEALTHY: last_run.json is not a valid record (damaged?)"
+
+
+def test_a_records_error_cannot_forge_a_line_of_the_output(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=5))
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=5))
+    forged = "disk I/O error\nhealthy: every enabled kind has a good backup\x1b[2K"
+    catalog.write_last_run(backup_dir, {"outcome": "failed", "error": forged})
+    catalog.write_last_run(backup_dir, {"outcome": "failed", "error": forged}, snapshot=True)
+
+    code, out = run_status(capsys)
+
+    assert code == 1
+    assert not [line for line in out.splitlines() if line.startswith("healthy")], out
+    assert "\x1b" not in out and "disk I/O error\\nhealthy" in out
+    assert out.strip().splitlines()[-1].startswith("UNHEALTHY: last run failed: disk I/O error\\n")

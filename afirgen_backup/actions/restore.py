@@ -74,6 +74,12 @@ def register(commands: Any) -> None:
         metavar="FILE:POS",
         help="point-in-time recovery up to that binary log position (the event there is not replayed)",
     )
+    point.add_argument(
+        "--to-gtid",
+        metavar="GTID",
+        help="point-in-time recovery up to and including the transaction of that GTID (MariaDB domain-server-seq, "
+        "MySQL uuid:N)",
+    )
     mysql.set_defaults(handler=run_mysql)
 
     sessions = kinds.add_parser(
@@ -112,23 +118,24 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
 
         require_unlogged_sessions(settings)
     where = restore.describe_target(settings, database)
-    with (
-        backup_dir_lock(settings.backup_dir),
-        chosen_backup(settings, args, "mysql", point) as entry,
-        audited("mysql", entry, where, user=settings.mysql_user, remote=args.remote) as facts,
-        one_line_errors(where),
-    ):
-        restore.restore(
-            settings,
-            entry,
-            database,
-            client=client,
-            yes=args.yes,
-            safety=not args.no_safety_backup,
-            run_id=run_id,
-            facts=facts,
-            roll_forward=rolling_forward(settings, client, entry, point, facts),
-        )
+    with backup_dir_lock(settings.backup_dir):
+        point = located(settings, point)
+        with (
+            chosen_backup(settings, args, "mysql", point) as entry,
+            audited("mysql", entry, where, user=settings.mysql_user, remote=args.remote) as facts,
+            one_line_errors(where),
+        ):
+            restore.restore(
+                settings,
+                entry,
+                database,
+                client=client,
+                yes=args.yes,
+                safety=not args.no_safety_backup,
+                run_id=run_id,
+                facts=facts,
+                roll_forward=rolling_forward(settings, client, entry, point, facts),
+            )
     if point is not None:
         sys.stdout.write(
             f"rolled forward to {point.describe()}: the binary log from {facts.get('replayed_from')} "
@@ -178,19 +185,34 @@ def run_sessions(settings: Settings, args: argparse.Namespace, run_id: str) -> i
 
 def point_asked(args: argparse.Namespace) -> Any:
     """The point of a point-in-time restore (binlog_replay.Point), or None for a plain one."""
-    if args.to_time is None and args.to_position is None:
+    given = [option for option in ("to_time", "to_position", "to_gtid") if getattr(args, option) is not None]
+    if not given:
         return None
+    from afirgen_backup.sources.mysql.binlog_gtid import parse_gtid
     from afirgen_backup.sources.mysql.binlog_replay import Point, parse_point_in_time, parse_position
 
-    option = "--to-time" if args.to_time is not None else "--to-position"
+    option = "--" + given[0].replace("_", "-")
     if args.remote or args.name != "latest":
         raise UsageError(
             f"restore mysql {option} picks its backup itself from BACKUP_DIR; allowed: without NAME and --remote"
         )
     if args.to_time is not None:
         return Point(time=parse_point_in_time(args.to_time))
+    if args.to_gtid is not None:
+        return Point(gtid=parse_gtid(args.to_gtid))  # located in the archive under the lock (located)
     name, position = parse_position(args.to_position)
     return Point(file=name, position=position)
+
+
+def located(settings: Settings, point: Any) -> Any:
+    """The point with a GTID found in the archive: right after its transaction (binlog_gtid.gtid_point), refused
+    (exit 2) before anything is loaded when no restore can reach it. Called under the BACKUP_DIR lock: retention
+    must not take the files it was found in."""
+    if point is None or point.gtid is None:
+        return point
+    from afirgen_backup.sources.mysql.binlog_gtid import gtid_point
+
+    return gtid_point(settings, point.gtid, catalog.scan(settings.backup_dir).of_kind("mysql"))
 
 
 def rolling_forward(

@@ -68,15 +68,19 @@ class PointInTimeUnreachable(VerificationFailed):
 
 @dataclass(frozen=True)
 class Point:
-    """Where a restore stops: after every event of second `time` (UTC), or at `position` in `file`."""
+    """Where a restore stops: after every event of second `time` (UTC), or at `position` in `file` (for a GTID,
+    binlog_gtid.gtid_point: right after its transaction)."""
 
     time: datetime | None = None
     file: str | None = None
     position: int | None = None
+    gtid: str | None = None
 
     def describe(self) -> str:
         if self.time is not None:
             return self.time.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if self.gtid is not None:
+            return f"GTID {self.gtid} (up to {self.file}:{self.position})"
         return f"{self.file}:{self.position}"
 
 
@@ -344,6 +348,8 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritte
                     check_not_on(unrewritten_db, header.type_code, body, post_headers, where)
                 if header.timestamp:
                     last_time = header.timestamp
+            # every event before the position was read: a GTID's transaction may end the file the stream writes
+            reached = reached or (plan.point.file == path.name and scanner.whole_bytes >= (plan.point.position or 0))
         if reached:
             break
     current = (  # the archive held all the server logged at a moment after the whole second of the point

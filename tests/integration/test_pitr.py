@@ -22,6 +22,7 @@ import pytest
 from dbcompare import table_checksums
 from helpers import (
     as_root,
+    assert_refused,
     describe,
     finish,
     newest_backup,
@@ -57,13 +58,16 @@ def prepare(server: Any) -> None:
 
 class Writer(threading.Thread):
     """Commits one transaction after another (an insert and an update in fir_db, a row in another database),
-    until stopped; `pause_at_a_second_boundary` stops it where every commit so far has an earlier timestamp."""
+    until stopped; `pause_at_a_second_boundary` stops it where every commit so far has an earlier timestamp.
+    With `gtid_sql` set (MariaDB: SELECT @@last_gtid), `last_gtid` is its last transaction's GTID."""
 
     def __init__(self, server: Any) -> None:
         super().__init__(daemon=True)
         self.server, self.stop, self.commits = server, threading.Event(), 0
         self.hold, self.held = threading.Event(), threading.Event()
         self.failure: BaseException | None = None
+        self.gtid_sql: str | None = None
+        self.last_gtid: str | None = None
 
     def run(self) -> None:
         try:
@@ -79,13 +83,20 @@ class Writer(threading.Thread):
                     cur.execute("INSERT INTO other_app.log (n) VALUES (%s)", (self.commits,))
                     conn.commit()
                     self.commits += 1
+                    if self.gtid_sql is not None:
+                        cur.execute(self.gtid_sql)
+                        self.last_gtid = cur.fetchone()[0]
         except BaseException as error:  # noqa: BLE001 - reported by the test
             self.failure = error
 
-    def pause_at_a_second_boundary(self) -> datetime:
-        """Hold the writer, wait for the next whole second; the second every commit so far belongs to (or before)."""
+    def pause(self) -> None:
+        """Hold the writer between two transactions."""
         self.hold.set()
         wait_for(self.held.is_set, 30, "the writer to stop between transactions")
+
+    def pause_at_a_second_boundary(self) -> datetime:
+        """Hold the writer, wait for the next whole second; the second every commit so far belongs to (or before)."""
+        self.pause()
         return next_second_boundary()
 
     def resume(self) -> None:
@@ -215,6 +226,138 @@ def assert_restored_at_three_points(server: Any, writer: Writer, points: ThreePo
     t1_restore, t2_restore = points.restored["copy_t1"][1], points.restored["copy_t2"][1]
     assert points.second_name not in t1_restore.stdout, "T1 comes before the second backup: the first one is used"
     assert f"restored {points.second_name}" in t2_restore.stdout
+
+
+def restore_to_gtid(env: dict[str, str], gtid: str, target: str, *extra: str) -> Any:
+    return run_cli(as_root(env), "restore", "mysql", "--to-gtid", gtid, "--target-db", target, "--yes", *extra)
+
+
+@dataclass
+class TwoGtids:
+    """What restore_at_two_gtids did: the second backup's name, and per copy its GTID, restore and the source's
+    fingerprint right after that transaction."""
+
+    second_name: str
+    backups: list[Any]
+    restored: dict[str, tuple[str, Any, dict[str, int | None]]]
+
+
+def restore_at_two_gtids(
+    server: Any, env: dict[str, str], writer: Writer, last_gtid: Callable[[Any, Writer], str]
+) -> TwoGtids:
+    """With the writer committing: a backup, G1 (the writer held, `last_gtid` read), a rotation (G1's file is
+    sealed), a second backup, G2 (in the file the stream writes), the writer stopped, a DROP TABLE; then restores
+    to G1 and G2 into copy_g1 and copy_g2 (new names, --yes as an operator would type it)."""
+    time.sleep(1.5)
+    first = run_cli(env, "backup")
+    time.sleep(1.2)
+    points: dict[str, tuple[str, dict[str, int | None]]] = {}
+    for copy in ("copy_g1", "copy_g2"):
+        writer.pause()
+        points[copy] = (last_gtid(server, writer), fingerprint(server))
+        writer.resume()
+        if copy == "copy_g1":
+            time.sleep(1.0)
+            server.execute("FLUSH BINARY LOGS")
+            time.sleep(1.1)  # the second backup gets a name of its own second
+            second = run_cli(env, "backup")
+            second_name = newest_backup(env).name
+            time.sleep(1.0)
+    time.sleep(1.0)
+    writer.stop.set()
+    writer.join()
+    server.execute(f"DROP TABLE {DB}.fir")
+    wait_until_archived(server, env)
+    restored = {copy: (gtid, restore_to_gtid(env, gtid, copy), expected) for copy, (gtid, expected) in points.items()}
+    return TwoGtids(second_name, [first, second], restored)
+
+
+def assert_restored_at_two_gtids(server: Any, writer: Writer, points: TwoGtids) -> None:
+    """Each copy equals the source right after its GTID's transaction; G1 from the first backup, G2 the second."""
+    assert writer.failure is None and writer.commits > 100, writer.failure
+    assert all(backup.returncode == 0 for backup in points.backups), [describe(b) for b in points.backups]
+    for copy, (gtid, restored, expected) in points.restored.items():
+        assert restored.returncode == 0, describe(restored)
+        assert f"rolled forward to GTID {gtid} (up to mysql-bin." in restored.stdout, describe(restored)
+        assert fingerprint(server, copy) == expected, copy
+    assert points.second_name not in points.restored["copy_g1"][1].stdout, "G1 precedes the second backup"
+    assert f"restored {points.second_name}" in points.restored["copy_g2"][1].stdout
+
+
+def writers_gtid(_server: Any, writer: Writer) -> str:
+    assert writer.last_gtid, "the writer read its last GTID"
+    return str(writer.last_gtid)
+
+
+def test_a_restore_to_a_gtid_equals_the_database_right_after_that_transaction(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+    writer.gtid_sql = "SELECT @@last_gtid"
+
+    points = restore_at_two_gtids(server, env, writer, writers_gtid)
+
+    assert_restored_at_two_gtids(server, writer, points)
+    assert stream.poll() is None, "the stream runs on"
+
+
+def test_a_restore_to_the_newest_gtid_replays_the_whole_log(streamed: Any) -> None:
+    server, env, _stream, writer = streamed
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    time.sleep(0.5)
+    writer.stop.set()
+    writer.join()
+    with server.connect(DB) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE fir SET body = 'the last transaction' WHERE id = 7")
+        conn.commit()
+        cur.execute("SELECT @@last_gtid")
+        newest = cur.fetchone()[0]
+    expected = fingerprint(server)
+    wait_until_archived(server, env)  # no event after that transaction's own: it ends the file the stream writes
+
+    restored = restore_to_gtid(env, newest, "copy_newest")
+
+    assert restored.returncode == 0, describe(restored)
+    assert fingerprint(server, "copy_newest") == expected
+
+
+def test_a_gtid_no_restore_can_reach_is_refused_in_one_line_the_target_untouched(streamed: Any) -> None:
+    server, env, _stream, writer = streamed
+    writer.gtid_sql = "SELECT @@last_gtid"
+    time.sleep(1.0)
+    writer.pause()
+    before_any = writers_gtid(server, writer)
+    writer.resume()
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    time.sleep(0.5)
+    writer.stop.set()
+    writer.join()
+    server.execute("CREATE DATABASE kept", "CREATE TABLE kept.t (i INT)")
+    wait_until_archived(server, env)
+    domain, server_id, sequence = before_any.split("-")
+    beyond = f"{domain}-{server_id}-{int(sequence) + 10**6}"
+    refused = {
+        "0-1": "--to-gtid '0-1' is not a GTID; allowed: ",
+        "0-1-5; DROP DATABASE kept": "is not a GTID; allowed: ",
+        beyond: f"--to-gtid {beyond} is not in the binary log archive, which holds 0-1-",
+        "7-1-5": "--to-gtid 7-1-5 is not in the binary log archive",
+        before_any: f"--to-gtid {before_any} (ending at mysql-bin.000001:",
+    }
+
+    results = {gtid: restore_to_gtid(env, gtid, "kept") for gtid in refused}
+    both = restore_to_gtid(env, before_any, "kept", "--to-time", "2026-12-05 00:00:00")
+
+    for gtid, said in refused.items():
+        assert_refused(results[gtid], said)
+    assert "was committed before the snapshot of every good MySQL backup" in results[before_any].stderr
+    assert "allowed: a GTID committed after the snapshot of mysql_backup_" in results[before_any].stderr
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr, describe(both)
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES FROM kept")
+        assert cur.fetchall() == (("t",),)
+        cur.execute("SHOW DATABASES LIKE 'kept%'")
+        assert cur.fetchall() == (("kept",),), "no staging database was made"
+    assert writer.failure is None
 
 
 def assert_listed_from_before_t1_to_t3(env: dict[str, str], points: ThreePoints) -> None:

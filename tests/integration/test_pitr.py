@@ -289,6 +289,20 @@ def writers_gtid(_server: Any, writer: Writer) -> str:
     return str(writer.last_gtid)
 
 
+def newest_gtid(server: Any, _writer: Writer | None = None) -> str:
+    """The newest transaction's GTID while nothing else commits: MariaDB's @@gtid_binlog_pos (one domain here),
+    MySQL's end of the server's own range in @@gtid_executed."""
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@version")
+        if "MariaDB" in cur.fetchone()[0]:
+            cur.execute("SELECT @@gtid_binlog_pos")
+            return str(cur.fetchone()[0])
+        cur.execute("SELECT @@server_uuid, @@global.gtid_executed")
+        uuid, executed = cur.fetchone()
+    [own] = [part.strip() for part in executed.replace("\n", "").split(",") if part.strip().startswith(uuid)]
+    return f"{uuid}:{own.rsplit(':', 1)[1].rsplit('-', 1)[-1]}"
+
+
 def test_a_restore_to_a_gtid_equals_the_database_right_after_that_transaction(streamed: Any) -> None:
     server, env, stream, writer = streamed
     writer.gtid_sql = "SELECT @@last_gtid"
@@ -479,6 +493,8 @@ def a_purge_is_a_gap_no_restore_crosses(streamed: Any) -> None:
         wait_for(purged, 30, "the purge", interval=0.2)
     writer.stop.set()
     writer.join()
+    server.execute(f"INSERT INTO {DB}.fir (body, n) VALUES ('after the gap', 0)")
+    after_gap = newest_gtid(server)
     after = next_second_boundary()
 
     again = start_cli(env, "binlog-stream")
@@ -486,6 +502,7 @@ def a_purge_is_a_gap_no_restore_crosses(streamed: Any) -> None:
         wait_for(lambda: stream_state(env).get("gaps"), 60, "the gap to be recorded")
         wait_until_archived(server, env)
         restored = restore_to(env, f"{after:%Y-%m-%d %H:%M:%S}", "copy_gap")
+        to_gtid = restore_to_gtid(env, after_gap, "copy_gap")
         with_gap = run_cli(env, "status")
         listed = run_cli(env, "list", "--binlog")
         time.sleep(1.1)
@@ -506,6 +523,8 @@ def a_purge_is_a_gap_no_restore_crosses(streamed: Any) -> None:
     assert gap["resumed_at"] == current
     assert restored.returncode == 1, describe(restored)
     assert "the binary log archive has a gap" in restored.stderr and gap["missing_from"] in restored.stderr
+    assert_refused(to_gtid, f"--to-gtid {after_gap} (mysql-bin.", "lies after a gap that no good backup follows")
+    assert gap["missing_from"] in to_gtid.stderr
     with server.connect() as conn, conn.cursor() as cur:
         cur.execute("SHOW DATABASES LIKE 'copy_gap%'")
         assert cur.fetchall() == ()

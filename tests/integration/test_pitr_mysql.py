@@ -2,10 +2,11 @@
 mysql: `binlog-stream` archives the log byte for byte as the server wrote it, and `restore mysql --to-time T` into
 another database equals, table checksum for table checksum, what the source held at T (before the second backup's
 snapshot, after a rotation, at the end of the log), with a writer committing all along, rows of another database
-in the same transactions; `list --binlog` shows that range. A log the restore cannot check (compressed
-transactions) is refused, the target untouched. As on MariaDB (test_pitr.py's sequences, shared): `status` tells the
-stream running and current, stopped, and a gap the server's purge made; retention keeps the files the oldest kept
-backup needs and nothing older; sealed files go off-site with each run."""
+in the same transactions; `list --binlog` shows that range; `--to-gtid uuid:N` equals what it held right after that
+transaction. A log the restore cannot check (compressed transactions) is refused, the target untouched. As on
+MariaDB (test_pitr.py's sequences, shared): `status` tells the stream running and current, stopped, and a gap the
+server's purge made; retention keeps the files the oldest kept backup needs and nothing older; sealed files go
+off-site with each run."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ from test_pitr import (
     a_purge_is_a_gap_no_restore_crosses,
     assert_listed_from_before_t1_to_t3,
     assert_restored_at_three_points,
+    assert_restored_at_two_gtids,
+    newest_gtid,
     next_second_boundary,
     remote_copies_go_with_the_dumps_that_need_them,
     restore_at_three_points,
+    restore_at_two_gtids,
     restore_to,
     retention_keeps_what_the_oldest_kept_backup_needs,
     sealed_files_go_off_site,
@@ -129,6 +133,15 @@ def test_a_restore_to_a_time_equals_the_database_at_that_time(streamed: Any) -> 
 
     assert_restored_at_three_points(server, writer, points)
     assert_listed_from_before_t1_to_t3(env, points)
+    assert stream.poll() is None, "the stream runs on"
+
+
+def test_a_restore_to_a_gtid_equals_the_database_right_after_that_transaction(streamed: Any) -> None:
+    server, env, stream, writer = streamed
+
+    points = restore_at_two_gtids(server, env, writer, newest_gtid)  # the writer held: its last transaction's
+
+    assert_restored_at_two_gtids(server, writer, points)
     assert stream.poll() is None, "the stream runs on"
 
 

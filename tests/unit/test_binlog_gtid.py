@@ -1,7 +1,7 @@
 """restore --to-gtid (sources/mysql/binlog_gtid.py): the GTID read from the command line, only in MariaDB's and
 MySQL's forms and written as the archive writes it; a file's manifest ruling it out only when it surely does; and
 where its transaction ends in binary logs built byte by byte: at the next transaction, at the file's rotation, or
-at the end of a file still being written only when its last event ends it."""
+at the end of a raw file of the stream only when its last event ends it."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_a_transaction_ends_where_the_next_one_begins(tmp_path: Path) -> None:
     log.statement(b"BEGIN")
     path = log.write(tmp_path / "mysql-bin.000042")
 
-    end = transaction_end(path, "0-1-7", still_written=True)
+    end = transaction_end(path, "0-1-7", streamed=True)
 
     assert end is not None and end < next_one
     assert end == next_one - (19 + 4 + 4 + 16), "right after the XID, not after the checkpoint"
@@ -136,9 +136,9 @@ def test_the_last_transaction_of_a_rotated_file_ends_at_the_rotation(tmp_path: P
     rotation = log.rotate()
     path = log.write(tmp_path / "mysql-bin.000042")
 
-    assert transaction_end(path, "0-1-7", still_written=False) == rotation
-    assert transaction_end(path, "0-1-8", still_written=False) is None
-    assert transaction_end(path, "1-1-7", still_written=False) is None
+    assert transaction_end(path, "0-1-7", streamed=False) == rotation
+    assert transaction_end(path, "0-1-8", streamed=False) is None
+    assert transaction_end(path, "1-1-7", streamed=False) is None
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_the_last_transaction_of_a_rotated_file_ends_at_the_rotation(tmp_path: P
         ("ddl-not-standalone", False),  # MariaDB's CREATE TABLE ... SELECT: rows and a COMMIT follow
     ],
 )
-def test_at_the_end_of_a_file_still_written_a_transaction_counts_only_when_its_last_event_ends_it(
+def test_at_the_end_of_a_streamed_file_a_transaction_counts_only_when_its_last_event_ends_it(
     tmp_path: Path, ending: str, complete: bool
 ) -> None:
     log = Log()
@@ -171,11 +171,11 @@ def test_at_the_end_of_a_file_still_written_a_transaction_counts_only_when_its_l
     path = log.write(tmp_path / "mysql-bin.000042")
 
     if complete:
-        assert transaction_end(path, "0-1-7", still_written=True) == len(log.data)
+        assert transaction_end(path, "0-1-7", streamed=True) == len(log.data)
     else:
         with pytest.raises(UsageError, match="holds only the start of that transaction"):
-            transaction_end(path, "0-1-7", still_written=True)
-    assert transaction_end(path, "0-1-7", still_written=False) == len(log.data), "a closed file is whole"
+            transaction_end(path, "0-1-7", streamed=True)
+    assert transaction_end(path, "0-1-7", streamed=False) == len(log.data), "a closed file is whole"
 
 
 def mysql_gtid(log: Log, gno: int) -> int:
@@ -200,7 +200,7 @@ def test_a_mysql_statement_alone_is_a_whole_transaction_unless_it_opens_one(
     path = log.write(tmp_path / "mysql-bin.000042")
 
     if complete:
-        assert transaction_end(path, f"{UUID}:41", still_written=True) == len(log.data)
+        assert transaction_end(path, f"{UUID}:41", streamed=True) == len(log.data)
     else:
         with pytest.raises(UsageError):
-            transaction_end(path, f"{UUID}:41", still_written=True)
+            transaction_end(path, f"{UUID}:41", streamed=True)

@@ -5,9 +5,9 @@ A GTID names a transaction, not a place: the archive has to be read to find it. 
 rules the GTID out (its first and last GTID are of the same domain and server, or server uuid, and the number lies
 outside them) are skipped; any other is unpacked and checked against its manifest (binlog_replay.copy_sealed), and
 read event by event as every file of the archive is (binlog_file.EventScanner). The transaction ends where the next
-one begins (a GTID event), or at the file's ROTATE or STOP; at the end of the file the stream is still writing it
-has ended only when its last event says so (an XID, a COMMIT, a prepared XA transaction, the one statement of a
-standalone transaction): the rest of it may not have been received yet.
+one begins (a GTID event), or at the file's ROTATE or STOP; at the end of a raw file of the stream (the one it is
+writing) it has ended only when its last event says so (an XID, a COMMIT, a prepared XA transaction, the one
+statement of a standalone transaction): the rest of it may not have been received yet.
 
 Everything that cannot lead to a restore is refused before anything is loaded, as a usage error (exit 2): text that
 is no GTID, a GTID the archive does not hold (the message says what it holds), one committed before every good
@@ -163,11 +163,13 @@ def query_text(head: bytes, post_headers: bytes) -> bytes | None:
     return head[start:] if start <= len(head) else None
 
 
-def transaction_end(path: Path, gtid: str, *, still_written: bool) -> int | None:
-    """The position right after the transaction `gtid` in the binary log at `path`, None when it is not there;
-    UsageError when the file is still written and holds only the start of it."""
+def transaction_end(path: Path, gtid: str, *, streamed: bool) -> int | None:
+    """The position right after the transaction `gtid` in the binary log at `path`, None when it is not there.
+
+    streamed: a raw file of the stream, which may end in the middle of a transaction (the newest is being written,
+    an older one may have been cut): UsageError when it holds only the start of that one."""
     with open_binlog(path) as handle:
-        scanner = EventScanner(handle, path.name, allow_partial_tail=still_written)
+        scanner = EventScanner(handle, path.name, allow_partial_tail=streamed)
         post_headers = b""
         transaction: Transaction | None = None
         for header, head in scanner.events():
@@ -184,11 +186,11 @@ def transaction_end(path: Path, gtid: str, *, still_written: bool) -> int | None
                 transaction.add(header, head, post_headers)
     if transaction is None:
         return None
-    if not still_written or transaction.complete:
+    if not streamed or transaction.complete:
         return transaction.end
     raise UsageError(
-        f"--to-gtid {gtid}: the archive holds only the start of that transaction ({path.name} is still being "
-        "streamed); allowed: wait until binlog-stream has received the rest of it, or an earlier GTID"
+        f"--to-gtid {gtid}: the archive holds only the start of that transaction ({path.name} in the stream ends "
+        "before it does); allowed: wait until binlog-stream has received the rest of it, or an earlier GTID"
     )
 
 
@@ -202,14 +204,13 @@ def locate(backup_dir: Path, gtid: str, workdir: Path) -> tuple[str, int] | None
         copy = workdir / item.name
         copy_sealed(ReplayFile(item.name, item.path, True, item.manifest), copy)
         try:
-            end = transaction_end(copy, gtid, still_written=False)
+            end = transaction_end(copy, gtid, streamed=False)
         finally:
             copy.unlink()
         if end is not None:
             return item.name, end
-    raws = binlog_archive.raw_files(backup_dir)
-    for raw in raws:
-        end = transaction_end(raw, gtid, still_written=raw == raws[-1])
+    for raw in binlog_archive.raw_files(backup_dir):
+        end = transaction_end(raw, gtid, streamed=True)
         if end is not None:
             return raw.name, end
     return None

@@ -449,9 +449,9 @@ def require_unlogged_sessions(settings: Settings) -> None:
             if not int(cursor.fetchone()[0] or 0):
                 return  # no binary log: nothing to keep out
     raise ConfigError(
-        f"restore --to-time must keep its work out of the server's binary log, and {settings.mysql_user} may not "
-        "(SET SESSION sql_log_bin); allowed: a user with BINLOG ADMIN and BINLOG REPLAY (MariaDB), BINLOG_ADMIN and "
-        "SESSION_VARIABLES_ADMIN (MySQL), see docs/pitr.md"
+        f"a restore to a point in time must keep its work out of the server's binary log, and {settings.mysql_user} "
+        "may not (SET SESSION sql_log_bin); allowed: a user with BINLOG ADMIN and BINLOG REPLAY (MariaDB), "
+        "BINLOG_ADMIN and SESSION_VARIABLES_ADMIN (MySQL), see docs/pitr.md"
     )
 
 

@@ -60,7 +60,10 @@ def register(commands: Any) -> None:
         "--no-safety-backup", action="store_true", help="do not back up the database being replaced (logged)"
     )
     mysql.add_argument(
-        "--remote", action="store_true", help="restore the off-site copy of that name (or the newest) in BACKUP_S3_URL"
+        "--remote",
+        action="store_true",
+        help="restore the off-site copy of that name (or the newest) in BACKUP_S3_URL; with --to-time or "
+        "--to-position, the dump and the binary log archive's copies from the bucket",
     )
     point = mysql.add_mutually_exclusive_group()
     point.add_argument(
@@ -121,7 +124,7 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     with backup_dir_lock(settings.backup_dir):
         point = located(settings, point)
         with (
-            chosen_backup(settings, args, "mysql", point) as entry,
+            chosen_with_archive(settings, args, point) as (entry, archive_settings),
             audited("mysql", entry, where, user=settings.mysql_user, remote=args.remote) as facts,
             one_line_errors(where),
         ):
@@ -134,7 +137,7 @@ def run_mysql(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
                 safety=not args.no_safety_backup,
                 run_id=run_id,
                 facts=facts,
-                roll_forward=rolling_forward(settings, client, entry, point, facts),
+                roll_forward=rolling_forward(archive_settings, client, entry, point, facts),
             )
     if point is not None:
         sys.stdout.write(
@@ -192,13 +195,19 @@ def point_asked(args: argparse.Namespace) -> Any:
     from afirgen_backup.sources.mysql.binlog_replay import Point, parse_point_in_time, parse_position
 
     option = "--" + given[0].replace("_", "-")
-    if args.remote or args.name != "latest":
+    if args.name != "latest":
         raise UsageError(
-            f"restore mysql {option} picks its backup itself from BACKUP_DIR; allowed: without NAME and --remote"
+            f"restore mysql {option} picks its backup itself (from BACKUP_DIR, or with --remote from the bucket); "
+            "allowed: without NAME"
         )
     if args.to_time is not None:
         return Point(time=parse_point_in_time(args.to_time))
     if args.to_gtid is not None:
+        if args.remote:
+            raise UsageError(
+                "restore mysql --to-gtid --remote: a GTID is looked up in BACKUP_DIR's archive; allowed: --to-time or "
+                "--to-position with --remote, or --to-gtid without it"
+            )
         return Point(gtid=parse_gtid(args.to_gtid))  # located in the archive under the lock (located)
     name, position = parse_position(args.to_position)
     return Point(file=name, position=position)
@@ -223,6 +232,22 @@ def rolling_forward(
     from afirgen_backup.sources.mysql.binlog_replay import roll_forward
 
     return lambda staging: roll_forward(settings, client, entry, point, staging, facts)
+
+
+@contextlib.contextmanager
+def chosen_with_archive(
+    settings: Settings, args: argparse.Namespace, point: Any
+) -> Iterator[tuple[BackupEntry, Settings]]:
+    """(the dump to restore, the settings whose BACKUP_DIR holds the binary log archive to roll forward from): for
+    a point-in-time restore with --remote both come from the bucket (offsite/fetch_point.py), else BACKUP_DIR's."""
+    if point is not None and args.remote:
+        from afirgen_backup.offsite.fetch_point import fetched_for_point
+
+        with fetched_for_point(settings, point) as found:
+            yield found
+        return
+    with chosen_backup(settings, args, "mysql", point) as entry:
+        yield entry, settings
 
 
 @contextlib.contextmanager

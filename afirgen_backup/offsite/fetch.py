@@ -48,7 +48,16 @@ def owns_leftover(name: str) -> bool:
 
 
 def remove_leftover(path: Path) -> None:
-    """A killed fetch's directory: the backup and manifest in it, then the directory (anything else stays)."""
+    """A killed fetch's directory: the backup and manifest in it, the archive's copies a point-in-time restore
+    fetched into its `binlog/`, then the directories (anything else stays)."""
+    from afirgen_backup.offsite.binlogs import is_binlog_object
+
+    archive = path / "binlog"
+    if catalog.is_real_directory(archive):
+        for item in archive.iterdir():
+            if is_binlog_object(item.name) and catalog.is_regular_file(item):
+                item.unlink()
+        archive.rmdir()
     for item in path.iterdir():
         if catalog.is_ours(item.name) and catalog.is_regular_file(item):
             item.unlink()
@@ -143,8 +152,31 @@ def fetched(settings: Settings, name: str, kind: str | None = None) -> Iterator[
     store = Store(settings.offsite)
     with store.watched():
         backup = choose(scan_remote(store), name, kind, store.where)
-        assert backup.data is not None
-        identities = load_identities(settings.offsite.identity_file) if backup.encrypted else None
+    with private_fetch_dir(settings) as workdir:
+        path = fetch_into(store, settings, backup, workdir)
+        entry = catalog.entry_for(path)
+        assert isinstance(entry, BackupEntry)
+        yield entry
+
+
+@contextlib.contextmanager
+def private_fetch_dir(settings: Settings) -> Iterator[Path]:
+    """A private directory in BACKUP_DIR for what is fetched (`.remote-<pid>-...`, 0700), removed afterwards, and
+    by the next run when this one was killed (owns_leftover)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{REMOTE_PREFIX}{os.getpid()}-", dir=settings.backup_dir))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def fetch_into(store: Store, settings: Settings, backup: RemoteBackup, directory: Path) -> Path:
+    """Bring one copy (a backup, or a file of the binary log archive) into `directory` as `<name>` with its
+    manifest beside it: the manifest first (bounded, decrypted, untrusted JSON), then the object, which must be
+    the one that manifest says was uploaded (its size before a byte is read, its sha256 as it arrives)."""
+    assert settings.offsite is not None and backup.data is not None
+    identities = load_identities(settings.offsite.identity_file) if backup.encrypted else None
+    with store.watched():
         manifest = fetch_manifest(store, backup, identities)
     record = manifest.get(catalog.OFFSITE_KEY)
     expected = (record.get("object_sha256"), record.get("object_size")) if isinstance(record, dict) else None
@@ -155,19 +187,13 @@ def fetched(settings: Settings, name: str, kind: str | None = None) -> Iterator[
             f"{backup.data.key} is not the object that was uploaded ({backup.data.size} bytes, its manifest's "
             f"record says {expected[1]}): changed or damaged in the bucket"
         )
-    workdir = Path(tempfile.mkdtemp(prefix=f"{REMOTE_PREFIX}{os.getpid()}-", dir=settings.backup_dir))
-    try:
-        path = workdir / backup.name
-        with open(path, "xb") as sink, store.watched():
-            received = read_object(store, backup.data.key, identities, sink, limit=backup.data.size)
-        if received != expected:
-            raise VerificationFailed(
-                f"{backup.data.key} is not the object that was uploaded (sha256 or size differ from its manifest's "
-                "record): changed or damaged in the bucket"
-            )
-        catalog.write_manifest(path, manifest)
-        entry = catalog.entry_for(path)
-        assert isinstance(entry, BackupEntry)
-        yield entry
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    path = directory / backup.name
+    with open(path, "xb") as sink, store.watched():
+        received = read_object(store, backup.data.key, identities, sink, limit=backup.data.size)
+    if received != expected:
+        raise VerificationFailed(
+            f"{backup.data.key} is not the object that was uploaded (sha256 or size differ from its manifest's "
+            "record): changed or damaged in the bucket"
+        )
+    catalog.write_manifest(path, manifest)
+    return path

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from helpers import (
     read_manifest,
     run_cli,
     start_cli,
+    stderr_errors,
     wait_for,
     with_offsite,
 )
@@ -421,6 +422,60 @@ def test_a_time_beyond_the_archive_or_before_any_backup_is_refused_the_target_un
         cur.execute("SHOW DATABASES LIKE 'kept%'")
         assert cur.fetchall() == (("kept",),), "no staging database is left"
     assert writer.failure is None
+
+
+def test_on_a_new_host_a_restore_to_a_time_comes_from_the_bucket_and_equals_the_database_at_that_time(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    a_new_host_restores_to_a_time_from_the_bucket(streamed, s3_server, s3_bucket, tmp_path)
+
+
+def a_new_host_restores_to_a_time_from_the_bucket(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Both flavors. The host is lost after two runs copied the dumps and the sealed files off-site: on a new host
+    with an empty BACKUP_DIR, `--to-time T --remote` fetches the first dump (T is before the second's snapshot) and
+    the archive's copies, and equals the database at T. A point after the newest copy, and --to-gtid, are
+    refused."""
+    server, env, _stream, writer = streamed
+    env = with_offsite(env, s3_server, s3_bucket, tmp_path)
+    archive = Path(env["BACKUP_DIR"]) / "binlog"
+    time.sleep(1.1)
+    assert run_cli(env, "backup").returncode == 0
+    time.sleep(1.5)
+    point = writer.pause_at_a_second_boundary()
+    expected = fingerprint(server)
+    writer.resume()
+    time.sleep(1.5)
+    known = {path.name for path in archive.glob("*.gz")}
+    server.execute("FLUSH BINARY LOGS")  # T's file is sealed, and goes off-site with the next run
+    wait_for(lambda: {p.name for p in archive.glob("*.gz")} - known, 30, "the file holding T to be sealed")
+    time.sleep(1.1)
+    second = run_cli(env, "backup")
+    beyond = datetime.now(UTC) + timedelta(seconds=2)  # in the stream's open file only: never off-site
+    time.sleep(3)
+    writer.stop.set()
+    writer.join()
+
+    new_host = dict(env, BACKUP_DIR=str(tmp_path / "new-host" / "backups"))
+    remote = ("--remote", "--target-db")
+    restored = run_cli(as_root(new_host), "restore", "mysql", "--to-time", f"{point:%Y-%m-%d %H:%M:%S}", *remote, "r1")
+    too_late = run_cli(as_root(new_host), "restore", "mysql", "--to-time", f"{beyond:%Y-%m-%d %H:%M:%S}", *remote, "r2")
+    gtid = run_cli(as_root(new_host), "restore", "mysql", "--to-gtid", "0-1-5", *remote, "r3")
+
+    assert second.returncode == 0, describe(second)
+    assert restored.returncode == 0, describe(restored)
+    assert fingerprint(server, "r1") == expected
+    first_dump = sorted(p.name for p in Path(env["BACKUP_DIR"]).glob("mysql_backup_*.sql.gz"))[0]
+    assert f"restored {first_dump}" in restored.stdout, restored.stdout
+    assert too_late.returncode == 1 and "holds no copy of the binary log archive" in too_late.stderr, describe(too_late)
+    assert "restore_started" not in too_late.stdout, "refused before anything was loaded"
+    assert gtid.returncode == 2 and len(stderr_errors(gtid)) == 1 and "--remote" in gtid.stderr, describe(gtid)
+    with server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE 'r2%'")
+        assert cur.fetchall() == (), "the refused restore created nothing"
+    left = [p.name for p in Path(new_host["BACKUP_DIR"]).iterdir() if p.name.startswith(".")]
+    assert not [name for name in left if name.startswith((".remote-", ".replay-"))], left
 
 
 def test_a_streamer_killed_and_a_server_restarted_lose_no_event(streamed: Any) -> None:

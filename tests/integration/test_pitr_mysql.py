@@ -23,6 +23,7 @@ from helpers import describe, finish, run_cli, wait_for
 from mariadb_server import BACKUP_PASSWORD, BACKUP_USER, BackupUser
 from mysql_server import BinlogMySQLServer
 from test_pitr import (
+    a_new_host_restores_to_a_time_from_the_bucket,
     a_purge_is_a_gap_no_restore_crosses,
     assert_listed_from_before_t1_to_t3,
     assert_restored_at_three_points,
@@ -185,3 +186,9 @@ def test_remote_copies_of_the_archive_go_with_the_dumps_that_need_them_and_stay_
     streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
     remote_copies_go_with_the_dumps_that_need_them(streamed, s3_server, s3_bucket, tmp_path)
+
+
+def test_on_a_new_host_a_restore_to_a_time_comes_from_the_bucket_and_equals_the_database_at_that_time(
+    streamed: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
+) -> None:
+    a_new_host_restores_to_a_time_from_the_bucket(streamed, s3_server, s3_bucket, tmp_path)

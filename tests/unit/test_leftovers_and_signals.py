@@ -109,3 +109,23 @@ def test_a_sessions_copy_directory_left_by_a_killed_run_is_removed_but_not_what_
     assert removed == [ours.name]
     assert not ours.exists()
     assert (theirs / "somebody's file").read_text() == "not ours\n"
+
+
+def test_a_killed_remote_point_in_time_fetch_is_removed_with_its_archive_copies_but_not_what_is_not_ours(
+    tmp_path: Path,
+) -> None:
+    dead = 2**22 + 12345  # above pid_max's default: no such process
+    fetch = tmp_path / f".remote-{dead}-abc"
+    (fetch / "binlog").mkdir(parents=True)
+    for name in ("mysql_backup_20261205_000000.sql.gz", "mysql_backup_20261205_000000.sql.gz.json"):
+        (fetch / name).write_bytes(b"x")
+    for name in ("mysql-bin.000007.gz", "mysql-bin.000007.gz.json", "mysql-bin.000008.gz.age"):
+        (fetch / "binlog" / name).write_bytes(b"x")
+
+    assert remove_leftovers(tmp_path) == [fetch.name]
+    assert not fetch.exists()
+
+    (fetch / "binlog").mkdir(parents=True)
+    (fetch / "binlog" / "notes.txt").write_text("someone else's")
+    remove_leftovers(tmp_path)
+    assert (fetch / "binlog" / "notes.txt").exists(), "what is not ours stays"

@@ -33,10 +33,12 @@ class LeftoverOwner(Protocol):
 
 
 def owner_of(name: str) -> LeftoverOwner | None:
-    """The source (or off-site fetch) whose killed run leaves a file or directory of that name."""
+    """The source (or off-site fetch, or point-in-time replay) whose killed run leaves a file or directory of that
+    name."""
     from afirgen_backup.offsite import fetch
+    from afirgen_backup.sources.mysql import binlog_replay
 
-    owners: list[LeftoverOwner] = [*sources.SOURCES, fetch]  # type: ignore[list-item]  # a module as an owner
+    owners: list[LeftoverOwner] = [*sources.SOURCES, fetch, binlog_replay]  # type: ignore[list-item]  # modules
     return next((owner for owner in owners if owner.owns_leftover(name)), None)
 
 

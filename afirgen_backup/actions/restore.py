@@ -197,7 +197,7 @@ def point_asked(args: argparse.Namespace) -> Any:
     option = "--" + given[0].replace("_", "-")
     if args.name != "latest":
         raise UsageError(
-            f"restore mysql {option} picks its backup itself (from BACKUP_DIR, or with --remote from the bucket); "
+            f"restore mysql {option} picks its backup itself (the newest good one from before the point); "
             "allowed: without NAME"
         )
     if args.to_time is not None:

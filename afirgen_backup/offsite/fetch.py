@@ -36,10 +36,12 @@ FETCH_NAME = re.compile(r"^\.remote-(\d+)-")
 def owns_leftover(name: str) -> bool:
     """A fetch directory whose process is gone (verify takes no lock: a running one is never a leftover)."""
     match = FETCH_NAME.match(name)
-    if match is None:
-        return False
+    return match is not None and process_gone(int(match.group(1)))
+
+
+def process_gone(pid: int) -> bool:
     try:
-        os.kill(int(match.group(1)), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except OSError:  # alive, another user's
@@ -51,7 +53,11 @@ def remove_leftover(path: Path) -> None:
     """A killed fetch's directory: the backup and manifest in it, the archive's copies a point-in-time restore
     fetched into its `binlog/`, then the directories (anything else stays)."""
     from afirgen_backup.offsite.binlogs import is_binlog_object
+    from afirgen_backup.sources.mysql import binlog_replay
 
+    for item in path.iterdir():  # a roll forward's unpacked files (a restore --to-time --remote killed mid-way)
+        if binlog_replay.PITR_DIR.match(item.name) and catalog.is_real_directory(item):
+            binlog_replay.remove_leftover(item)
     archive = path / "binlog"
     if catalog.is_real_directory(archive):
         for item in archive.iterdir():

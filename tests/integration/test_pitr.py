@@ -462,20 +462,31 @@ def a_new_host_restores_to_a_time_from_the_bucket(
     restored = run_cli(as_root(new_host), "restore", "mysql", "--to-time", f"{point:%Y-%m-%d %H:%M:%S}", *remote, "r1")
     too_late = run_cli(as_root(new_host), "restore", "mysql", "--to-time", f"{beyond:%Y-%m-%d %H:%M:%S}", *remote, "r2")
     gtid = run_cli(as_root(new_host), "restore", "mysql", "--to-gtid", "0-1-5", *remote, "r3")
+    # someone with write access to the bucket points a file's manifest past the file after it (so that a restore
+    # would skip that one)
+    client, folder = s3_server.client(), "fir-backups/binlog/"
+    keys = sorted(i["Key"] for i in client.list_objects_v2(Bucket=s3_bucket, Prefix=folder).get("Contents", []))
+    for key in [key for key in keys if key.endswith(".gz.json")]:
+        forged = json.loads(client.get_object(Bucket=s3_bucket, Key=key)["Body"].read())
+        forged["next_file"] = "mysql-bin.000099"
+        client.put_object(Bucket=s3_bucket, Key=key, Body=json.dumps(forged).encode())
+    skipping = run_cli(as_root(new_host), "restore", "mysql", "--to-time", f"{point:%Y-%m-%d %H:%M:%S}", *remote, "r4")
 
     assert second.returncode == 0, describe(second)
     assert restored.returncode == 0, describe(restored)
     assert fingerprint(server, "r1") == expected
     first_dump = sorted(p.name for p in Path(env["BACKUP_DIR"]).glob("mysql_backup_*.sql.gz"))[0]
     assert f"restored {first_dump}" in restored.stdout, restored.stdout
-    assert too_late.returncode == 1 and "holds no copy of the binary log archive" in too_late.stderr, describe(too_late)
+    assert too_late.returncode == 1 and "does not reach" in too_late.stderr, describe(too_late)
     assert "restore_started" not in too_late.stdout, "refused before anything was loaded"
+    assert skipping.returncode == 1 and "manifest does not describe the file" in skipping.stderr, describe(skipping)
     assert gtid.returncode == 2 and len(stderr_errors(gtid)) == 1 and "--remote" in gtid.stderr, describe(gtid)
     with server.connect() as conn, conn.cursor() as cur:
-        cur.execute("SHOW DATABASES LIKE 'r2%'")
-        assert cur.fetchall() == (), "the refused restore created nothing"
+        for refused in ("r2", "r4"):
+            cur.execute(f"SHOW DATABASES LIKE '{refused}%'")
+            assert cur.fetchall() == (), "a refused restore created nothing"
     left = [p.name for p in Path(new_host["BACKUP_DIR"]).iterdir() if p.name.startswith(".")]
-    assert not [name for name in left if name.startswith((".remote-", ".replay-"))], left
+    assert not [name for name in left if name.startswith((".remote-", ".pitr-"))], left
 
 
 def test_a_streamer_killed_and_a_server_restarted_lose_no_event(streamed: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_binlog_file import MARIADB, SERVER_UUID, T0, BinlogBuilder
 
-from afirgen_backup.errors import EXIT_USAGE, UsageError
+from afirgen_backup.errors import EXIT_USAGE, UsageError, VerificationFailed
 from afirgen_backup.sources.mysql.binlog_gtid import may_hold, parse_gtid, transaction_end
 
 UUID = str(SERVER_UUID)
@@ -175,7 +175,8 @@ def test_at_the_end_of_a_streamed_file_a_transaction_counts_only_when_its_last_e
     else:
         with pytest.raises(UsageError, match="holds only the start of that transaction"):
             transaction_end(path, "0-1-7", streamed=True)
-    assert transaction_end(path, "0-1-7", streamed=False) == len(log.data), "a closed file is whole"
+    with pytest.raises(VerificationFailed, match="ends inside the transaction 0-1-7: damaged"):
+        transaction_end(path, "0-1-7", streamed=False)  # a sealed file ends with a ROTATE or STOP: this one was cut
 
 
 def mysql_gtid(log: Log, gno: int) -> int:
@@ -204,3 +205,95 @@ def test_a_mysql_statement_alone_is_a_whole_transaction_unless_it_opens_one(
     else:
         with pytest.raises(UsageError):
             transaction_end(path, f"{UUID}:41", streamed=True)
+
+
+# --- what a hostile review found: a prepared XA transaction, a sealed file cut short, a name held twice -----------
+
+
+def test_the_gtid_of_an_xa_prepare_is_refused_it_would_stay_prepared(tmp_path: Path) -> None:
+    log = Log()
+    log.gtid(7)
+    log.statement(b"XA START X'7831',X'',1")
+    log.rows()
+    log.statement(b"XA END X'7831',X'',1")
+    log.add(38, bytes(9) + b"x1")  # XA_PREPARE_LOG_EVENT
+    log.transaction(8)
+    log.rotate()
+    path = log.write(tmp_path / "mysql-bin.000042")
+
+    with pytest.raises(UsageError, match="is an XA transaction's XA PREPARE") as refused:
+        transaction_end(path, "0-1-7", streamed=False)
+    assert refused.value.exit_code == EXIT_USAGE
+    assert transaction_end(path, "0-1-8", streamed=False) is not None
+
+
+def test_a_replay_that_would_stop_between_xa_prepare_and_xa_commit_is_refused() -> None:
+    from afirgen_backup.sources.mysql.binlog_events import PreparedXa
+
+    post_headers = bytes([56, 13, *range(3, 41)])
+
+    def query(sql: bytes) -> bytes:
+        return struct.pack("<IIBHH", 7, 0, 6, 0, 0) + b"fir_db\0" + sql
+
+    seen = PreparedXa()
+    seen.see(38, bytes(11), post_headers, "mysql-bin.000042 at 400")
+    with pytest.raises(VerificationFailed, match="between an XA transaction's XA PREPARE") as refused:
+        seen.check("2026-12-05 10:00:00 UTC")
+    assert refused.value.exit_code == EXIT_USAGE
+    seen.see(2, query(b"XA COMMIT X'7831',X'',1"), post_headers, "mysql-bin.000042 at 900")
+    seen.check("2026-12-05 10:00:00 UTC")  # committed before the point: nothing left prepared
+    seen.see(2, query(b"XA COMMIT X'7832',X'',1 ONE PHASE"), post_headers, "at 1000")  # no prepare before it
+    seen.see(2, query(b"XA ROLLBACK X'7833',X'',1"), post_headers, "at 1100")  # prepared before the dump
+    seen.check("2026-12-05 10:00:00 UTC")
+
+
+def sealed_archive(backup_dir: Path, seq_no: int) -> Log:
+    """An archive holding mysql-bin.000042 sealed (one transaction, then a rotation); the log it was made of."""
+    from afirgen_backup.sources.mysql.binlog_archive import seal, stream_dir
+
+    stream = stream_dir(backup_dir)
+    stream.mkdir(parents=True, mode=0o700)
+    log = Log()
+    log.transaction(seq_no)
+    log.rotate()
+    seal(log.write(stream / "mysql-bin.000042"), backup_dir, level=1)  # seal removes the raw file
+    return log
+
+
+def test_a_name_held_twice_sealed_and_in_the_stream_as_different_files_stops_a_point_in_time_restore(
+    tmp_path: Path,
+) -> None:
+    from afirgen_backup.sources.mysql.binlog_archive import twins
+    from afirgen_backup.sources.mysql.binlog_replay import Point, PointInTimeUnreachable, archive_files
+
+    raw = sealed_archive(tmp_path, 7).write(tmp_path / "binlog" / ".stream" / "mysql-bin.000042")
+    assert twins(tmp_path) == [], "the moment between sealing a file and removing it: the same file twice"
+    other = Log()
+    other.transaction(7)  # the same GTID in another file of the same name: a reset server, or a planted file
+    other.statement(b"COMMIT")
+    other.write(raw)
+
+    assert twins(tmp_path) == ["mysql-bin.000042"]
+    with pytest.raises(PointInTimeUnreachable, match="holds mysql-bin.000042 twice"):
+        archive_files(tmp_path, "mysql-bin.000042", Point(file="mysql-bin.000042", position=300))
+
+
+def test_a_sealed_file_that_does_not_end_with_a_rotation_is_refused_before_it_is_replayed(tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+    import json
+
+    from afirgen_backup.sources.mysql.binlog_archive import scan_archive
+    from afirgen_backup.sources.mysql.binlog_replay import ReplayFile, copy_sealed
+
+    sealed_archive(tmp_path, 7)
+    [item] = scan_archive(tmp_path)[0]
+    cut = Log()
+    cut.transaction(7)  # the file cut after its transaction, the rotation gone, the manifest made to match
+    item.path.write_bytes(gzip.compress(bytes(cut.data)))
+    item.manifest["sha256"] = hashlib.sha256(item.path.read_bytes()).hexdigest()
+    item.manifest["raw_sha256"] = hashlib.sha256(bytes(cut.data)).hexdigest()
+    item.path.with_name(item.path.name + ".json").write_text(json.dumps(item.manifest))
+
+    with pytest.raises(VerificationFailed, match="does not end with a ROTATE or STOP event"):
+        copy_sealed(ReplayFile(item.name, item.path, True, item.manifest), tmp_path / "copy")

@@ -121,6 +121,9 @@ def test_a_killed_remote_point_in_time_fetch_is_removed_with_its_archive_copies_
         (fetch / name).write_bytes(b"x")
     for name in ("mysql-bin.000007.gz", "mysql-bin.000007.gz.json", "mysql-bin.000008.gz.age"):
         (fetch / "binlog" / name).write_bytes(b"x")
+    unpacked = fetch / f".pitr-{dead}-xyz"  # the roll forward's own directory, killed mid-replay
+    unpacked.mkdir()
+    (unpacked / "mysql-bin.000007").write_bytes(b"the binary log in the clear")
 
     assert remove_leftovers(tmp_path) == [fetch.name]
     assert not fetch.exists()
@@ -129,3 +132,16 @@ def test_a_killed_remote_point_in_time_fetch_is_removed_with_its_archive_copies_
     (fetch / "binlog" / "notes.txt").write_text("someone else's")
     remove_leftovers(tmp_path)
     assert (fetch / "binlog" / "notes.txt").exists(), "what is not ours stays"
+
+
+def test_a_killed_local_point_in_time_restore_leaves_no_unpacked_binary_log_behind(tmp_path: Path) -> None:
+    dead = 2**22 + 12346
+    unpacked = tmp_path / f".pitr-{dead}-abc"
+    unpacked.mkdir()
+    for name in ("mysql-bin.000041", "mysql-bin.000042"):
+        (unpacked / name).write_bytes(b"the binary log in the clear")
+    running = tmp_path / f".pitr-{os.getpid()}-def"  # a restore still at work
+    running.mkdir()
+
+    assert remove_leftovers(tmp_path) == [unpacked.name]
+    assert not unpacked.exists() and running.exists()

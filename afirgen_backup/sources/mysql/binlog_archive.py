@@ -127,6 +127,19 @@ def raw_files(backup_dir: Path) -> list[Path]:
     return regular
 
 
+def twins(backup_dir: Path) -> list[str]:
+    """The names the archive holds twice, sealed and in the stream (.stream/), as two different files: the server
+    reused the name after RESET MASTER, or a file was planted. A raw file that is the sealed one (the moment
+    between sealing it and removing it) is none."""
+    sealed = {item.name: item for item in scan_archive(backup_dir)[0]}
+    found = []
+    for raw in raw_files(backup_dir):
+        item = sealed.get(raw.name)
+        if item is not None and sha256_of_file(raw)[0] != item.manifest.get("raw_sha256"):
+            found.append(raw.name)
+    return found
+
+
 def scan_archive(backup_dir: Path) -> tuple[list[SealedBinlog], list[str]]:
     """(sealed files in the server's order, problems): a .gz without a readable manifest that describes it is a
     problem, never a sealed file."""

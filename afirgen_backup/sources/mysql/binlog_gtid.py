@@ -181,12 +181,16 @@ def transaction_end(path: Path, gtid: str, *, streamed: bool) -> int | None:
                     standalone = mariadb and len(head) > 12 and bool(head[12] & FL_STANDALONE)
                     transaction = Transaction(mariadb, standalone, header.offset + header.size)
             elif header.type_code in BOUNDARIES:
+                refuse_prepared(transaction, gtid)
                 return transaction.end
             else:
                 transaction.add(header, head, post_headers)
     if transaction is None:
         return None
-    if not streamed or transaction.complete:
+    if not streamed:  # copy_sealed found it closed by a ROTATE or STOP: a transaction open at its end is a forgery
+        raise VerificationFailed(f"{path.name} in the archive ends inside the transaction {gtid}: damaged")
+    if transaction.complete:
+        refuse_prepared(transaction, gtid)
         return transaction.end
     raise UsageError(
         f"--to-gtid {gtid}: the archive holds only the start of that transaction ({path.name} in the stream ends "
@@ -194,9 +198,28 @@ def transaction_end(path: Path, gtid: str, *, streamed: bool) -> int | None:
     )
 
 
+def refuse_prepared(transaction: Transaction, gtid: str) -> None:
+    """UsageError when the transaction ends with XA PREPARE: replayed to there it would stay prepared on the
+    server (its XA COMMIT is another transaction, with a GTID of its own)."""
+    if transaction.last_type == XA_PREPARE_LOG_EVENT or (
+        transaction.last_query is not None and re.match(rb"\s*XA\s+PREPARE\b", transaction.last_query, re.I)
+    ):
+        raise UsageError(
+            f"--to-gtid {gtid} is an XA transaction's XA PREPARE: a restore to it would leave that transaction "
+            "prepared on the server; allowed: the GTID of its XA COMMIT (or XA ROLLBACK), or one before it"
+        )
+
+
 def locate(backup_dir: Path, gtid: str, workdir: Path) -> tuple[str, int] | None:
     """(file, position right after the transaction `gtid`) in the archive, the sealed files first, then the
     stream's; None when the archive does not hold it."""
+    doubled = binlog_archive.twins(backup_dir)
+    if doubled:
+        raise UsageError(
+            f"--to-gtid {gtid}: the binary log archive holds {', '.join(doubled)} twice, sealed and in "
+            "binlog/.stream/, as different files (the server's binary log was reset, or a file was put there), so "
+            "where a GTID lies cannot be told; allowed: move the archive aside and take a backup to start a new range"
+        )
     sealed, _problems = binlog_archive.scan_archive(backup_dir)
     for item in sealed:
         if not may_hold(item.manifest.get("first_gtid"), item.manifest.get("last_gtid"), gtid):

@@ -40,15 +40,16 @@ from afirgen_backup import process
 from afirgen_backup.catalog import BackupEntry
 from afirgen_backup.config import Settings
 from afirgen_backup.errors import BackupError, CommandFailed, ConfigError, UsageError, VerificationFailed
-from afirgen_backup.files import READ_CHUNK, open_regular_for_reading, sha256_of_file
+from afirgen_backup.files import READ_CHUNK, lstat_or_none, open_regular_for_reading, sha256_of_file
 from afirgen_backup.names import database_name_problem
 from afirgen_backup.publish import iter_gzip
 from afirgen_backup.sources.mysql import binlog_archive
-from afirgen_backup.sources.mysql.binlog_events import TABLE_MAP_EVENT, check_event, check_not_on
+from afirgen_backup.sources.mysql.binlog_events import TABLE_MAP_EVENT, PreparedXa, check_event, check_not_on
 from afirgen_backup.sources.mysql.binlog_file import (
     FORMAT_DESCRIPTION_EVENT,
     QUERY_EVENT,
     BinlogDamaged,
+    BinlogFacts,
     EventScanner,
     binlog_sequence,
     open_binlog,
@@ -188,6 +189,7 @@ def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[Repla
     sealed, _problems = binlog_archive.scan_archive(backup_dir)
     start_sequence = binlog_sequence(start_file)
     assert start_sequence is not None
+    refuse_twins(backup_dir, start_sequence)
     files: list[ReplayFile] = []
     expected = start_file
     last_gtid: object = None
@@ -225,6 +227,18 @@ def archive_files(backup_dir: Path, start_file: str, point: Point) -> list[Repla
             f"the binary log archive holds nothing from {start_file} on (is binlog-stream running?)"
         )
     return files
+
+
+def refuse_twins(backup_dir: Path, start: tuple[str, int]) -> None:
+    """PointInTimeUnreachable when a file from `start` on is in the archive twice, sealed and in the stream, as two
+    different files: which of them a dump's coordinates or a point name cannot be told."""
+    doubled = [name for name in binlog_archive.twins(backup_dir) if (binlog_sequence(name) or ("", 0)) >= start]
+    if doubled:
+        raise PointInTimeUnreachable(
+            f"the binary log archive holds {', '.join(doubled)} twice, sealed and in binlog/.stream/, as different "
+            "files: the server's binary log was reset (RESET MASTER) or a file was put there; move the archive "
+            "aside and take a backup to start a new range"
+        )
 
 
 def check_continuity(files: list[ReplayFile], name: str, last_gtid: object, first_gtid: object) -> None:
@@ -284,10 +298,16 @@ def prepare_files(plan: ReplayPlan, workdir: Path) -> list[Path]:
     manifest (the .gz's sha256, the raw file's), a raw one copied as far as its whole events went when planned
     (check_events reads the copy whole again)."""
     prepared = []
-    for item in plan.files:
+    for index, item in enumerate(plan.files):
         target = workdir / item.name
         if item.sealed:
-            copy_sealed(item, target)
+            facts = copy_sealed(item, target)
+            following = plan.files[index + 1].name if index + 1 < len(plan.files) else None
+            if following is not None and facts.next_file != following:
+                raise VerificationFailed(
+                    f"{item.path.name} ends with a ROTATE to {facts.next_file}, but its manifest says {following} "
+                    "follows: the manifest does not describe the file"
+                )
         else:
             with open_regular_for_reading(item.path) as source, open(target, "xb") as sink:
                 left = item.whole_bytes  # what the plan read: the stream may have written more since
@@ -298,7 +318,10 @@ def prepare_files(plan: ReplayPlan, workdir: Path) -> list[Path]:
     return prepared
 
 
-def copy_sealed(item: ReplayFile, target: Path) -> None:
+def copy_sealed(item: ReplayFile, target: Path) -> BinlogFacts:
+    """Unpack a sealed file into `target`, checked: the .gz and the raw file are the ones its manifest describes,
+    the file ends closed, and what the manifest says of its GTIDs and the file after it is what its events say (a
+    manifest someone changed must not steer the chain past a file). Returns what the read found."""
     assert item.manifest is not None
     if sha256_of_file(item.path)[0] != item.manifest.get("sha256"):
         raise VerificationFailed(f"{item.path.name} is not the file its manifest describes (sha256 differs)")
@@ -309,6 +332,37 @@ def copy_sealed(item: ReplayFile, target: Path) -> None:
             sink.write(chunk)
     if raw_digest.hexdigest() != item.manifest.get("raw_sha256"):
         raise VerificationFailed(f"{item.path.name} does not unpack into the binary log its manifest describes")
+    facts = read_binlog(target, allow_partial_tail=False)
+    if facts.ends_with == "open":  # seal() takes only closed files
+        raise VerificationFailed(f"{item.path.name} does not end with a ROTATE or STOP event, as a sealed file does")
+    read = binlog_archive.describe(facts)
+    wrong = [key for key in DESCRIBED if item.manifest.get(key) != read[key]]
+    if wrong:
+        raise VerificationFailed(
+            f"{item.path.name}'s manifest does not describe the file: its {', '.join(wrong)} differ from what its "
+            "events say"
+        )
+    return facts
+
+
+DESCRIBED = ("first_gtid", "last_gtid", "first_event_time", "last_event_time", "ends_with", "next_file")
+PITR_DIR = re.compile(r"^\.pitr-(\d+)-")
+
+
+def owns_leftover(name: str) -> bool:
+    """A replay's private directory whose process is gone (the leftovers of a killed restore)."""
+    from afirgen_backup.offsite.fetch import process_gone
+
+    match = PITR_DIR.match(name)
+    return match is not None and process_gone(int(match.group(1)))
+
+
+def remove_leftover(path: Path) -> None:
+    """A killed replay's directory: the unpacked binary logs in it, then the directory (anything else stays)."""
+    for item in path.iterdir():
+        if binlog_sequence(item.name) is not None and lstat_or_none(item) is not None and item.is_file():
+            item.unlink()
+    path.rmdir()
 
 
 def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritten_db: str | None = None) -> str | None:
@@ -320,6 +374,7 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritte
     stop_at = int((plan.point.time + timedelta(seconds=1)).timestamp()) if plan.point.time is not None else None
     last_time: int | None = None
     reached = False
+    prepared = PreparedXa()
     for index, path in enumerate(paths):
         first = index == 0
         with open_binlog(path) as handle:
@@ -344,6 +399,7 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritte
                     break
                 where = f"{path.name} at {header.offset}"
                 check_event(header.type_code, body, post_headers, source_db, where)
+                prepared.see(header.type_code, body, post_headers, where)
                 if unrewritten_db is not None:
                     check_not_on(unrewritten_db, header.type_code, body, post_headers, where)
                 if header.timestamp:
@@ -361,6 +417,7 @@ def check_events(paths: list[Path], plan: ReplayPlan, source_db: str, unrewritte
         raise PointInTimeUnreachable(
             f"the binary log archive does not reach {plan.point.describe()}: it ends with {plan.reaches}"
         )
+    prepared.check(plan.point.describe())
     return datetime.fromtimestamp(last_time, UTC).isoformat() if last_time is not None else None
 
 

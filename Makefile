@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: venv test unit lint bench bench-offsite bench-binlog demo clean
+.PHONY: venv test unit lint bench bench-offsite bench-binlog bench-pitr demo clean
 
 venv: $(BIN)/.installed
 
@@ -39,6 +39,9 @@ bench-offsite: venv
 
 bench-binlog: venv
 	$(BIN)/python -m benchmarks.binlog_lag $(BENCH_ARGS)
+
+bench-pitr: venv
+	$(BIN)/python -m benchmarks.pitr_restore $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

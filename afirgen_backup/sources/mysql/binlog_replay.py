@@ -302,11 +302,12 @@ def prepare_files(plan: ReplayPlan, workdir: Path) -> list[Path]:
         target = workdir / item.name
         if item.sealed:
             facts = copy_sealed(item, target)
-            following = plan.files[index + 1].name if index + 1 < len(plan.files) else None
-            if following is not None and facts.next_file != following:
+            planned = plan.files[index + 1].name if index + 1 < len(plan.files) else None
+            read = binlog_archive.following(item.name, facts.ends_with, facts.next_file)
+            if planned is not None and read != planned:
                 raise VerificationFailed(
-                    f"{item.path.name} ends with a ROTATE to {facts.next_file}, but its manifest says {following} "
-                    "follows: the manifest does not describe the file"
+                    f"{item.path.name}'s own events say {read} follows it, but the chain goes on with {planned}: "
+                    "the manifest does not describe the file"
                 )
         else:
             with open_regular_for_reading(item.path) as source, open(target, "xb") as sink:

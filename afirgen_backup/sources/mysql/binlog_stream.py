@@ -31,7 +31,7 @@ from typing import Any
 from afirgen_backup import process
 from afirgen_backup.catalog.manifests import load_json_object
 from afirgen_backup.config import Settings
-from afirgen_backup.errors import BackupError, CommandFailed, SourceUnavailable
+from afirgen_backup.errors import BackupError, CommandFailed, Interrupted, SourceUnavailable
 from afirgen_backup.files import write_file_atomically
 from afirgen_backup.logs import get_logger
 from afirgen_backup.sources.mysql import server
@@ -87,12 +87,22 @@ def read_state(settings: Settings) -> tuple[dict[str, Any] | None, str | None]:
     return load_json_object(archive_dir(settings.backup_dir) / STATE_NAME)
 
 
+def raise_if_interrupted(error: BaseException) -> None:
+    """Raise the interruption an error is, or stands for (a SIGTERM that arrived inside PyMySQL): a caught one
+    must still end the command, since the first signal's handler ignores every later one."""
+    if isinstance(error, Interrupted):
+        raise error
+    if (interruption := process.interrupted_instead(error)) is not None:
+        raise interruption from error
+
+
 def server_binlogs(settings: Settings) -> list[str]:
     """The server's binary log files, oldest first (SHOW BINARY LOGS: BINLOG MONITOR, or REPLICATION CLIENT)."""
     with server.connect(settings) as connection, connection.cursor() as cursor:
         try:
             cursor.execute("SHOW BINARY LOGS")
         except Exception as error:  # noqa: BLE001 - PyMySQL's errors: the privilege, or no binary log at all
+            raise_if_interrupted(error)
             raise SourceUnavailable(
                 f"SHOW BINARY LOGS failed on {settings.mysql_host}:{settings.mysql_port} ({error}); binlog-stream "
                 "needs a server with log_bin on and a user with REPLICATION SLAVE and BINLOG MONITOR "
@@ -228,6 +238,7 @@ class BinlogStream:
                 cursor.execute(server.binlog_status_statement(server.server_flavor(connection)))
                 row = cursor.fetchone()
         except Exception as error:  # noqa: BLE001 - a failed check changes nothing but the state's figures
+            raise_if_interrupted(error)
             self.log.warning("binlog_position_unknown", error=str(error)[:300])
             return
         raws = raw_files(self.settings.backup_dir)
@@ -280,4 +291,5 @@ class BinlogStream:
                 (json.dumps(self.state.as_record(), indent=2, sort_keys=True) + "\n").encode(),
             )
         except (OSError, BackupError) as error:
+            raise_if_interrupted(error)
             self.log.warning("binlog_state_not_saved", error=str(error))

@@ -74,6 +74,9 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
     return EXIT_OK if status["healthy"] else EXIT_FAILED
 
 
+# How late the sessions snapshots of BACKUP_SESSIONS_SCHEDULE may be on top of twice the schedule's longest
+# interval: a snapshot waits up to 240 s for a full run's lock (actions/backup.py), and takes seconds.
+SNAPSHOT_MARGIN_S = 600
 STREAM_SILENT_S = 120  # binlog-stream writes its state every second while it runs
 STREAM_LAG_LIMIT_S = 300  # how long the archive may go without holding all the server logged
 
@@ -252,6 +255,34 @@ def snapshot_problems(
     return [f"last sessions snapshot failed: {snapshot.get('error') or 'see backup.log'}"]
 
 
+def snapshot_schedule_status(settings: Settings, found: catalog.Catalog, now: datetime) -> dict[str, Any] | None:
+    """With BACKUP_SESSIONS_SCHEDULE set: unhealthy once no sessions backup (a snapshot, or a full run's) is younger
+    than twice the schedule's longest interval plus SNAPSHOT_MARGIN_S, which a failed snapshot alone does not show:
+    cron not running them, a snapshot given up waiting for the lock (exit 75), one killed before its record. No
+    sessions backup at all is kind_status's problem, not this one."""
+    schedule = settings.sessions_schedule
+    if schedule is None or not settings.sessions_enabled:
+        return None
+    every = schedule.longest_gap().total_seconds()
+    limit = 2 * every + SNAPSHOT_MARGIN_S
+    newest = found.newest_current("sessions", now)
+    age = (now - newest.time).total_seconds() if newest is not None else None
+    problem = None
+    if age is not None and age > limit:
+        problem = (
+            f"no sessions backup for {format_age(age)}, although BACKUP_SESSIONS_SCHEDULE ({schedule.text!r}) takes a "
+            f"snapshot at least every {format_age(every)} (limit {format_age(limit)}): is cron running them? "
+            "backup.log says why a snapshot did not run"
+        )
+    return {
+        "schedule": schedule.text,
+        "every_s": int(every),
+        "limit_s": int(limit),
+        "age_s": age and int(age),
+        "problem": problem,
+    }
+
+
 def collect_status(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     max_age_s = settings.max_age_hours * 3600.0
@@ -270,6 +301,9 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
     last_snapshot, snapshot_problem = catalog.load_last_run(settings.backup_dir, snapshot=True)
     if settings.sessions_enabled and not unreadable:
         problems += snapshot_problems(last_snapshot, snapshot_problem, last_run)
+    snapshots = snapshot_schedule_status(settings, found, now) if not unreadable else None
+    if snapshots is not None and snapshots["problem"]:
+        problems.append(snapshots["problem"])
     offsite = None
     if settings.offsite is not None and not unreadable:
         offsite = [offsite_status(settings, found, kind, now) for kind in settings.enabled_kinds]
@@ -293,6 +327,7 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "last_run_problem": record_problem,
         "last_snapshot": last_snapshot,
         "last_snapshot_problem": snapshot_problem,
+        "snapshot_schedule": snapshots,
         "backup_dir": {
             "path": str(settings.backup_dir),
             "files": files,
@@ -337,6 +372,12 @@ def render_status(status: dict[str, Any]) -> str:
     if snapshot is not None:
         error = f": {snapshot['error']}" if snapshot.get("error") else ""
         lines.append(f"last sessions snapshot: {snapshot.get('outcome')} (started {snapshot.get('started_at')}){error}")
+    snapshots = status.get("snapshot_schedule")
+    if snapshots is not None:
+        lines.append(
+            f"sessions snapshots: {snapshots['schedule']!r}, at most {format_age(snapshots['every_s'])} apart; "
+            f"unhealthy when the newest sessions backup is older than {format_age(snapshots['limit_s'])}"
+        )
     for kind in status["kinds"]:
         if kind.get("latest"):
             lines.append(f"{kind['kind']}: latest (published last) is {kind['latest']}")

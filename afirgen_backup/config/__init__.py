@@ -24,6 +24,7 @@ from afirgen_backup.config.environment import (
     read_environment,
 )
 from afirgen_backup.config.offsite import OffsiteSettings, parse_offsite
+from afirgen_backup.config.schedule import Schedule, parse_schedule_setting
 from afirgen_backup.config.values import parse_bool, parse_choice, parse_int, read_secret, utf8_text
 from afirgen_backup.errors import ConfigError
 from afirgen_backup.names import database_name_problem, describe_refusal
@@ -70,6 +71,7 @@ class Settings:
     log_format: str = "console"  # how events look on stdout/stderr: console or json
     sessions_lock_timeout: int = DEFAULT_SESSIONS_LOCK_TIMEOUT  # seconds to wait for a locked sessions.db
     sessions_snapshot_hours: int = 24  # how long frequent sessions snapshots (BACKUP_SESSIONS_SCHEDULE) are kept
+    sessions_schedule: Schedule | None = None  # BACKUP_SESSIONS_SCHEDULE: status tells when its snapshots stop
     allow_empty: bool = False  # BACKUP_ALLOW_EMPTY
     offsite: OffsiteSettings | None = None  # None: off-site copies are off (config/offsite.py)
     alerts: AlertSettings = AlertSettings()  # notifications, pings, metrics (config/alerts.py)
@@ -168,6 +170,7 @@ def load_settings(
         sessions_snapshot_hours=parse_int(
             env, "BACKUP_SESSIONS_SNAPSHOT_HOURS", 24, minimum=1, maximum=8760, what="a number of hours"
         ),
+        sessions_schedule=parse_schedule_setting("BACKUP_SESSIONS_SCHEDULE", env.get("BACKUP_SESSIONS_SCHEDULE", "")),
         allow_empty=parse_bool(env, "BACKUP_ALLOW_EMPTY", False),
         offsite=parse_offsite(env),
         alerts=parse_alerts(env),

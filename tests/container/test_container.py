@@ -374,6 +374,7 @@ def test_password_from_a_docker_secret_only_root_can_read(
         ("BACKUP_SCHEDULE", "61 * * * *"),
         ("BACKUP_SESSIONS_SCHEDULE", "*/5 * * *"),
         ("BACKUP_SESSIONS_SCHEDULE", "* * * * * rm -rf /"),
+        ("BACKUP_SESSIONS_SCHEDULE", "0 0 31 2 *"),  # cron syntax, but no day matches: the engine refuses it
         ("BACKUP_ON_START", "maybe"),
         ("TZ", "Mars/Olympus_Mons"),
         ("TZ", "Asia"),
@@ -446,6 +447,9 @@ def test_cron_takes_sessions_snapshots_on_their_own_schedule_as_the_job_user(
     assert all(files[name] == 10001 for name in files if name.endswith(".gz")), files  # the job user's
     status = container.exec("python3", "/app/backup_database.py", "status")
     assert status.returncode == 0 and "last sessions snapshot: success" in status.stdout, status.stdout
+    # status holds the snapshots to their schedule, in the HEALTHCHECK's environment and in the cron job's
+    assert "sessions snapshots: '* * * * *', at most 1m apart" in status.stdout, status.stdout
+    assert 'BACKUP_SESSIONS_SCHEDULE="* * * * *"' in container.exec("cat", JOB_ENV).stdout
 
 
 def test_docker_stop_during_a_backup_leaves_no_incomplete_backup(

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from docker_helpers import Docker
 
+from afirgen_backup.config.schedule import ScheduleError, parse_schedule
+
 SCRIPT = Path(__file__).resolve().parents[2] / "backup_scheduler.sh"
 
 
@@ -88,6 +90,19 @@ def test_cron_schedules_pass(schedule: str) -> None:
 @pytest.mark.parametrize("schedule", REFUSED)
 def test_anything_else_is_refused(schedule: str) -> None:
     assert not schedule_is_valid(schedule)
+
+
+@pytest.mark.parametrize("schedule", PASSING + REFUSED)
+def test_the_engine_reads_exactly_the_schedules_the_script_accepts(schedule: str) -> None:
+    """The engine reads BACKUP_SESSIONS_SCHEDULE for status (afirgen_backup/config/schedule.py): it must take what
+    the script lets through to cron, and nothing else."""
+    try:
+        parse_schedule(schedule.strip(" \t"))
+    except ScheduleError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == schedule_is_valid(schedule)
 
 
 @pytest.mark.docker

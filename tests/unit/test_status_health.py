@@ -10,6 +10,7 @@ import pytest
 from fake_backups import publish_fake_backup
 
 from afirgen_backup import catalog, cli
+from afirgen_backup.display import format_age
 
 
 def run_status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -180,3 +181,69 @@ def test_a_records_error_cannot_forge_a_line_of_the_output(
     assert not [line for line in out.splitlines() if line.startswith("healthy")], out
     assert "\x1b" not in out and "disk I/O error\\nhealthy" in out
     assert out.strip().splitlines()[-1].startswith("UNHEALTHY: last run failed: disk I/O error\\n")
+
+
+# --- BACKUP_SESSIONS_SCHEDULE: the snapshots are held to their schedule ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schedule", "sessions_age", "healthy"),
+    [
+        ("*/5 * * * *", timedelta(minutes=19), True),  # limit: twice 5m, plus 10m
+        ("*/5 * * * *", timedelta(minutes=21), False),
+        ("0 9 * * mon-fri", timedelta(days=3), True),  # a weekend without snapshots is the schedule
+        ("0 9 * * mon-fri", timedelta(days=6, minutes=11), False),
+    ],
+)
+def test_sessions_snapshots_that_stopped_coming_are_unhealthy(
+    backup_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    schedule: str,
+    sessions_age: timedelta,
+    healthy: bool,
+) -> None:
+    """Cron not running them, or a snapshot given up waiting for the lock (exit 75), leaves no failed record: the
+    age of the newest sessions backup against the schedule is what tells. Everything else here is fresh."""
+    monkeypatch.setenv("BACKUP_MAX_AGE_HOURS", "1000")
+    monkeypatch.setenv("BACKUP_SESSIONS_SCHEDULE", schedule)
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=1))
+    publish_fake_backup(backup_dir, "sessions", sessions_age)
+    catalog.write_last_run(backup_dir, {"outcome": "success", "error": None, "started_at": "x"})
+    catalog.write_last_run(backup_dir, {"outcome": "success", "error": None, "started_at": "y"}, snapshot=True)
+
+    code, out = run_status(capsys)
+
+    assert code == (0 if healthy else 1), out
+    if healthy:
+        assert "sessions snapshots:" in out and out.strip().splitlines()[-1].startswith("healthy")
+    else:
+        every = "5m" if schedule.startswith("*/5") else "3d0h"
+        expected = (
+            f"UNHEALTHY: no sessions backup for {format_age(sessions_age.total_seconds())}, although "
+            f"BACKUP_SESSIONS_SCHEDULE ({schedule!r}) takes a snapshot at least every {every}"
+        )
+        assert out.strip().splitlines()[-1].startswith(expected)
+
+
+def test_a_full_runs_sessions_backup_counts_as_a_snapshot_and_no_schedule_means_no_check(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_fake_backup(backup_dir, "mysql", timedelta(hours=2))
+    publish_fake_backup(backup_dir, "sessions", timedelta(hours=2))
+    assert run_status(capsys)[0] == 0  # no BACKUP_SESSIONS_SCHEDULE: the max age alone
+
+    monkeypatch.setenv("BACKUP_SESSIONS_SCHEDULE", "*/5 * * * *")
+    code, out = run_status(capsys)
+    assert code == 1 and "no sessions backup for 2h00m" in out
+
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=2))  # what a full run or a snapshot publishes
+    code, out = run_status(capsys)
+    assert code == 0, out
+    document = json.loads(cli_json(capsys))
+    assert document["snapshot_schedule"]["every_s"] == 300 and document["snapshot_schedule"]["limit_s"] == 1200
+
+
+def cli_json(capsys: pytest.CaptureFixture[str]) -> str:
+    cli.main(["status", "--json"])
+    return capsys.readouterr().out

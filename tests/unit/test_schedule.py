@@ -1,0 +1,79 @@
+"""BACKUP_SESSIONS_SCHEDULE read by the engine as cron reads it: the longest time between two of its firings, which
+`status` holds the sessions snapshots to. (That the engine accepts exactly what backup_scheduler.sh accepts is
+tests/container/test_scheduler_script.py's.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from afirgen_backup import config
+from afirgen_backup.config.schedule import parse_schedule
+from afirgen_backup.errors import ConfigError
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "longest"),
+    [
+        ("*/5 * * * *", timedelta(minutes=5)),
+        ("* * * * *", timedelta(minutes=1)),
+        ("7,8,30 * * * *", timedelta(minutes=37)),  # :30 to :07 of the next hour
+        ("0 */6 * * *", timedelta(hours=6)),
+        ("0,30 8-17/2 * * *", timedelta(hours=15, minutes=30)),  # 16:30 to 08:00 the next day
+        ("@hourly", timedelta(hours=1)),
+        ("@daily", DAY),
+        ("@weekly", 7 * DAY),
+        ("@monthly", 31 * DAY),
+        ("@yearly", 366 * DAY),  # across a leap day
+        ("0 0 29 2 *", 4 * 366 * DAY - 3 * DAY),  # leap days only: four years apart
+        ("0 9 * * mon-fri", 3 * DAY),  # Friday to Monday
+        ("0 9 * * MON-Fri", 3 * DAY),
+        ("30 2 * * 7", 7 * DAY),  # 7 is Sunday too
+        ("0 0 * * 0-7", DAY),
+        ("0 0 1-31 * *", DAY),
+        # Both day fields restricted: a day that matches either runs the job (every Friday, and every 13th).
+        ("0 0 13 * fri", 7 * DAY),
+        # Day of week `*`: both must match, so this is the 13th of every month whatever its weekday.
+        ("0 0 13 * *", 31 * DAY),
+        # A day-of-week field starting with `*` counts as unrestricted: the 1st of months that fall on any day.
+        ("0 0 1 * */1", 31 * DAY),
+        ("0 0 1 jan-dec/3 *", 92 * DAY),  # January, April, July, October: July 1 to October 1
+        # Both day fields restricted, in January only: January 1st and January's Sundays; the longest wait is from
+        # a last Sunday on January 25th of a leap year to the next January 1st.
+        ("010 00 01 01 00", 342 * DAY),
+    ],
+)
+def test_the_longest_time_between_firings(schedule: str, longest: timedelta) -> None:
+    assert parse_schedule(schedule).longest_gap() == longest
+
+
+def load(value: str) -> config.Settings:
+    return config.load_settings(
+        {"BACKUP_SESSIONS_SCHEDULE": value, "SESSIONS_DB_PATH": "/tmp/sessions.db", "BACKUP_MYSQL_ENABLED": "false"},
+        check_dirs=False,
+    )
+
+
+def test_the_setting_is_read_and_empty_means_no_snapshots() -> None:
+    schedule = load(" */5\t* * * * ").sessions_schedule
+    assert schedule is not None and schedule.text == "*/5 * * * *"
+    assert load("").sessions_schedule is None and load("  ").sessions_schedule is None
+
+
+@pytest.mark.parametrize("value", ["*/5 * * *", "* * * * * rm -rf /", "0 0 * * *\n* * * * * root id", "@reboot"])
+def test_what_is_no_schedule_is_a_setting_to_fix(value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(value)
+    message = str(refused.value)
+    assert message.startswith(f"BACKUP_SESSIONS_SCHEDULE={value!r} is not a cron schedule; allowed:")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["0 0 31 2 *", "0 0 30,31 feb *", "0 0 31 apr,jun,sep,nov *"])
+def test_a_schedule_that_never_comes_is_a_setting_to_fix(value: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load(value)
+    assert str(refused.value).startswith(f"BACKUP_SESSIONS_SCHEDULE={value!r} never comes (no day matches")

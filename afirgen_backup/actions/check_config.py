@@ -10,10 +10,12 @@ backups go on locally, and each run reports the off-site copy it could not make)
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
 from afirgen_backup.config import Settings
+from afirgen_backup.display import format_age
 from afirgen_backup.errors import EXIT_OK
 
 
@@ -41,7 +43,27 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
         if not directory.is_dir():
             lines.append(f"  {directory} does not exist yet: the first backup creates it")
     sys.stdout.write("\n".join(lines) + "\n")
+    warning = max_age_warning(settings)
+    if warning:
+        sys.stderr.write(f"warning: {warning}\n")  # the entrypoint runs this at start: the line is in docker logs
     return EXIT_OK
+
+
+def max_age_warning(settings: Settings) -> str | None:
+    """BACKUP_MAX_AGE_HOURS no longer than BACKUP_SCHEDULE's longest interval: `status` (the HEALTHCHECK, the stale
+    alerts) would turn unhealthy before every scheduled backup, however well each one runs. Allowed (the container
+    may be run by hand, or on another schedule) but said, with the value that fits."""
+    if settings.schedule is None:
+        return None
+    interval = settings.schedule.longest_gap().total_seconds()
+    if settings.max_age_hours * 3600 > interval:
+        return None
+    fitting = math.ceil(interval / 3600) + 1
+    return (
+        f"BACKUP_MAX_AGE_HOURS={settings.max_age_hours} is not longer than the longest interval of BACKUP_SCHEDULE "
+        f"({settings.schedule.text!r}: {format_age(interval)}), so status turns unhealthy before every backup; "
+        f"set it to {fitting} (the interval plus an hour) or more"
+    )
 
 
 def describe_offsite(settings: Settings) -> list[str]:

@@ -43,6 +43,7 @@ DEFAULT_SESSIONS_LOCK_TIMEOUT = 60
 # The replica id binlog-stream connects as: the server drops an older connection with the same id, so it must be
 # no real replica's (and no second stream's).
 DEFAULT_BINLOG_SERVER_ID = 4_200_000_001
+DEFAULT_SCHEDULE = "0 */6 * * *"  # backup_scheduler.sh's DEFAULT_SCHEDULE (a unit test holds them equal)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Settings:
     sessions_lock_timeout: int = DEFAULT_SESSIONS_LOCK_TIMEOUT  # seconds to wait for a locked sessions.db
     sessions_snapshot_hours: int = 24  # how long frequent sessions snapshots (BACKUP_SESSIONS_SCHEDULE) are kept
     sessions_schedule: Schedule | None = None  # BACKUP_SESSIONS_SCHEDULE: status tells when its snapshots stop
+    schedule: Schedule | None = None  # BACKUP_SCHEDULE, on which the container's cron runs `backup`
     allow_empty: bool = False  # BACKUP_ALLOW_EMPTY
     offsite: OffsiteSettings | None = None  # None: off-site copies are off (config/offsite.py)
     alerts: AlertSettings = AlertSettings()  # notifications, pings, metrics (config/alerts.py)
@@ -171,6 +173,7 @@ def load_settings(
             env, "BACKUP_SESSIONS_SNAPSHOT_HOURS", 24, minimum=1, maximum=8760, what="a number of hours"
         ),
         sessions_schedule=parse_schedule_setting("BACKUP_SESSIONS_SCHEDULE", env.get("BACKUP_SESSIONS_SCHEDULE", "")),
+        schedule=parse_schedule_setting("BACKUP_SCHEDULE", env.get("BACKUP_SCHEDULE", "").strip() or DEFAULT_SCHEDULE),
         allow_empty=parse_bool(env, "BACKUP_ALLOW_EMPTY", False),
         offsite=parse_offsite(env),
         alerts=parse_alerts(env),
@@ -226,6 +229,7 @@ __all__ = [
     "CHECKED_PREFIXES",
     "DEFAULT_BACKUP_DIR",
     "DEFAULT_LOG_NAME",
+    "DEFAULT_SCHEDULE",
     "ENTRYPOINT_SETTINGS",
     "FOREIGN_NAMES",
     "KNOWN_NAMES",

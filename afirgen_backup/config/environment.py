@@ -44,6 +44,7 @@ SETTINGS = (
     "BACKUP_SESSIONS_ENABLED",
     "BACKUP_SESSIONS_LOCK_TIMEOUT",
     "BACKUP_SESSIONS_SNAPSHOT_HOURS",
+    "BACKUP_SCHEDULE",  # cron runs the backups (backup_scheduler.sh); the engine checks it against the max age
     "BACKUP_SESSIONS_SCHEDULE",  # cron runs the snapshots; the engine reads it for status
     "BACKUP_ALLOW_EMPTY",
     "BACKUP_LOG_FILE",
@@ -62,7 +63,6 @@ SETTINGS = (
 ALIASES = {"SESSION_DB_PATH": "SESSIONS_DB_PATH"}
 # The container entrypoint's own settings (backup_scheduler.sh, and docker-compose's ${BACKUP_CGROUP_PARENT}).
 ENTRYPOINT_SETTINGS = (
-    "BACKUP_SCHEDULE",
     "BACKUP_ON_START",
     "BACKUP_STOP_TIMEOUT",
     "BACKUP_CGROUP_PARENT",

@@ -312,6 +312,11 @@ def test_a_root_docker_exec_first_leaves_the_cron_job_working(
     logs = container.wait_for_log("cron started", timeout=60)
     warning = [line for line in logs.splitlines() if TMPFS_WARNING in line]
     assert len(warning) == 1 and "--tmpfs /run/afirgen" in warning[0], logs
+    # A yearly schedule beside the default BACKUP_MAX_AGE_HOURS (7): said once at start, and started all the same.
+    too_short = (
+        "warning: BACKUP_MAX_AGE_HOURS=7 is not longer than the longest interval of BACKUP_SCHEDULE ('0 0 1 1 *'"
+    )
+    assert len([line for line in logs.splitlines() if too_short in line]) == 1, logs
     manual = container.exec("python3", "/app/backup_database.py")
     assert manual.returncode == 0, manual.stdout + manual.stderr
     # What cron runs: the job's user, an empty environment but for BACKUP_ENV_FILE.

@@ -22,6 +22,13 @@ def backup_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "BACKUP_MAX_AGE_HOURS": "7",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("BACKUP_MYSQL_ENABLED", "BACKUP_SESSIONS_ENABLED", "BACKUP_LOG_FILE", "MYSQL_PASSWORD_FILE"):
+    for name in (
+        "BACKUP_MYSQL_ENABLED",
+        "BACKUP_SESSIONS_ENABLED",
+        "BACKUP_LOG_FILE",
+        "MYSQL_PASSWORD_FILE",
+        "BACKUP_SCHEDULE",
+        "BACKUP_SESSIONS_SCHEDULE",
+    ):
         monkeypatch.delenv(name, raising=False)
     return directory

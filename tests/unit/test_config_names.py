@@ -124,8 +124,7 @@ def test_a_name_close_to_none_says_where_the_settings_are_listed(env):
 
 
 ACCEPTED = [
-    # the container entrypoint's own, and docker-compose's
-    "BACKUP_SCHEDULE",
+    # the container entrypoint's own, and docker-compose's (BACKUP_SCHEDULE is read by the engine too)
     "BACKUP_ON_START",
     "BACKUP_STOP_TIMEOUT",
     "BACKUP_CGROUP_PARENT",

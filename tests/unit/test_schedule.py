@@ -1,14 +1,16 @@
-"""BACKUP_SESSIONS_SCHEDULE read by the engine as cron reads it: the longest time between two of its firings, which
-`status` holds the sessions snapshots to. (That the engine accepts exactly what backup_scheduler.sh accepts is
-tests/container/test_scheduler_script.py's.)"""
+"""BACKUP_SCHEDULE and BACKUP_SESSIONS_SCHEDULE read by the engine as cron reads them: the longest time between two
+firings, which `status` holds the sessions snapshots to and check-config compares BACKUP_MAX_AGE_HOURS with. (That
+the engine accepts exactly what backup_scheduler.sh accepts is tests/container/test_scheduler_script.py's.)"""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from afirgen_backup import config
+from afirgen_backup import cli, config
 from afirgen_backup.config.schedule import parse_schedule
 from afirgen_backup.errors import ConfigError
 
@@ -77,3 +79,55 @@ def test_a_schedule_that_never_comes_is_a_setting_to_fix(value: str) -> None:
     with pytest.raises(ConfigError) as refused:
         load(value)
     assert str(refused.value).startswith(f"BACKUP_SESSIONS_SCHEDULE={value!r} never comes (no day matches")
+
+
+@pytest.mark.parametrize("name", ["BACKUP_SCHEDULE", "BACKUP_SESSIONS_SCHEDULE"])
+def test_a_schedule_that_never_comes_stops_every_command(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "0 0 30 feb *")
+    for command in (["check-config"], ["status"], ["list"]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {name}='0 0 30 feb *' never comes") and err.count("\n") == 1, err
+
+
+def test_the_engines_default_schedule_is_the_entrypoints() -> None:
+    script = (Path(__file__).resolve().parents[2] / "backup_scheduler.sh").read_text()
+    found = re.search(r"^readonly DEFAULT_SCHEDULE='([^']*)'$", script, re.MULTILINE)
+    assert found is not None and found.group(1) == config.DEFAULT_SCHEDULE
+
+
+@pytest.mark.parametrize(
+    ("schedule", "max_age", "fitting"),
+    [
+        (None, "6", 7),  # the default schedule, every 6 hours: 6h is no margin at all
+        ("0 2 * * *", "7", 25),  # daily with the default max age: unhealthy 17 hours a day
+        ("0 9 * * mon-fri", "25", 73),  # the weekend is the longest interval
+    ],
+)
+def test_check_config_warns_of_a_max_age_the_schedule_always_exceeds(
+    backup_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    schedule: str | None,
+    max_age: str,
+    fitting: int,
+) -> None:
+    if schedule is not None:
+        monkeypatch.setenv("BACKUP_SCHEDULE", schedule)
+    monkeypatch.setenv("BACKUP_MAX_AGE_HOURS", max_age)
+
+    assert cli.main(["check-config"]) == 0  # a warning, not a refusal
+    err = capsys.readouterr().err.splitlines()
+
+    shown = schedule or config.DEFAULT_SCHEDULE
+    assert len(err) == 1 and err[0].startswith(
+        f"warning: BACKUP_MAX_AGE_HOURS={max_age} is not longer than the longest interval of BACKUP_SCHEDULE "
+        f"({shown!r}: "
+    ), err
+    assert err[0].endswith(f"set it to {fitting} (the interval plus an hour) or more")
+
+    monkeypatch.setenv("BACKUP_MAX_AGE_HOURS", str(fitting))
+    assert cli.main(["check-config"]) == 0
+    assert capsys.readouterr().err == ""

@@ -130,8 +130,9 @@ def stream_state(env: dict[str, str]) -> dict[str, Any]:
 
 def wait_until_archived(server: Any, env: dict[str, str]) -> None:
     """The stream holds everything the server logged so far (its open file as long as the server's), and knows it
-    (its state's current_as_of, which a restore to the end of the log relies on)."""
-    since = datetime.now(UTC).replace(microsecond=0)
+    (its state's current_as_of, which a restore to the end of the log relies on). current_as_of is a whole second
+    before the stream asked the server: one not before this moment comes from a check made after it."""
+    since = datetime.now(UTC)
     name, position = server.binlog_position()
     raw = Path(env["BACKUP_DIR"]) / "binlog" / ".stream" / name
     wait_for(lambda: raw.is_file() and raw.stat().st_size >= position, 60, f"the stream to reach {name}:{position}")

@@ -232,7 +232,11 @@ class BinlogStream:
 
     def check_currency(self) -> None:
         """Compare the server's position with the newest raw file: when the file is as long, the archive holds
-        everything the server logged (current_as_of: status's lag, and how far a restore to the end may go)."""
+        everything the server logged (current_as_of: status's lag, and how far a restore to the end may go).
+        current_as_of is the moment before the server was asked, in whole seconds rounded down: what the server
+        logged before it is in the position read, and so in the archive; what it logged while the answer came
+        back may not be."""
+        asked = now_text()
         try:
             with server.connect(self.settings) as connection, connection.cursor() as cursor:
                 cursor.execute(server.binlog_status_statement(server.server_flavor(connection)))
@@ -252,7 +256,7 @@ class BinlogStream:
             self.state.current_file = newest.name
             self.state.archived_position = f"{newest.name}:{size}"
             if newest.name == name and size >= position:
-                self.state.current_as_of = now_text()
+                self.state.current_as_of = asked
 
     def record_gap(self, missing: str, resumed: str, last: dict[str, Any] | None) -> None:
         gap = {

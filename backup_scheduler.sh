@@ -363,7 +363,13 @@ main() {
   fi
   rm -f "$RUN_DIR"/.*.tmp
   local -a paths
-  mapfile -d '' -t paths < <(write_job_env)
+  write_job_env >"$RUN_DIR/.paths.tmp" || { # a setting it refuses: one line, exit 2
+    rc=$?
+    rm -f "$RUN_DIR/.paths.tmp"
+    exit "$rc"
+  }
+  mapfile -d '' -t paths <"$RUN_DIR/.paths.tmp"
+  rm -f "$RUN_DIR/.paths.tmp"
   ((${#paths[@]} == 4)) || {
     err "could not write the configuration for the cron job ($JOB_ENV)"
     exit 1
@@ -387,7 +393,7 @@ main() {
     die_config "BACKUP_LOG_FILE='$log_file': its directory cannot be created ($reason); allowed: a file in a directory the container can create"
   make_job_file "$backup_dir/${paths[3]}"
   make_job_file "$log_file"
-  as_job_user "$PYTHON" "$APP" check-config >/dev/null || {
+  as_job_user "$PYTHON" "$APP" check-config --errors-only >/dev/null || { # its warnings were said in step 1
     rc=$?
     err "check-config failed as the cron job would run it (user $JOB_USER, settings from $JOB_ENV; exit $rc)"
     exit "$rc"

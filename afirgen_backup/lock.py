@@ -123,3 +123,32 @@ def read_holder(fd: int) -> tuple[int | None, str]:
         words = os.pread(fd, 64, 0).decode().split()
         return int(words[0]), (words[1] if len(words) > 1 and words[1].isalpha() else "")
     return None, ""
+
+
+def current_holder(path: Path) -> tuple[int | None, str] | None:
+    """Who holds the lock now, found without taking it (status only reads): None when no process holds a flock on
+    the file, which /proc/locks tells by the file's device and inode; else the (pid, role) the holder wrote. Where
+    /proc/locks cannot be read or the file is not found in it (a file system that reports another device), None:
+    the caller then assumes nobody holds it."""
+    info = lstat_or_none(path)
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return None
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as listing:
+            held = any(
+                fields[1:2] == ["FLOCK"] and fields[5:6] == [wanted]
+                for fields in (line.split() for line in listing)  # a waiter's line has "->" in field 1
+            )
+    except OSError:
+        return None
+    if not held:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | SAFE_FLAGS)
+    except OSError:
+        return None, ""
+    try:
+        return read_holder(fd)
+    finally:
+        os.close(fd)

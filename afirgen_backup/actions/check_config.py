@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from afirgen_backup.config import Settings
+from afirgen_backup.config.schedule import never_comes_refusal
 from afirgen_backup.display import format_age
 from afirgen_backup.errors import EXIT_OK
 
@@ -23,10 +24,23 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "check-config", help="validate the configuration and exit (0 ok, 2 bad); creates and changes nothing"
     )
+    parser.add_argument(
+        "--errors-only",
+        action="store_true",
+        help="no warnings (the container's entrypoint checks twice, as root and as the job's user)",
+    )
     parser.set_defaults(handler=run, backup_dir_use="check")
 
 
 def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
+    for name, schedule in (
+        ("BACKUP_SCHEDULE", settings.schedule),
+        ("BACKUP_SESSIONS_SCHEDULE", settings.sessions_schedule),
+    ):
+        refusal = never_comes_refusal(name, schedule)
+        if refusal is not None:  # the container runs check-config at start: it does not start with such a schedule
+            sys.stderr.write(f"error: {refusal}\n")
+            return refusal.exit_code
     kinds = ", ".join(settings.enabled_kinds)
     target = f"{settings.mysql_user}@{settings.mysql_host}:{settings.mysql_port}/{settings.mysql_db}"
     lines = [
@@ -44,7 +58,7 @@ def run(settings: Settings, args: argparse.Namespace, run_id: str) -> int:
             lines.append(f"  {directory} does not exist yet: the first backup creates it")
     sys.stdout.write("\n".join(lines) + "\n")
     warning = max_age_warning(settings)
-    if warning:
+    if warning and not getattr(args, "errors_only", False) and not getattr(args, "sessions_snapshot", False):
         sys.stderr.write(f"warning: {warning}\n")  # the entrypoint runs this at start: the line is in docker logs
     return EXIT_OK
 

@@ -4,11 +4,13 @@ cron starts a job with an almost empty environment, so the container's configura
 BACKUP_ENV_FILE or ./.env, read as config.read_environment reads it) is written to a file that the job is pointed
 at: every setting the engine reads (config.SETTINGS, and the application's names for them, config.ALIASES), what
 boto3's credential chain reads (a task role's or web identity's variables: config.offsite.AWS_CHAIN_VARIABLES) and
-nothing else (not the entrypoint's own, not a MySQL root password a shared .env may hold). Values are written in
-python-dotenv syntax, double-quoted with `\\`, `"`, CR and LF escaped; the file is private (0600) and belongs to the
-job's user, and it is read back and compared before it is used. A file named by MYSQL_PASSWORD_FILE (a Docker
-secret), by the AWS_*_FILE settings, the AWS files or BACKUP_AGE_RECIPIENTS_FILE is copied beside it (0400, the
-job's user: COPIED_FILES), so that it need not be readable by that user where it is mounted.
+nothing else (not the entrypoint's own but the two schedules, not a MySQL root password a shared .env may hold). A
+schedule set only in the file is refused: the entrypoint, which writes cron's lines, reads the environment only.
+Values are written in python-dotenv syntax, double-quoted with `\\`, `"`, CR and LF escaped; the file is private
+(0600) and belongs to the job's user, and it is read back and compared before it is used. A file named by
+MYSQL_PASSWORD_FILE (a Docker secret), by the AWS_*_FILE settings, the AWS files or BACKUP_AGE_RECIPIENTS_FILE is
+copied beside it (0400, the job's user: COPIED_FILES), so that it need not be readable by that user where it is
+mounted.
 
 The command prints what the entrypoint prepares for the job, each field ended by a NUL byte: BACKUP_DIR, the log
 file, sessions.db's path (empty when unset) and the lock's name. It needs no valid configuration beyond that
@@ -18,6 +20,7 @@ file, sessions.db's path (empty when unset) and the lock's name. It needs no val
 from __future__ import annotations
 
 import argparse
+import os
 import pwd
 import sys
 from pathlib import Path
@@ -64,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"job-env: --owner {args.owner!r} is not a user of this system") from None
     owner = (user.pw_uid, user.pw_gid)
     target = Path(args.file)
-    settings = job_settings(config.read_environment())
+    environment = config.read_environment()
+    refusal = schedule_only_in_the_file(environment)
+    if refusal is not None:
+        sys.stderr.write(f"error: {refusal}\n")
+        return refusal.exit_code
+    settings = job_settings(environment)
     for name, copy_name in COPIED_FILES.items():
         secret = settings.get(name, "").strip()
         if secret and Path(secret).is_file():
@@ -78,6 +86,21 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"job-env: {target} did not read back as written; it was removed")
     sys.stdout.write("".join(f"{field}\0" for field in prepared_paths(settings)))
     return EXIT_OK
+
+
+def schedule_only_in_the_file(environment: dict[str, str]) -> ConfigError | None:
+    """The entrypoint reads BACKUP_SCHEDULE and BACKUP_SESSIONS_SCHEDULE from the container's environment only; the
+    engine reads them laid over the .env file too (status holds the snapshots to theirs). One that only the file
+    sets would leave cron on another schedule than the one status expects: refused, naming where it belongs."""
+    for name in ("BACKUP_SCHEDULE", "BACKUP_SESSIONS_SCHEDULE"):
+        if environment.get(name, "").strip() != os.environ.get(name, "").strip():
+            where = os.environ.get("BACKUP_ENV_FILE") or str(Path.cwd() / ".env")
+            return ConfigError(
+                f"{name} is set in {where}, which the container's entrypoint does not read (cron would not run on "
+                f"that schedule); allowed: set {name} in the container's environment (docker-compose's "
+                f"environment: or env_file:), or remove it from {where}"
+            )
+    return None
 
 
 def job_settings(environment: dict[str, str]) -> dict[str, str]:

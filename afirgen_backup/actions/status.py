@@ -23,16 +23,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from afirgen_backup import catalog
 from afirgen_backup.catalog import FUTURE_DATED_COMMAND
 from afirgen_backup.config import Settings
+from afirgen_backup.config.schedule import NeverComes
 from afirgen_backup.display import describe_verification, format_age, format_size, printable_line, write_json
 from afirgen_backup.errors import EXIT_FAILED, EXIT_OK, BackupError
 from afirgen_backup.files import free_space, measure_directory
-from afirgen_backup.lock import LOCK_NAME
+from afirgen_backup.lock import LOCK_NAME, SNAPSHOT_ROLE, current_holder
 
 
 def register(commands: Any) -> None:
@@ -256,31 +257,55 @@ def snapshot_problems(
 
 
 def snapshot_schedule_status(settings: Settings, found: catalog.Catalog, now: datetime) -> dict[str, Any] | None:
-    """With BACKUP_SESSIONS_SCHEDULE set: unhealthy once no sessions backup (a snapshot, or a full run's) is younger
-    than twice the schedule's longest interval plus SNAPSHOT_MARGIN_S, which a failed snapshot alone does not show:
-    cron not running them, a snapshot given up waiting for the lock (exit 75), one killed before its record. No
+    """With BACKUP_SESSIONS_SCHEDULE set: unhealthy once no sessions backup (a snapshot, or a full run's) was copied
+    within Schedule.overdue_after (twice the schedule's longest interval plus SNAPSHOT_MARGIN_S), which a failed
+    snapshot alone does not show: cron not running them, a snapshot given up waiting for the lock (exit 75), one
+    killed before its record. While another command holds the lock (a long full run, a verify) the snapshots wait
+    or give way by design: that is said, not unhealthy (the age limit still catches a run that never ends). No
     sessions backup at all is kind_status's problem, not this one."""
     schedule = settings.sessions_schedule
     if schedule is None or not settings.sessions_enabled:
         return None
-    every = schedule.longest_gap().total_seconds()
-    limit = 2 * every + SNAPSHOT_MARGIN_S
+    try:
+        every = schedule.longest_gap().total_seconds()
+    except NeverComes:
+        never = f"BACKUP_SESSIONS_SCHEDULE ({schedule.text!r}) never comes: no sessions snapshot will ever run"
+        return {"schedule": schedule.text, "every_s": None, "limit_s": None, "age_s": None, "problem": never}
+    limit = schedule.overdue_after(timedelta(seconds=SNAPSHOT_MARGIN_S)).total_seconds()
     newest = found.newest_current("sessions", now)
-    age = (now - newest.time).total_seconds() if newest is not None else None
-    problem = None
+    age = (now - copied_at(newest, now)).total_seconds() if newest is not None else None
+    problem: str | None = None
+    waiting: str | None = None
     if age is not None and age > limit:
-        problem = (
-            f"no sessions backup for {format_age(age)}, although BACKUP_SESSIONS_SCHEDULE ({schedule.text!r}) takes a "
-            f"snapshot at least every {format_age(every)} (limit {format_age(limit)}): is cron running them? "
-            "backup.log says why a snapshot did not run"
-        )
+        holder = current_holder(settings.backup_dir / LOCK_NAME)
+        if holder is not None and holder[1] != SNAPSHOT_ROLE:
+            pid = f"pid {holder[0]}" if holder[0] is not None else "pid unknown"
+            waiting = f"the last {format_age(age)} a {holder[1] or 'command'} ({pid}) held the lock they wait for"
+        else:
+            problem = (
+                f"no sessions backup for {format_age(age)}, although BACKUP_SESSIONS_SCHEDULE ({schedule.text!r}) "
+                f"takes a snapshot at least every {format_age(every)} (limit {format_age(limit)}): is cron running "
+                "them? backup.log says why a snapshot did not run"
+            )
     return {
         "schedule": schedule.text,
         "every_s": int(every),
         "limit_s": int(limit),
-        "age_s": age and int(age),
+        "age_s": int(age) if age is not None else None,
+        "waiting": waiting,
         "problem": problem,
     }
+
+
+def copied_at(entry: catalog.BackupEntry, now: datetime) -> datetime:
+    """When a sessions backup was taken: a full run's files are named by the run's start, and sessions.db is copied
+    after the dump, so its manifest's finished_at is nearer the truth. Trusted only between the name's time and
+    now (a manifest is untrusted input)."""
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        finished = datetime.fromisoformat(str((entry.manifest or {}).get("finished_at"))).astimezone(UTC)
+        if entry.time <= finished <= now:
+            return finished
+    return entry.time
 
 
 def collect_status(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -373,10 +398,11 @@ def render_status(status: dict[str, Any]) -> str:
         error = f": {snapshot['error']}" if snapshot.get("error") else ""
         lines.append(f"last sessions snapshot: {snapshot.get('outcome')} (started {snapshot.get('started_at')}){error}")
     snapshots = status.get("snapshot_schedule")
-    if snapshots is not None:
+    if snapshots is not None and snapshots["every_s"] is not None:
         lines.append(
             f"sessions snapshots: {snapshots['schedule']!r}, at most {format_age(snapshots['every_s'])} apart; "
             f"unhealthy when the newest sessions backup is older than {format_age(snapshots['limit_s'])}"
+            + (f"; waiting: {snapshots['waiting']}" if snapshots.get("waiting") else "")
         )
     for kind in status["kinds"]:
         if kind.get("latest"):

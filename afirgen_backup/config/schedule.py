@@ -8,9 +8,12 @@ too), each a comma list of `*`, a number or a name, or a range `a-b`, where `*` 
 
 What `status` needs of it is the longest time between two firings. Days follow cron's rule: when both the day of
 month and the day of week are restricted (neither field starts with `*`), a day matching either runs the job;
-otherwise it must match both. The gap is taken over 28 years of calendar from 2000-03-01 (every weekday and leap
-pattern until 2100), counted in wall-clock minutes: a change of daylight saving time moves it by an hour at most,
-which the caller's margin covers. A schedule that never comes (`0 0 31 2 *`) is an error.
+otherwise it must match both (`*/10` still means the 1st, 11th, 21st and 31st: the `*` only chooses the rule). The
+gap is taken over one 28-year cycle of the calendar from 2000-03-01, after which weekdays and leap years repeat
+until 2100, and across its end into the next cycle, counted in wall-clock minutes. When daylight saving time
+ends, cron runs a job of fixed minute and hour (neither field starting with `*`) once in the repeated hour, so
+such a job's gap may grow by an hour: overdue_after() allows for it. Parsing checks the form only; whether the
+schedule ever comes is longest_gap()'s NeverComes (`0 0 31 2 *`), which check-config refuses.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Schedule:
     weekdays: frozenset[int]  # 0-6, Sunday 0
     days_restricted: bool  # the day-of-month field does not start with *
     weekdays_restricted: bool
+    fixed_time: bool = False  # neither the minute nor the hour field starts with *
 
     def runs_on(self, day: date) -> bool:
         if day.month not in self.months:
@@ -74,10 +78,10 @@ class Schedule:
 
     @property
     def every_day(self) -> bool:
-        every_month = len(self.months) == 12
-        any_day = not self.days_restricted or len(self.days) == 31
-        any_weekday = not self.weekdays_restricted or len(self.weekdays) == 7
-        return every_month and any_day and any_weekday
+        all_days, all_weekdays = len(self.days) == 31, len(self.weekdays) == 7
+        if self.days_restricted and self.weekdays_restricted:
+            return len(self.months) == 12 and (all_days or all_weekdays)
+        return len(self.months) == 12 and all_days and all_weekdays
 
     def longest_gap(self) -> timedelta:
         """The longest time from one firing to the next."""
@@ -85,7 +89,8 @@ class Schedule:
         longest = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0)
         if self.every_day:
             return timedelta(minutes=max(longest, 1440 + times[0] - times[-1]))
-        previous: int | None = None  # the matching day before, as a day number
+        first: int | None = None  # the first matching day of the cycle, as a day number
+        previous: int | None = None  # the matching day before
         day, one_day = CALENDAR_START, timedelta(days=1)
         for offset in range(CALENDAR_DAYS):
             runs, day = self.runs_on(day), day + one_day
@@ -93,12 +98,20 @@ class Schedule:
                 continue
             if previous is not None:
                 longest = max(longest, (offset - previous) * 1440 + times[0] - times[-1])
+            first = offset if first is None else first
             previous = offset
-        if previous is None:
+        if first is None or previous is None:
             raise NeverComes(f"{self.text!r} never comes: no day matches its day of month, month and day of week")
-        if longest == 0:  # one firing in 28 years: the grammar cannot say that, but never report a zero gap
-            longest = CALENDAR_DAYS * 1440
+        # from the cycle's last firing to the next cycle's first (the cycle is exact: 1,461 weeks)
+        longest = max(longest, (first + CALENDAR_DAYS - previous) * 1440 + times[0] - times[-1])
         return timedelta(minutes=longest)
+
+    def overdue_after(self, margin: timedelta) -> timedelta:
+        """How long after a firing the next one's result may still be missing: twice the longest gap plus `margin`,
+        and an hour more for a fixed-time schedule of gaps under an hour (the end of daylight saving time)."""
+        gap = self.longest_gap()
+        extra = timedelta(hours=1) if self.fixed_time and gap < timedelta(hours=1) else timedelta(0)
+        return 2 * gap + margin + extra
 
 
 def parse_schedule(text: str) -> Schedule:
@@ -118,6 +131,7 @@ def parse_schedule(text: str) -> Schedule:
         weekdays=frozenset(day % 7 for day in weekdays),
         days_restricted=not fields[2].startswith("*"),
         weekdays_restricted=not fields[4].startswith("*"),
+        fixed_time=not (fields[0].startswith("*") or fields[1].startswith("*")),
     )
 
 
@@ -157,21 +171,29 @@ def parse_number(token: str, low: int, high: int, names: tuple[str, ...]) -> int
 
 
 def parse_schedule_setting(name: str, raw: str) -> Schedule | None:
-    """A schedule setting: empty is None; anything else must be a schedule that comes."""
+    """A schedule setting: empty is None; anything else must have a schedule's form. Whether it ever comes is
+    checked by check-config (never_comes_refusal), not here: a restore must not be refused over a schedule."""
     text = raw.strip()
     if not text:
         return None
     try:
-        schedule = parse_schedule(text)
-        schedule.longest_gap()
-    except NeverComes:
-        raise ConfigError(
-            f"{name}={shown(text)!r} never comes (no day matches its day of month, month and day of week); "
-            f"allowed: {ALLOWED}"
-        ) from None
+        return parse_schedule(text)
     except ScheduleError:
         raise ConfigError(f"{name}={shown(text)!r} is not a cron schedule; allowed: empty, or {ALLOWED}") from None
-    return schedule
+
+
+def never_comes_refusal(name: str, schedule: Schedule | None) -> ConfigError | None:
+    if schedule is None:
+        return None
+    try:
+        schedule.longest_gap()
+    except NeverComes:
+        return ConfigError(
+            f"{name}={schedule.text!r} never comes: no date has that day of month in those months (nor, when the "
+            "day of week is restricted too, that weekday); allowed: a schedule that matches at least one real "
+            "date, e.g. '0 0 28 2 *' rather than '0 0 31 2 *'"
+        )
+    return None
 
 
 def shown(text: str) -> str:

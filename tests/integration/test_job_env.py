@@ -92,8 +92,9 @@ def test_sessions_db_path_still_comes_first(tmp_path: Path) -> None:
 
 
 def test_the_job_gets_the_engines_settings_exactly_and_nothing_else(tmp_path: Path) -> None:
-    """Values that need quoting read back as given; the entrypoint's own settings, a shared .env's MySQL root
-    password and everything that is no setting of the engine stay out; the file is the job user's, 0600."""
+    """Values that need quoting read back as given; the entrypoint's own settings (but the schedules, which status
+    reads), a shared .env's MySQL root password and everything that is no setting of the engine stay out; the file
+    is the job user's, 0600."""
     env_file = tmp_path / "shared.env"
     env_file.write_text("MYSQL_ROOT_PASSWORD=root-secret\nMYSQL_DATABASE=fir_db\nMYSQL_HOST=from-file\n")
     password = "p\"a\\ss $HOME `x` 'q'\nline2 ✓"
@@ -108,7 +109,7 @@ def test_the_job_gets_the_engines_settings_exactly_and_nothing_else(tmp_path: Pa
 
     job_settings, fields = write_job_env(tmp_path, environment)
 
-    assert job_settings == {"MYSQL_HOST": "db.internal", "MYSQL_PASSWORD": password}
+    assert job_settings == {"MYSQL_HOST": "db.internal", "MYSQL_PASSWORD": password, "BACKUP_SCHEDULE": "0 * * * *"}
     assert fields[:2] == ["/app/backups", "/app/backups/backup.log"] and fields[2] == ""
     info = os.stat(tmp_path / "run" / "backup.env")
     assert stat.S_IMODE(info.st_mode) == 0o600
@@ -146,3 +147,22 @@ def test_an_unknown_user_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == "error: job-env: --owner 'no-such-user-here' is not a user of this system\n"
     assert result.stdout == "" and list((tmp_path / "run").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["BACKUP_SCHEDULE", "BACKUP_SESSIONS_SCHEDULE"])
+def test_a_schedule_only_the_env_file_sets_is_refused_since_cron_would_not_follow_it(tmp_path: Path, name: str) -> None:
+    """The entrypoint writes cron's lines from its environment; status reads the schedule laid over the file."""
+    env_file = tmp_path / "mounted.env"
+    env_file.write_text(f"{name}=*/5 * * * *\n")
+    result = job_env(tmp_path, {"BACKUP_ENV_FILE": str(env_file)})
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {name} is set in {env_file}, which the container's entrypoint does not read (cron would not run "
+        f"on that schedule); allowed: set {name} in the container's environment (docker-compose's environment: "
+        f"or env_file:), or remove it from {env_file}\n"
+    )
+    assert result.stdout == "" and list((tmp_path / "run").iterdir()) == []
+
+    # set in both, as docker-compose's env_file: does with .env: what the entrypoint reads is what status reads
+    job_settings, _ = write_job_env(tmp_path, {"BACKUP_ENV_FILE": str(env_file), name: "*/5 * * * *"})
+    assert job_settings[name] == "*/5 * * * *"

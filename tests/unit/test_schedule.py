@@ -43,6 +43,16 @@ DAY = timedelta(days=1)
         # A day-of-week field starting with `*` counts as unrestricted: the 1st of months that fall on any day.
         ("0 0 1 * */1", 31 * DAY),
         ("0 0 1 jan-dec/3 *", 92 * DAY),  # January, April, July, October: July 1 to October 1
+        # A field that starts with `*` only chooses the rule: its step still leaves days out.
+        ("0 2 */10 * *", 10 * DAY),  # the 1st, 11th, 21st, 31st: 21st to the 1st after a 30-day month
+        ("0 3 * * */7", 7 * DAY),  # 0 and 7: Sundays
+        ("0 0 * * */8", 7 * DAY),
+        ("0 0 * * */2", 2 * DAY),
+        ("0 0 */2 * *", 2 * DAY),
+        ("0 0 1-31 * */2", 2 * DAY),
+        # Across the end of the 28-year cycle: February 1st on a Monday, 2027 then 2038
+        ("0 0 */31 2 mon", 4018 * DAY),
+        ("0 0 29 2 */7", 10227 * DAY),  # February 29th on a Sunday: once a cycle
         # Both day fields restricted, in January only: January 1st and January's Sundays; the longest wait is from
         # a last Sunday on January 25th of a leap year to the next January 1st.
         ("010 00 01 01 00", 342 * DAY),
@@ -50,6 +60,21 @@ DAY = timedelta(days=1)
 )
 def test_the_longest_time_between_firings(schedule: str, longest: timedelta) -> None:
     assert parse_schedule(schedule).longest_gap() == longest
+
+
+@pytest.mark.parametrize(
+    ("schedule", "limit"),
+    [
+        ("*/5 * * * *", timedelta(minutes=20)),  # `*` in the minute: run in the repeated hour too
+        ("0 * * * *", timedelta(hours=2, minutes=10)),
+        # Fixed minutes and hours, 20 minutes apart: when daylight saving time ends, cron runs them once in the
+        # repeated hour, an 80-minute gap
+        ("0,20,40 0-23 * * *", timedelta(hours=1, minutes=50)),
+        ("0 */6 * * *", timedelta(hours=12, minutes=10)),
+    ],
+)
+def test_how_late_a_firing_may_be(schedule: str, limit: timedelta) -> None:
+    assert parse_schedule(schedule).overdue_after(timedelta(minutes=10)) == limit
 
 
 def load(value: str) -> config.Settings:
@@ -75,21 +100,28 @@ def test_what_is_no_schedule_is_a_setting_to_fix(value: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["0 0 31 2 *", "0 0 30,31 feb *", "0 0 31 apr,jun,sep,nov *"])
-def test_a_schedule_that_never_comes_is_a_setting_to_fix(value: str) -> None:
-    with pytest.raises(ConfigError) as refused:
-        load(value)
-    assert str(refused.value).startswith(f"BACKUP_SESSIONS_SCHEDULE={value!r} never comes (no day matches")
-
-
-@pytest.mark.parametrize("name", ["BACKUP_SCHEDULE", "BACKUP_SESSIONS_SCHEDULE"])
-def test_a_schedule_that_never_comes_stops_every_command(
-    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
+def test_a_schedule_that_never_comes_is_refused_by_check_config_which_the_container_runs_at_start(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.setenv(name, "0 0 30 feb *")
-    for command in (["check-config"], ["status"], ["list"]):
-        assert cli.main(command) == 2
-        err = capsys.readouterr().err
-        assert err.startswith(f"error: {name}='0 0 30 feb *' never comes") and err.count("\n") == 1, err
+    for name in ("BACKUP_SCHEDULE", "BACKUP_SESSIONS_SCHEDULE"):
+        with monkeypatch.context() as setting:
+            setting.setenv(name, value)
+            assert cli.main(["check-config"]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {name}={value!r} never comes: no date has that day of month"), err
+            assert err.count("\n") == 1 and "allowed: a schedule that matches at least one real date" in err
+
+
+def test_a_schedule_that_never_comes_refuses_no_restore_or_listing_and_status_names_it(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore in an emergency, run with the service's settings, must not be refused over a schedule."""
+    monkeypatch.setenv("BACKUP_SESSIONS_SCHEDULE", "0 0 30 feb *")
+    monkeypatch.setenv("BACKUP_SCHEDULE", "0 0 31 apr *")
+    assert cli.main(["list"]) == 0
+    assert cli.main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "BACKUP_SESSIONS_SCHEDULE ('0 0 30 feb *') never comes: no sessions snapshot will ever run" in out
 
 
 def test_the_engines_default_schedule_is_the_entrypoints() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from fake_backups import publish_fake_backup
 
 from afirgen_backup import catalog, cli
 from afirgen_backup.display import format_age
+from afirgen_backup.lock import SNAPSHOT_ROLE, backup_dir_lock
 
 
 def run_status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -247,3 +249,44 @@ def test_a_full_runs_sessions_backup_counts_as_a_snapshot_and_no_schedule_means_
 def cli_json(capsys: pytest.CaptureFixture[str]) -> str:
     cli.main(["status", "--json"])
     return capsys.readouterr().out
+
+
+def test_snapshots_waiting_for_a_long_run_are_said_not_unhealthy_unless_the_holder_is_a_snapshot(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full run (or a verify) that holds the lock longer than the limit makes the snapshots give way by design:
+    status says so while the lock is held (read from /proc/locks, without taking it), and a snapshot that holds
+    it is no excuse."""
+    monkeypatch.setenv("BACKUP_SESSIONS_SCHEDULE", "*/5 * * * *")
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=1))
+    publish_fake_backup(backup_dir, "sessions", timedelta(minutes=40))
+    assert run_status(capsys)[0] == 1
+
+    with backup_dir_lock(backup_dir, role="run"):
+        code, out = run_status(capsys)
+    assert code == 0, out
+    assert f"waiting: the last 40m a run (pid {os.getpid()}) held the lock they wait for" in out
+
+    with backup_dir_lock(backup_dir, role=SNAPSHOT_ROLE):
+        code, out = run_status(capsys)
+    assert code == 1 and "no sessions backup for 40m" in out
+    assert run_status(capsys)[0] == 1  # released: nothing waits any more
+
+
+def test_a_full_runs_sessions_copy_counts_from_when_it_was_taken(
+    backup_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full run's files are named by its start; sessions.db is copied after the dump, as its manifest's
+    finished_at says. A finished_at in the future, or before the name's time, is not believed."""
+    monkeypatch.setenv("BACKUP_SESSIONS_SCHEDULE", "*/5 * * * *")
+    publish_fake_backup(backup_dir, "mysql", timedelta(minutes=40))
+    sessions = publish_fake_backup(backup_dir, "sessions", timedelta(minutes=40))
+    manifest = catalog.read_manifest(sessions)
+    for finished, healthy in [
+        (timedelta(minutes=2), True),
+        (timedelta(minutes=-60), False),
+        (timedelta(hours=2), False),
+    ]:
+        when = (datetime.now(UTC) - finished).isoformat()
+        catalog.write_manifest(sessions, {**manifest, "finished_at": when})
+        assert run_status(capsys)[0] == (0 if healthy else 1), finished
